@@ -99,7 +99,9 @@ def _fields(segment: SegmentLike, index: int) -> tuple[float, float, str]:
         text = segment.get("text", segment.get("word"))
     elif isinstance(segment, tuple | list):
         if len(segment) != 3:
-            raise ValueError(f"segment {index} must be (start, end, text), got {len(segment)} items")
+            raise ValueError(
+                f"segment {index} must be (start, end, text), got {len(segment)} items"
+            )
         start, end, text = segment
     else:
         start, end = getattr(segment, "start", None), getattr(segment, "end", None)

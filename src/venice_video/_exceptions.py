@@ -1,0 +1,678 @@
+"""Every error venice-video raises.
+
+```
+VeniceVideoError
+├── APIError                          .request, .message
+│   ├── APIConnectionError            the request never got an HTTP answer
+│   │   └── APITimeoutError
+│   └── APIStatusError                .response, .status_code, .request_id, .body, .code
+│       ├── BadRequestError           400  .issues
+│       ├── AuthenticationError       401
+│       ├── PaymentRequiredError      402  (INSUFFICIENT_BALANCE)
+│       ├── PermissionDeniedError     403
+│       ├── NotFoundError             404
+│       ├── ConsentRequiredError      409  .consent_flow, .face_media_roles, .consent, .docs_url
+│       ├── GoneError                 410
+│       ├── PayloadTooLargeError      413
+│       ├── ContentPolicyError        422  .suggested_prompt, .credits_refunded, .recommended_model
+│       ├── RateLimitError            429  .retry_after
+│       └── ServerError               5xx
+│           ├── InternalServerError   500
+│           └── ServiceUnavailableError 503
+├── ValidationError (also ValueError) .issues; refused before anything was sent
+│   └── RequestTooLargeError          .size_bytes, .limit_bytes; the body would get a 413
+├── InputError (also ValueError)      a local input cannot be used (missing, wrong type, too big)
+├── JobError                          .job_id
+│   ├── JobFailedError                .job; the API reported that the job failed
+│   ├── JobTimeoutError               .timeout; the wait deadline passed first
+│   ├── JobCancelledError             the caller cancelled the wait; the job is still journaled
+│   └── QueueOutcomeUnknownError      .idempotency_key, .model; never requeue blindly
+├── SpendLimitError                   .quote_usd, .max_cost; nothing was queued
+├── DownloadError
+│   └── DownloadVerificationError     the file did not verify; the server copy is kept
+└── JournalError
+```
+
+No error ever carries an API key: requests are copied without their `Authorization`
+header before they are attached, and messages are built from bodies, never headers.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from ._validation import Issue
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConsentRequiredError",
+    "ContentPolicyError",
+    "DownloadError",
+    "DownloadVerificationError",
+    "GoneError",
+    "InputError",
+    "InternalServerError",
+    "JobCancelledError",
+    "JobError",
+    "JobFailedError",
+    "JobTimeoutError",
+    "JournalError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "QueueOutcomeUnknownError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "SpendLimitError",
+    "ValidationError",
+    "VeniceVideoError",
+    "make_status_error",
+    "parse_retry_after",
+    "redact_request",
+]
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+# Pre-signed download URLs carry their credential in the query string.
+_MAX_BODY_TEXT = 500
+
+
+class VeniceVideoError(Exception):
+    """The root of every error raised by venice-video."""
+
+
+# --------------------------------------------------------------------------- API errors
+
+
+class APIError(VeniceVideoError):
+    """A call to the API did not succeed.
+
+    Attributes:
+        message: what went wrong, in one line.
+        request: the request, without its credentials (`None` when it was never built).
+        body: the decoded response body, if there was one.
+    """
+
+    message: str
+    request: httpx.Request | None
+    body: object | None
+
+    def __init__(
+        self, message: str, request: httpx.Request | None, *, body: object | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = redact_request(request) if request is not None else None
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class APIConnectionError(APIError):
+    """No HTTP answer came back: refused, reset, dropped, or a protocol error.
+
+    Attributes:
+        may_have_reached_server: `False` only when the failure provably happened before any
+            byte of the request was sent (for example a refused connection).
+    """
+
+    may_have_reached_server: bool
+
+    def __init__(
+        self,
+        message: str = "Connection error.",
+        request: httpx.Request | None = None,
+        *,
+        may_have_reached_server: bool = True,
+    ) -> None:
+        super().__init__(message, request)
+        self.may_have_reached_server = may_have_reached_server
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+    def __init__(
+        self,
+        message: str = "Request timed out.",
+        request: httpx.Request | None = None,
+        *,
+        may_have_reached_server: bool = True,
+    ) -> None:
+        super().__init__(message, request, may_have_reached_server=may_have_reached_server)
+
+
+class APIStatusError(APIError):
+    """The API answered with a 4xx or 5xx status.
+
+    Attributes:
+        response: the response (its request has no credentials).
+        status_code: the HTTP status.
+        request_id: the `CF-RAY` header, quote it when asking for support.
+        code: the machine-readable error code when the body has one (`"PAYLOAD_TOO_LARGE"`).
+    """
+
+    response: httpx.Response
+    status_code: int
+    request_id: str | None
+    code: str | None
+
+    def __init__(self, message: str, *, response: httpx.Response, body: object | None) -> None:
+        request = _response_request(response)
+        super().__init__(message, request, body=body)
+        self.response = _redact_response(response, self.request)
+        self.status_code = response.status_code
+        self.request_id = response.headers.get("cf-ray") or response.headers.get("x-request-id")
+        self.code = _error_code(body)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code}, message={self.message!r})"
+
+
+class BadRequestError(APIStatusError):
+    """400: the API rejected the parameters. `.issues` says which, and what it accepts."""
+
+    issues: list[Issue]
+
+    def __init__(self, message: str, *, response: httpx.Response, body: object | None) -> None:
+        super().__init__(message, response=response, body=body)
+        self.issues = _issues_from_body(body)
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing or invalid, or the model needs a Pro account."""
+
+
+class PaymentRequiredError(APIStatusError):
+    """402: the balance is too low for this request (`INSUFFICIENT_BALANCE`)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the model is not available in the caller's region."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the media or job is unknown, expired, or already deleted."""
+
+
+class ConsentRequiredError(APIStatusError):
+    """409: the model needs consent before it takes media that shows a face.
+
+    Attributes:
+        consent_flow: which flow to follow (`"seedance"`).
+        face_media_roles: the inputs that showed a face (`"image"`, `"reference_video"`, ...).
+        consent: the consent version and policy text.
+        docs_url: where the flow is documented.
+    """
+
+    consent_flow: str | None
+    face_media_roles: list[str]
+    consent: dict[str, Any]
+    docs_url: str | None
+
+    def __init__(self, message: str, *, response: httpx.Response, body: object | None) -> None:
+        super().__init__(message, response=response, body=body)
+        data = body if isinstance(body, Mapping) else {}
+        self.consent_flow = _str_or_none(data.get("consent_flow"))
+        roles = data.get("face_media_roles")
+        self.face_media_roles = [str(r) for r in roles] if isinstance(roles, list) else []
+        consent = data.get("consent")
+        self.consent = dict(consent) if isinstance(consent, Mapping) else {}
+        self.docs_url = _str_or_none(data.get("docs_url"))
+
+
+class GoneError(APIStatusError):
+    """410: a download URL was revoked or has expired."""
+
+
+class PayloadTooLargeError(APIStatusError):
+    """413: the request body is over the API's size limit (35 MB for the queue)."""
+
+
+class ContentPolicyError(APIStatusError):
+    """422: the prompt or the output was refused by content moderation.
+
+    Handles both shapes the API sends: `{error: "...", suggested_prompt}` from the queue and
+    `{error: {message, type, recommended_model, credits_refunded}}` from retrieve.
+
+    Attributes:
+        suggested_prompt: a rewritten prompt the API would accept, if offered.
+        credits_refunded: whether the charge was refunded, if said.
+        recommended_model: a model that may accept the request, if offered.
+        type: the error type (`"provider_content_policy"`), if given.
+    """
+
+    suggested_prompt: str | None
+    credits_refunded: bool | None
+    recommended_model: str | None
+    type: str | None
+
+    def __init__(self, message: str, *, response: httpx.Response, body: object | None) -> None:
+        super().__init__(message, response=response, body=body)
+        data = body if isinstance(body, Mapping) else {}
+        inner = data.get("error")
+        inner = inner if isinstance(inner, Mapping) else {}
+        self.suggested_prompt = _str_or_none(
+            data.get("suggested_prompt") or inner.get("suggested_prompt")
+        )
+        refunded = data.get("credits_refunded", inner.get("credits_refunded"))
+        self.credits_refunded = refunded if isinstance(refunded, bool) else None
+        self.recommended_model = _str_or_none(
+            inner.get("recommended_model") or data.get("recommended_model")
+        )
+        self.type = _str_or_none(inner.get("type") or data.get("type"))
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests.
+
+    Attributes:
+        retry_after: seconds to wait before trying again, from `Retry-After` or the
+            `x-ratelimit-reset-*` headers; `None` if the API did not say.
+    """
+
+    retry_after: float | None
+
+    def __init__(self, message: str, *, response: httpx.Response, body: object | None) -> None:
+        super().__init__(message, response=response, body=body)
+        self.retry_after = parse_retry_after(response.headers, now=time.time())
+
+
+class ServerError(APIStatusError):
+    """5xx: the API failed. Free calls are retried; a paid queue is not (see the client)."""
+
+
+class InternalServerError(ServerError):
+    """500: the API failed, or (on retrieve) inference failed."""
+
+
+class ServiceUnavailableError(ServerError):
+    """503: the model is offline or at capacity."""
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConsentRequiredError,
+    410: GoneError,
+    413: PayloadTooLargeError,
+    422: ContentPolicyError,
+    429: RateLimitError,
+    500: InternalServerError,
+    503: ServiceUnavailableError,
+}
+
+
+def make_status_error(response: httpx.Response) -> APIStatusError:
+    """The most specific `APIStatusError` for a 4xx/5xx response. The body must be read."""
+    body = _decode_body(response)
+    cls = _STATUS_CLASSES.get(response.status_code)
+    if cls is None:
+        cls = ServerError if response.status_code >= 500 else APIStatusError
+    detail = _error_message(body)
+    message = f"Error code: {response.status_code}"
+    if detail:
+        message += f" - {detail}"
+    return cls(message, response=response, body=body)
+
+
+# --------------------------------------------------------------------------- client-side
+
+
+class ValidationError(VeniceVideoError, ValueError):
+    """The request was refused before anything was sent, so nothing was charged.
+
+    The message lists each field, the value given, the values allowed and a close match.
+
+    Attributes:
+        issues: one `Issue` per problem (`.field`, `.received`, `.allowed`, `.suggestion`).
+    """
+
+    issues: list[Issue]
+
+    def __init__(self, issues: Sequence[Issue], *, message: str | None = None) -> None:
+        self.issues = list(issues)
+        super().__init__(message or _describe_issues(self.issues))
+
+
+class RequestTooLargeError(ValidationError):
+    """The JSON body would be over the API's size limit, so the API would answer 413.
+
+    Attributes:
+        size_bytes: the size of the encoded body.
+        limit_bytes: the limit it is over.
+    """
+
+    size_bytes: int
+    limit_bytes: int
+
+    def __init__(self, size_bytes: int, limit_bytes: int, *, largest: str | None = None) -> None:
+        self.size_bytes = size_bytes
+        self.limit_bytes = limit_bytes
+        message = (
+            f"The request body is {size_bytes / 1e6:.1f} MB, over the {limit_bytes / 1e6:.0f} MB "
+            "limit, so the API would refuse it (413)."
+        )
+        if largest:
+            message += f" The largest field is {largest}: pass a URL instead of inline data."
+        super().__init__([], message=message)
+
+
+class InputError(VeniceVideoError, ValueError):
+    """A local input cannot be used: the file is missing, of the wrong type, or too big."""
+
+
+# --------------------------------------------------------------------------- job errors
+
+
+class JobError(VeniceVideoError):
+    """Something about one job.
+
+    Attributes:
+        job_id: the job's `queue_id` when it has one, else its idempotency key.
+    """
+
+    job_id: str | None
+
+    def __init__(self, message: str, *, job_id: str | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class JobFailedError(JobError):
+    """The API reported that the job failed (moderation, inference failure, media gone).
+
+    Attributes:
+        job: the `VideoJob` as it stood, with `status="FAILED"` and the reason in `.error`.
+    """
+
+    job: Any
+
+    def __init__(self, message: str, *, job: Any = None, job_id: str | None = None) -> None:
+        super().__init__(message, job_id=job_id or getattr(job, "queue_id", None))
+        self.job = job
+
+
+class JobTimeoutError(JobError):
+    """The wait deadline passed before the job finished. The job keeps running server-side.
+
+    Attributes:
+        timeout: the deadline in seconds.
+        job: the `VideoJob` as last seen.
+    """
+
+    timeout: float | None
+    job: Any
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str | None = None,
+        timeout: float | None = None,
+        job: Any = None,
+    ) -> None:
+        super().__init__(message, job_id=job_id)
+        self.timeout = timeout
+        self.job = job
+
+
+class JobCancelledError(JobError):
+    """The caller cancelled the wait. The job stays in the journal; `resume()` picks it up."""
+
+    job: Any
+
+    def __init__(self, message: str, *, job_id: str | None = None, job: Any = None) -> None:
+        super().__init__(message, job_id=job_id)
+        self.job = job
+
+
+class QueueOutcomeUnknownError(JobError):
+    """The queue request may have reached the API, but no answer came back.
+
+    The job may exist and be charged. It must NOT be queued again blindly: that could pay
+    twice. The journal keeps the entry with status `UNKNOWN` and its idempotency key.
+
+    Attributes:
+        idempotency_key: the `Idempotency-Key` sent with the request (the journal key).
+        model: the model it was queued for.
+        base_url: the server it was sent to.
+        journal_path: where the journal entry is, if journaling was on.
+    """
+
+    idempotency_key: str
+    model: str
+    base_url: str | None
+    journal_path: str | None
+
+    def __init__(
+        self,
+        *,
+        idempotency_key: str,
+        model: str,
+        base_url: str | None = None,
+        journal_path: str | None = None,
+        reason: str = "no answer",
+    ) -> None:
+        where = f" in the journal at {journal_path}" if journal_path else ""
+        message = (
+            f"The queue request for {model!r} may have reached the API but got {reason}, so "
+            f"whether the job exists (and was charged) is unknown. Do NOT queue it again "
+            f"blindly. Check the journal entry {idempotency_key}{where} "
+            f"(`venice-video jobs`), and your Venice account's usage; a server that honours "
+            f"Idempotency-Key can be asked again with the same key."
+        )
+        super().__init__(message, job_id=idempotency_key)
+        self.idempotency_key = idempotency_key
+        self.model = model
+        self.base_url = base_url
+        self.journal_path = journal_path
+
+
+class SpendLimitError(VeniceVideoError):
+    """The quote is over `max_cost`; nothing was queued or charged.
+
+    Attributes:
+        quote_usd: the price the API quoted.
+        max_cost: the limit it is over.
+    """
+
+    quote_usd: float
+    max_cost: float
+
+    def __init__(self, quote_usd: float, max_cost: float, *, model: str | None = None) -> None:
+        what = f" for {model!r}" if model else ""
+        super().__init__(
+            f"The quote{what} is ${quote_usd:.4f}, over max_cost ${max_cost:.4f}; "
+            "nothing was queued."
+        )
+        self.quote_usd = quote_usd
+        self.max_cost = max_cost
+
+
+# --------------------------------------------------------------------------- local state
+
+
+class DownloadError(VeniceVideoError):
+    """The file could not be downloaded or saved."""
+
+
+class DownloadVerificationError(DownloadError):
+    """The downloaded file is not a complete, playable video. The server's copy is kept."""
+
+
+class JournalError(VeniceVideoError):
+    """The job journal could not be read or written."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def redact_request(request: httpx.Request) -> httpx.Request:
+    """A copy of `request` without credentials, safe to keep on an error."""
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS]
+    url = request.url
+    if "signature" in str(url.query).lower() or "x-amz" in str(url.query).lower():
+        url = url.copy_with(query=None)
+    return httpx.Request(request.method, url, headers=headers)
+
+
+def parse_retry_after(headers: Mapping[str, str] | httpx.Headers, *, now: float) -> float | None:
+    """Seconds to wait, from `Retry-After` or `x-ratelimit-reset-requests`; `None` if unsaid.
+
+    `Retry-After` may be seconds or an HTTP date. `x-ratelimit-reset-requests` is documented
+    as a Unix timestamp, but some servers send seconds: a small number is taken as seconds.
+    """
+    h = httpx.Headers(headers) if not isinstance(headers, httpx.Headers) else headers
+    raw = h.get("retry-after-ms")
+    if raw is not None:
+        try:
+            return max(0.0, float(raw) / 1000.0)
+        except ValueError:
+            pass
+    raw = h.get("retry-after")
+    if raw is not None:
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            parsed = email.utils.parsedate_tz(raw)
+            if parsed is not None:
+                return max(0.0, email.utils.mktime_tz(parsed) - now)
+    raw = h.get("x-ratelimit-reset-requests")
+    if raw is not None:
+        try:
+            value = float(raw)
+        except ValueError:
+            return None
+        # Below ~a year it cannot be a timestamp.
+        return max(0.0, value - now) if value > 3.0e7 else max(0.0, value)
+    return None
+
+
+def _response_request(response: httpx.Response) -> httpx.Request | None:
+    try:
+        return response.request
+    except RuntimeError:
+        return None
+
+
+def _redact_response(response: httpx.Response, request: httpx.Request | None) -> httpx.Response:
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:
+        content = b""
+    return httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"],
+        content=content,
+        request=request,
+    )
+
+
+def _decode_body(response: httpx.Response) -> object | None:
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:
+        return None
+    if not content:
+        return None
+    try:
+        decoded: object = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        text = content[:_MAX_BODY_TEXT].decode("utf-8", "replace").strip()
+        return text or None
+    return decoded
+
+
+def _error_message(body: object | None) -> str:
+    if isinstance(body, str):
+        return body
+    if not isinstance(body, Mapping):
+        return ""
+    error = body.get("error")
+    if isinstance(error, str):
+        return error
+    if isinstance(error, Mapping):
+        return str(error.get("message") or error.get("code") or "")
+    return str(body.get("message") or body.get("detail") or "")
+
+
+def _error_code(body: object | None) -> str | None:
+    if not isinstance(body, Mapping):
+        return None
+    code = body.get("code")
+    if code is None and isinstance(body.get("error"), Mapping):
+        code = body["error"].get("code") or body["error"].get("type")
+    return str(code) if code is not None else None
+
+
+def _issues_from_body(body: object | None) -> list[Issue]:
+    from ._validation import Issue
+
+    if not isinstance(body, Mapping):
+        return []
+    raw = body.get("issues")
+    if isinstance(raw, list) and raw:
+        return [Issue.from_wire(i) for i in raw if isinstance(i, Mapping)]
+    details = body.get("details")
+    issues: list[Issue] = []
+    if isinstance(details, Mapping):
+        _walk_details(details, (), issues, Issue)
+    return issues
+
+
+def _walk_details(
+    node: Mapping[str, Any], path: tuple[str | int, ...], out: list[Issue], cls: type[Issue]
+) -> None:
+    # zod's format(): {_errors: [msg], field: {_errors: [...], ...}}
+    for message in node.get("_errors") or ():
+        out.append(cls(path=path, message=str(message)))
+    for key, child in node.items():
+        if key != "_errors" and isinstance(child, Mapping):
+            step: str | int = int(key) if key.isdigit() else key
+            _walk_details(child, (*path, step), out, cls)
+
+
+def _describe_issues(issues: Sequence[Issue]) -> str:
+    if not issues:
+        return "The request is invalid."
+    lines = [f"The request is invalid ({len(issues)} problem{'s' if len(issues) > 1 else ''}):"]
+    for issue in issues:
+        line = f"  - {issue.field or 'request'}: {issue.message}"
+        if issue.received is not None and repr(issue.received) not in issue.message:
+            line += f"; got {_short(issue.received)}"
+        if issue.allowed and "allowed" not in issue.message.lower():
+            shown = ", ".join(repr(a) for a in issue.allowed[:20])
+            more = f", ... ({len(issue.allowed)} in all)" if len(issue.allowed) > 20 else ""
+            line += f"; allowed: {shown}{more}"
+        if issue.suggestion is not None:
+            line += f"; did you mean {issue.suggestion!r}?"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None

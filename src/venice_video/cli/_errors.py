@@ -1,0 +1,120 @@
+"""Errors as the CLI reports them: one line, one exit code per family."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from .. import _exceptions as exc
+
+__all__ = ["EXIT_CODES", "CLIError", "describe", "exit_code_for"]
+
+#: One exit code per family of failure, documented in docs/cli.md.
+EXIT_CODES: dict[str, int] = {
+    "ok": 0,
+    "error": 1,
+    "usage": 2,
+    "validation": 3,
+    "auth": 4,
+    "money": 5,
+    "content_policy": 6,
+    "server": 7,
+    "timeout": 8,
+    "job_failed": 9,
+    "outcome_unknown": 10,
+    "interrupted": 130,
+}
+
+
+@dataclass
+class CLIError(Exception):
+    """A failure the CLI reports itself (bad file, declined quote, ...)."""
+
+    message: str
+    family: str = "error"
+    hint: str | None = None
+
+
+def _family(error: BaseException) -> str:
+    table: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str]] = [
+        (CLIError, ""),
+        (
+            (exc.ValidationError, exc.InputError, exc.BadRequestError, exc.PayloadTooLargeError),
+            "validation",
+        ),
+        ((exc.AuthenticationError, exc.PermissionDeniedError), "auth"),
+        ((exc.SpendLimitError, exc.PaymentRequiredError), "money"),
+        ((exc.ContentPolicyError, exc.ConsentRequiredError), "content_policy"),
+        ((exc.JobTimeoutError, exc.APITimeoutError), "timeout"),
+        (exc.QueueOutcomeUnknownError, "outcome_unknown"),
+        ((exc.JobFailedError, exc.DownloadVerificationError), "job_failed"),
+        ((exc.APIError, exc.DownloadError), "server"),
+        (KeyboardInterrupt, "interrupted"),
+    ]
+    for kinds, family in table:
+        if isinstance(error, kinds):
+            return error.family if isinstance(error, CLIError) else family
+    return "error"
+
+
+def exit_code_for(error: BaseException) -> int:
+    return EXIT_CODES[_family(error)]
+
+
+_HINTS: dict[str, str] = {
+    "auth": "check VENICE_API_KEY (or unset it to use the local engine)",
+    "money": "raise --max-cost, or top up the account",
+    "content_policy": "rephrase the prompt",
+    "server": "try again later; free calls are already retried",
+    "timeout": "the job is in the journal: `venice-video jobs resume` picks it up",
+    "outcome_unknown": "check `venice-video jobs` before queueing again",
+    "validation": "see `venice-video models` for what each model accepts",
+}
+
+
+def describe(error: BaseException) -> dict[str, Any]:
+    """What failed, why, and what to do, as plain data."""
+    family = _family(error)
+    message = str(error) or type(error).__name__
+    hint = error.hint if isinstance(error, CLIError) else _HINTS.get(family)
+    if isinstance(error, exc.ContentPolicyError) and error.suggested_prompt:
+        hint = f"try: {error.suggested_prompt!r}"
+    info: dict[str, Any] = {
+        "error": message,
+        "kind": type(error).__name__,
+        "family": family,
+        "exit_code": EXIT_CODES[family],
+    }
+    if hint:
+        info["hint"] = hint
+    issues = getattr(error, "issues", None)
+    if issues:
+        info["issues"] = [
+            {
+                "field": i.field,
+                "message": i.message,
+                "allowed": list(i.allowed),
+                "suggestion": i.suggestion,
+            }
+            for i in issues
+        ]
+    for attr in ("request_id", "status_code", "job_id", "idempotency_key", "quote_usd"):
+        value = getattr(error, attr, None)
+        if value is not None:
+            info[attr] = value
+    return info
+
+
+def report(error: BaseException, *, as_json: bool) -> int:
+    """Print the error (one line, or JSON) on stderr and return the exit code."""
+    info = describe(error)
+    if as_json:
+        print(json.dumps(info), file=sys.stderr)
+    else:
+        line = f"error: {info['error']}"
+        if "hint" in info and info["family"] != "validation":
+            line += f" ({info['hint']})"
+        print(line, file=sys.stderr)
+    return int(info["exit_code"])

@@ -1,0 +1,284 @@
+"""`batch`, `transcribe`, `serve` and `mcp`: the commands beyond one job."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+
+from .._client import AsyncVeniceVideo
+from .._subtitles import to_srt, to_vtt
+from ._app import State, cli, pass_state
+from ._batch import BatchRow, load_rows, print_summary, run_batch
+from ._engine import endpoint
+from ._errors import CLIError
+
+__all__: list[str] = []
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-c", "--concurrency", type=click.IntRange(1, 500), default=8, show_default=True)
+@click.option("--max-total-cost", type=float, help="Refuse the batch if it would cost more (USD).")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to save the videos (default: the config's output_dir, else here).",
+)
+@click.option(
+    "--name",
+    "template",
+    default="{index:03d}-{slug}.mp4",
+    show_default=True,
+    help="File name template: {index} {slug} {name} {model} {key}.",
+)
+@click.option("-m", "--model", help="Default model for rows that name none.")
+@click.option("-d", "--duration", help="Default duration for rows that give none.")
+@click.option("-r", "--resolution", help="Default resolution for rows that give none.")
+@click.option("-a", "--aspect", "aspect_ratio", help="Default aspect ratio.")
+@click.option("-y", "--yes", is_flag=True, help="Spend without asking.")
+@click.option("--timeout", type=float, default=None, help="Seconds to wait for each job.")
+@pass_state
+def batch(
+    state: State,
+    file: Path,
+    concurrency: int,
+    max_total_cost: float | None,
+    out_dir: Path | None,
+    template: str,
+    model: str | None,
+    duration: str | None,
+    resolution: str | None,
+    aspect_ratio: str | None,
+    yes: bool,
+    timeout: float | None,
+) -> None:
+    """Run every job in FILE (JSONL, one job a line, or YAML, a list); rerun to resume.
+
+    Each row takes the generate options as keys: prompt, model, duration, aspect,
+    resolution, audio, negative, image, end_image, audio_file, video, refs, elements,
+    scenes, upscale, plus name and output (the file name).
+    """
+    defaults = {
+        k: v
+        for k, v in {
+            "model": model,
+            "duration": duration,
+            "resolution": resolution,
+            "aspect_ratio": aspect_ratio,
+        }.items()
+        if v
+    }
+    out = out_dir or state.settings.output_dir
+    rows = load_rows(
+        file, default_model=state.settings.model, out_dir=out, template=template, defaults=defaults
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    state.say(f"{len(rows)} jobs from {file}, {concurrency} at a time, into {out}")
+    with endpoint(state.settings, quiet=state.quiet or state.as_json) as api:
+        summary = anyio.run(
+            _run,
+            state,
+            api.client_kwargs(state.settings),
+            rows,
+            concurrency,
+            max_total_cost,
+            yes or api.is_local,
+            timeout,
+        )
+    if state.as_json:
+        state.emit(summary.as_dict())
+    elif not state.quiet:
+        print_summary(summary)
+    if not summary.ok:
+        raise SystemExit(9)
+
+
+async def _run(
+    state: State,
+    client_kw: dict[str, Any],
+    rows: list[BatchRow],
+    concurrency: int,
+    max_total_cost: float | None,
+    yes: bool,
+    timeout: float | None,
+) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    live = not (state.quiet or state.as_json) and sys.stderr.isatty()
+    progress = Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not live,
+        console=None,
+    )
+    task = progress.add_task("batch", total=len(rows))
+    counts = {"done": 0, "failed": 0}
+
+    def on_row(row: BatchRow) -> None:
+        ok = row.status in ("done", "skipped")
+        counts["done" if ok else "failed"] += 1
+        progress.update(
+            task, advance=1, description=f"batch: {counts['done']} ok, {counts['failed']} failed"
+        )
+        if not live and not (state.quiet or state.as_json):
+            where = row.path if ok else row.error
+            click.echo(f"[{row.index}/{len(rows)}] {row.status}: {row.name} {where}", err=True)
+
+    def confirm(planned: float, count: int) -> bool:
+        state.say(f"{count} new jobs, quoted ${planned:.4f} in total")
+        if yes or max_total_cost is not None:
+            return True
+        if not sys.stdin.isatty():
+            raise CLIError(
+                f"the batch is quoted ${planned:.4f}; not spending without confirmation",
+                family="money",
+                hint="pass --yes or --max-total-cost",
+            )
+        return click.confirm(f"Spend ${planned:.4f}?", default=False, err=True)
+
+    async with AsyncVeniceVideo(**client_kw) as client:
+        journal = client.journal
+        if journal is None:  # pragma: no cover - the CLI always keeps a journal
+            raise CLIError("batch needs a journal", family="usage")
+        with progress:
+            try:
+                return await run_batch(
+                    client,
+                    journal,
+                    rows,
+                    concurrency=concurrency,
+                    max_total_cost=max_total_cost,
+                    confirm=confirm,
+                    on_row=on_row,
+                    timeout=timeout,
+                )
+            except BaseException as error:
+                if isinstance(error, KeyboardInterrupt | anyio.get_cancelled_exc_class()):
+                    click.echo(
+                        "interrupted: queued jobs stay in the journal; run the same "
+                        "batch command again to finish them",
+                        err=True,
+                    )
+                raise
+
+
+@cli.command()
+@click.argument("source")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "text", "srt", "vtt"]),
+    default="text",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--model", "stt_model", default=None, help="Speech model for local files.")
+@click.option("--language", default=None, help="ISO 639-1 hint for local files.")
+@pass_state
+def transcribe(
+    state: State,
+    source: str,
+    fmt: str,
+    output: Path | None,
+    stt_model: str | None,
+    language: str | None,
+) -> None:
+    """Transcribe a video URL, or a local audio or video file (its audio track is extracted)."""
+    is_url = source.startswith(("http://", "https://"))
+    if not is_url and not Path(source).expanduser().exists():
+        raise CLIError(f"{source}: no such file, and not an http(s) URL", family="usage")
+    if is_url and fmt in ("srt", "vtt"):
+        raise CLIError(
+            f"--format {fmt} needs timestamps, which /video/transcriptions does not "
+            "give; download the video and transcribe the file",
+            family="usage",
+        )
+    with state.client() as client:
+        if is_url:
+            result = client.transcribe(source, response_format="json")
+            data: dict[str, Any] = result.model_dump(mode="json", exclude_none=True)
+            text = result.transcript
+        else:
+            kw: dict[str, Any] = {"timestamps": fmt in ("srt", "vtt", "json")}
+            if stt_model:
+                kw["model"] = stt_model
+            if language:
+                kw["language"] = language
+            audio = client.transcribe_audio(Path(source).expanduser(), **kw)
+            data = audio.model_dump(mode="json", exclude_none=True)
+            text = audio.text
+    if fmt == "json":
+        rendered = json.dumps(data, indent=2)
+    elif fmt in ("srt", "vtt"):
+        segments = (data.get("timestamps") or {}).get("segment") or []
+        rendered = to_srt(segments) if fmt == "srt" else to_vtt(segments)
+    else:
+        rendered = text.strip() + "\n"
+    if output is not None:
+        output.write_text(rendered, "utf-8")
+        state.say(f"saved {output}")
+    else:
+        click.echo(rendered, nl=not rendered.endswith("\n"))
+
+
+@cli.command(
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "help_option_names": [],
+    }
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def serve(args: tuple[str, ...]) -> None:
+    """Run the local Venice-compatible video server (placeholder videos, for development).
+
+    Options: --host, --port, --speed N, --data-dir DIR, --accounts FILE, --config FILE,
+    --workers N, --allow-private-urls, --ephemeral; `venice-video serve --help` lists them.
+    """
+    from ..server.__main__ import main as server_main
+
+    raise SystemExit(server_main(list(args)))
+
+
+@cli.command()
+@click.option(
+    "--http", "http_bind", metavar="HOST:PORT", help="Serve streamable HTTP instead of stdio."
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The only directory the tools may read inputs from and write videos to.",
+)
+@click.option("--max-cost-per-call", type=float, default=None, help="USD cap on one generation.")
+@click.option("--budget", type=float, default=None, help="USD cap on all generations of this run.")
+@pass_state
+def mcp(
+    state: State,
+    http_bind: str | None,
+    root: Path | None,
+    max_cost_per_call: float | None,
+    budget: float | None,
+) -> None:
+    """Run the MCP server (tools for AI agents), over stdio or streamable HTTP."""
+    try:
+        from ..mcp_server import run as run_mcp
+    except ImportError as error:
+        raise CLIError(
+            "the MCP server needs the [mcp] extra", hint="pip install 'venice-video[mcp]'"
+        ) from error
+    run_mcp(
+        settings=state.settings,
+        http=http_bind,
+        root=root or Path.cwd(),
+        max_cost_per_call=max_cost_per_call,
+        budget=budget,
+    )
