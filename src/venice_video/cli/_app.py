@@ -115,10 +115,30 @@ def cli(
 # ------------------------------------------------------------------------------ generate
 
 
+def _fill_defaults(state: State, client: VeniceVideo, fields: dict[str, Any]) -> None:
+    """Pick the model's shortest duration when none is given (the API requires one)."""
+    model = client.models().get(fields["model"])
+    if model is None or "duration" in fields or model.auto_duration or not model.durations:
+        return
+    seconds = [d for d in model.durations if d.endswith("s") and d[:-1].isdigit()]
+    if seconds:
+        fields["duration"] = min(seconds, key=lambda d: int(d[:-1]))
+        state.say(f"duration: {fields['duration']} (the shortest {model.id} takes; -d to choose)")
+
+
 def _price(client: VeniceVideo, fields: dict[str, Any]) -> float:
-    """Validate the full request (inputs read and checked) and ask its price; nothing is queued."""
-    request = client.validate(resolve_fields(fields))
-    return float(client.quote(request=request).quote)
+    """Validate the full request (inputs read and checked) and ask its price; nothing is queued.
+
+    Without a prompt (`venice-video quote` often has none) only the priced fields are checked.
+    """
+    model = client.models().get(fields["model"])
+    if "prompt" in fields or (model is not None and not model.needs_prompt):
+        request = client.validate(resolve_fields(fields))
+        return float(client.quote(request=request).quote)
+    priced = ("duration", "aspect_ratio", "resolution", "upscale_factor", "audio")
+    return float(
+        client.quote(fields["model"], **{k: fields[k] for k in priced if k in fields}).quote
+    )
 
 
 def _confirm_spend(state: State, quote: float, *, yes: bool, max_cost: float | None) -> float:
@@ -197,6 +217,7 @@ def generate(
         fields["prompt"] = prompt
     max_cost = max_cost if max_cost is not None else state.settings.max_cost
     with state.client() as client:
+        _fill_defaults(state, client, fields)
         quote = _price(client, fields)
         state.say(f"quote: ${quote:.4f} for {fields['model']}")
         if dry_run:
@@ -237,6 +258,7 @@ def quote(state: State, /, prompt: str | None, **request: Any) -> None:
     if prompt:
         fields["prompt"] = prompt
     with state.client() as client:
+        _fill_defaults(state, client, fields)
         price = _price(client, fields)
     state.emit({"model": fields["model"], "quote_usd": price}, f"${price:.4f}")
 

@@ -60,7 +60,7 @@ def endpoint(settings: Settings, *, quiet: bool = False) -> Iterator[Endpoint]:
     with contextlib.ExitStack() as stack:
         try:
             engine = stack.enter_context(ServerThread(config, port=settings.local_port))
-        except OSError:
+        except (OSError, RuntimeError):
             # The usual port is taken (another command is running): any free port will do.
             engine = stack.enter_context(ServerThread(config, port=0))
         if not quiet:

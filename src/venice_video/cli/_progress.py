@@ -89,17 +89,18 @@ class JobDisplay:
                 self._rich(event)
 
     def _plain(self, event: JobProgress) -> None:
-        if not self.enabled or event.phase == self._last_phase:
+        if not self.enabled or event.phase == self._last_phase or event.phase == "done":
             return
         self._last_phase = event.phase
-        parts: list[str] = [f"{event.phase}:", event.status.lower()]
-        if event.queue_id:
-            parts.append(f"job {event.queue_id}")
-        if event.eta_s is not None and event.phase == "processing":
-            parts.append(f"eta {fmt_seconds(event.eta_s)}")
-        if event.bytes_total:
-            parts.append(f"{event.bytes_total} bytes")
-        print(" ".join(parts), file=self.stream, flush=True)
+        if event.phase == "queued":
+            line = f"queued {event.queue_id or ''}".rstrip()
+        elif event.phase == "processing":
+            eta = f", eta {fmt_seconds(event.eta_s)}" if event.eta_s is not None else ""
+            line = f"processing{eta}"
+        else:
+            size = f" ({event.bytes_total / 1e6:.1f} MB)" if event.bytes_total else ""
+            line = f"downloading{size}"
+        print(line, file=self.stream, flush=True)
 
     def _rich(self, event: JobProgress) -> None:
         progress = self._progress

@@ -150,6 +150,7 @@ class LocalVeniceApp:
         call = Call(scope, receive)
         method = scope["method"]
         fault: Fault | None = None
+        endpoint = ""
         try:
             endpoint, run = self._resolve(state, call, scope["path"], method)
             if state.faults.enabled:
@@ -180,7 +181,7 @@ class LocalVeniceApp:
         except Exception:
             log.exception("unhandled error in %s %s", method, str(scope.get("path", ""))[:200])
             reply = json_reply(500, {"error": "Internal server error"})
-        await self._send(send, call, reply, fault)
+        await self._send(send, call, reply, fault, endpoint)
 
     def _resolve(
         self, state: ServerState, call: Call, path: str, method: str
@@ -233,7 +234,9 @@ class LocalVeniceApp:
             }
         )
 
-    async def _send(self, send: Send, call: Call, reply: Reply, fault: Fault | None) -> None:
+    async def _send(
+        self, send: Send, call: Call, reply: Reply, fault: Fault | None, endpoint: str
+    ) -> None:
         headers = reply.header_list()
         headers.append((b"cf-ray", f"{random.getrandbits(64):016x}-LCL".encode()))
         headers.append((b"x-venice-version", self._version))
@@ -246,22 +249,26 @@ class LocalVeniceApp:
             await send({"type": "http.response.body", "body": reply.body})
             return
         try:
-            complete = await self._send_body(send, call, reply, fault)
+            complete = await self._send_body(send, call, reply, fault, endpoint)
         finally:
             if file is not None and file.handle is not None:
                 file.handle.close()
         if complete and file is not None and file.on_complete is not None:
             file.on_complete()
 
-    async def _send_body(self, send: Send, call: Call, reply: Reply, fault: Fault | None) -> bool:
+    async def _send_body(
+        self, send: Send, call: Call, reply: Reply, fault: Fault | None, endpoint: str
+    ) -> bool:
         file = reply.file
         total = file.length if file is not None else len(reply.body)
         if call.method == "HEAD" or (file is not None and file.handle is None):
             await send({"type": "http.response.body", "body": b""})
             return True
         cut = total
-        if fault is not None and fault.kind == "truncate":
+        if fault is not None and fault.kind == "truncate" and file is not None:
             cut = int(total * fault.truncate_at)
+            assert self.state is not None
+            self.state.faults.note_fired(endpoint)
         slow = fault.slow_s if fault is not None else 0.0
         size = CHUNK
         if slow > 0:

@@ -13,6 +13,9 @@ __all__ = ["Fault", "FaultKind", "Faults"]
 
 FaultKind = Literal["error_500", "error_503", "drop", "drop_after_create", "truncate"]
 _KINDS: tuple[FaultKind, ...] = ("error_500", "error_503", "drop", "drop_after_create", "truncate")
+# Faults that fire whatever the endpoint answers; the others depend on the reply (a 200 for
+# drop_after_create, a binary body for truncate) and are counted by `note_fired`.
+_ALWAYS = frozenset({"error_500", "error_503", "drop"})
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,10 @@ class Faults:
                     break
         if kind is None and cfg.slow_body_s <= 0:
             return None
-        if kind is not None and kind != "drop_after_create":
+        if kind in _ALWAYS:
             self.fired[endpoint] += 1
         return Fault(kind, cfg.slow_body_s, cfg.slow_chunks, cfg.truncate_at)
 
     def note_fired(self, endpoint: str) -> None:
-        """Count a fault whose firing depended on the outcome (drop_after_create)."""
+        """Count a fault whose firing depended on the reply (drop_after_create, truncate)."""
         self.fired[endpoint] += 1

@@ -63,6 +63,8 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 def require_account(state: ServerState, call: Call) -> AccountRow:
     """The caller's account, or 401; adds the balance header (balance before the request)."""
+    # Settle due jobs first, so refunds they bring show in the balance reported.
+    state.jobs.tick()
     account = state.accounts.authenticate(call.header(b"authorization"))
     if account is None:
         raise error(401, "Authentication failed")
@@ -441,7 +443,6 @@ async def retrieve(state: ServerState, call: Call) -> Reply:
     body = _object_body(raw, _RETRIEVE_FIELDS, ("model", "queue_id"))
     job = _find_job(state, account, body)
     jobs = state.jobs
-    jobs.tick()
     status = job.state
     if status == "processing":
         model = state.catalog.get(job.model)
