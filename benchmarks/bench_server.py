@@ -80,9 +80,7 @@ def _http(method: str, url: str, body: dict[str, object] | None = None) -> dict[
 def _request_bytes(port: int, kind: str, jobs: list[str]) -> list[bytes]:
     """Pre-built raw requests; pollers cycle through them."""
     if kind == "ping":
-        return [
-            f"GET /_local/ping HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
-        ]
+        return [f"GET /_local/ping HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()]
     requests = []
     for queue_id in jobs:
         body = json.dumps({"model": MODEL, "queue_id": queue_id}).encode()
@@ -235,15 +233,21 @@ def main() -> int:
             if all(job["rendered"] for job in listed):
                 break
             time.sleep(0.2)
-        status = _http("POST", f"{root}/api/v1/video/retrieve", {"model": MODEL, "queue_id": jobs[0]})
+        status = _http(
+            "POST", f"{root}/api/v1/video/retrieve", {"model": MODEL, "queue_id": jobs[0]}
+        )
         print(f"server pid {server.pid}, {len(jobs)} jobs, poll answer: {status}")
         print(f"load: {args.connections} connections in {args.processes} processes, "
               f"at most {args.requests} requests or {args.seconds:g} s per phase")  # fmt: skip
-        common = dict(connections=args.connections, requests=args.requests,
-                      seconds=args.seconds, processes=args.processes)  # fmt: skip
-        measure("warmup", port, "retrieve", jobs, **{**common, "requests": 2000})  # type: ignore[arg-type]
-        baseline = measure("ping", port, "ping", jobs, **common)  # type: ignore[arg-type]
-        polls = measure("retrieve", port, "retrieve", jobs, **common)  # type: ignore[arg-type]
+
+        def run(name: str, kind: str, requests: int) -> Result:
+            return measure(name, port, kind, jobs, connections=args.connections,
+                           requests=requests, seconds=args.seconds,
+                           processes=args.processes)  # fmt: skip
+
+        run("warmup", "retrieve", min(2000, args.requests))
+        baseline = run("ping", "ping", args.requests)
+        polls = run("retrieve", "retrieve", args.requests)
         print(baseline.line())
         print(polls.line())
         ratio = polls.rps / baseline.rps if baseline.rps else float("nan")

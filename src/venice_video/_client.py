@@ -38,7 +38,6 @@ from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
     DEFAULT_WAIT_TIMEOUT,
-    DOWNLOAD_CHUNK_BYTES,
     Cleanup,
     PollPolicy,
     RateLimitPolicy,
@@ -113,6 +112,9 @@ ElementArg: TypeAlias = "Element | Mapping[str, Any]"
 KeyframeArg: TypeAlias = "Keyframe | Mapping[str, Any]"
 
 DEFAULT_STT_MODEL = "nvidia/parakeet-tdt-0.6b-v3"
+# Retrieve is free, so a cut or corrupt inline body is fetched again a few times; a
+# download_url is rationed (repeated fetches bring 429/410), so it gets fewer fresh starts.
+_INLINE_ATTEMPTS = 6
 _DOWNLOAD_ATTEMPTS = 3
 _RANGE_RESUMES = 20
 _NOT_SENT = (
@@ -693,7 +695,7 @@ class BaseClient:
             self._poll,
             started_at=self._queued_mono.get(job.idempotency_key),
             rand=self._rand,
-            window_ratio=self._stats.window_ratio(job.model, self._poll),
+            window=self._stats.window(job.model, self._poll),
         )
         body = {"model": job.model, "queue_id": queue_id}
         errors = 0
@@ -719,8 +721,11 @@ class BaseClient:
                     raise
                 retryable = exc.status_code in self._retry.retry_statuses
                 if exc.status_code == 500:
+                    # A refund means the job is over; any other 500 may be a passing fault.
                     server_errors += 1
-                    retryable = server_errors < self._poll.max_consecutive_server_errors
+                    retryable = not _is_refunded(exc) and (
+                        server_errors < self._poll.max_consecutive_server_errors
+                    )
                 if not retryable:
                     failed = yield from self._journal_update(
                         job, status="FAILED", error=f"the API reported a failure: {exc}"
@@ -778,6 +783,8 @@ class BaseClient:
                     raise JobCancelledError(
                         f"waiting for {queue_id} was cancelled", job_id=queue_id, job=job
                     )
+                # Other jobs of this model may have finished since: learn from them.
+                pacer.window = self._stats.window(job.model, self._poll)
                 delay = pacer.next_delay(now)
             now = self._clock()
             if now >= deadline:
@@ -834,7 +841,7 @@ class BaseClient:
                 # Retrieve is free: a cut or corrupt inline body is fetched again from scratch.
                 failures.append(str(exc))
                 response = None
-                if len(failures) >= _DOWNLOAD_ATTEMPTS:
+                if len(failures) >= _INLINE_ATTEMPTS:
                     yield from self._journal_update(job, error=f"download failed: {exc}")
                     if isinstance(exc, DownloadVerificationError):
                         raise
@@ -1404,6 +1411,17 @@ def _cancelled(cancel: CancelToken | None) -> bool:
     return cancel is not None and cancel.is_set()
 
 
+def _is_refunded(exc: APIStatusError) -> bool:
+    body: Mapping[str, Any] = exc.body if isinstance(exc.body, Mapping) else {}
+    error = body.get("error")
+    inner: Mapping[str, Any] = error if isinstance(error, Mapping) else {}
+    return (
+        body.get("credits_refunded") is True
+        or inner.get("credits_refunded") is True
+        or exc.code == "INFERENCE_FAILED"
+    )
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, APITimeoutError):
         return "no answer before the timeout"
@@ -1560,7 +1578,7 @@ class VeniceVideo(BaseClient):
         if isinstance(effect, _ReadChunk):
             try:
                 iterator = state.iterators.setdefault(
-                    id(effect.response), effect.response.iter_bytes(DOWNLOAD_CHUNK_BYTES)
+                    id(effect.response), effect.response.iter_bytes()
                 )
                 return next(iterator, b"")
             except httpx.TransportError as exc:
@@ -2051,7 +2069,7 @@ class AsyncVeniceVideo(BaseClient):
         if isinstance(effect, _ReadChunk):
             try:
                 iterator = state.iterators.setdefault(
-                    id(effect.response), effect.response.aiter_bytes(DOWNLOAD_CHUNK_BYTES)
+                    id(effect.response), effect.response.aiter_bytes()
                 )
                 return await anext(iterator, b"")
             except httpx.TransportError as exc:
@@ -2489,6 +2507,6 @@ def _quote_request(
         raise ValidationError(_pydantic_issues(exc)) from None
 
 
-for _cls in (VeniceVideo, AsyncVeniceVideo):
+for _cls in (VeniceVideo, AsyncVeniceVideo, CancelToken):
     _cls.__module__ = "venice_video"
 del _cls

@@ -95,7 +95,8 @@ class PollPolicy:
         window_ratio_max: the latest close polling may start, as a fraction of the estimate.
         min_samples: finished jobs needed before the learned start is trusted.
         near_interval: the pause during close polling ...
-        near_fraction: ... or this fraction of the estimate, if longer.
+        near_fraction: ... or this fraction of the estimate, if longer, ...
+        prior_near_fraction: ... or this fraction, while the spread is not yet learned.
         approach_fraction: before the clock rate is well measured, sleep only this fraction
             of the way to the close-polling window.
         overdue_growth: after the estimate, the pause grows by this much per overdue second.
@@ -113,6 +114,7 @@ class PollPolicy:
     min_samples: int = 3
     near_interval: float = 1.0
     near_fraction: float = 0.02
+    prior_near_fraction: float = 0.08
     approach_fraction: float = 0.6
     overdue_growth: float = 0.1
     probe_interval: float = 0.5
@@ -143,3 +145,11 @@ class RateLimitPolicy:
     failure_window: float = 30.0
     reserve: int = 1
     max_wait: float = 120.0
+
+
+# Reprs and tracebacks say `venice_video.X`, the public name, not this private module.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "venice_video"
+del _name, _obj

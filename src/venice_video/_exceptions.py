@@ -676,3 +676,11 @@ def _short(value: object) -> str:
 
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+# Reprs and tracebacks say `venice_video.X`, the public name, not this private module.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "venice_video"
+del _name, _obj

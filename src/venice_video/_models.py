@@ -378,3 +378,11 @@ class VideoJob:
             tags=dict(entry.tags),
             download_url=entry.download_url,
         )
+
+
+# Reprs and tracebacks say `venice_video.X`, the public name, not this private module.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "venice_video"
+del _name, _obj

@@ -128,15 +128,21 @@ class CompletionStats:
             ratios = self._ratios.setdefault(model, deque(maxlen=self._keep))
             ratios.append(execution_ms / average_ms)
 
-    def window_ratio(self, model: str, policy: PollPolicy) -> float:
-        """The fraction of the estimate at which close polling should start."""
+    def window(self, model: str, policy: PollPolicy) -> tuple[float, float]:
+        """Where close polling starts (a fraction of the estimate) and how close it is.
+
+        Until `policy.min_samples` jobs of `model` have finished, the spread of finish
+        times is unknown: close polling starts early (`window_ratio`) but is coarse
+        (`prior_near_fraction` of the estimate). Once known, it starts a little before the
+        earliest finish seen and is fine (`near_fraction`).
+        """
         with self._lock:
             ratios = sorted(self._ratios.get(model, ()))
         if len(ratios) < policy.min_samples:
-            return policy.window_ratio
+            return policy.window_ratio, policy.prior_near_fraction
         # The second lowest of what was seen (the lowest may be a fluke), with a margin.
         low = ratios[1] if len(ratios) > 8 else ratios[0]
-        return max(0.05, min(policy.window_ratio_max, low * 0.97))
+        return max(0.05, min(policy.window_ratio_max, low * 0.97)), policy.near_fraction
 
 
 class PollPacer:
@@ -157,8 +163,9 @@ class PollPacer:
         started_at: the monotonic time the job was queued, if this process queued it; it
             gives the first clock-rate sample (execution began at about that moment).
         rand: a source of uniform `[0, 1)` numbers, for jitter.
-        window_ratio: where close polling starts, as a fraction of the estimate; by default
-            `policy.window_ratio` (see `CompletionStats` for a learned one).
+        window: where close polling starts (a fraction of the estimate) and its pause (a
+            fraction of the estimate); by default the policy's prior. `CompletionStats`
+            learns better ones; assign `pacer.window` as they improve.
     """
 
     def __init__(
@@ -167,11 +174,11 @@ class PollPacer:
         *,
         started_at: float | None,
         rand: Random,
-        window_ratio: float | None = None,
+        window: tuple[float, float] | None = None,
     ) -> None:
         self._policy = policy
         self._rand = rand
-        self._window_ratio = window_ratio if window_ratio is not None else policy.window_ratio
+        self.window = window or (policy.window_ratio, policy.prior_near_fraction)
         self._last: _Observation | None = None
         self._start = started_at
         # Decayed sums of server seconds and real seconds between observations.
@@ -233,8 +240,9 @@ class PollPacer:
             server = min(p.probe_interval, p.max_interval)
             return max(jittered(server, p.jitter, self._rand), p.min_real_interval)
         average = self._last.average_s
-        near = min(max(p.near_interval, p.near_fraction * average), p.max_interval)
-        to_window = self._window_ratio * average - execution
+        ratio, fraction = self.window
+        near = min(max(p.near_interval, fraction * average), p.max_interval)
+        to_window = ratio * average - execution
         if to_window > near:
             # Sleep up to where close polling starts. Until the rate is well measured, only
             # part of the way; jitter only downwards, so a sleep never overshoots.

@@ -260,10 +260,15 @@ def test_bad_request_parses_issues(api: FakeAPI, clock: FakeClock, tmp_path: Pat
         "error": "Invalid request parameters",
         "details": {"_errors": [], "duration": {"_errors": ["Invalid enum value"]}},
         "issues": [
-            {"code": "invalid_enum_value", "path": ["duration"], "received": "6s",
-             "expected": "'5s' | '10s'", "message": "Invalid enum value"}
+            {
+                "code": "invalid_enum_value",
+                "path": ["duration"],
+                "received": "6s",
+                "expected": "'5s' | '10s'",
+                "message": "Invalid enum value",
+            }
         ],
-    }  # fmt: skip
+    }
     api.on("/video/quote", json_response(400, body))
     with mock_client(api, clock, tmp_path) as client, pytest.raises(BadRequestError) as info:
         client.quote(MODEL, duration="5s")
@@ -587,8 +592,7 @@ def test_canary_key_never_leaks(
     api.on("/video/complete", json_response(401, {"error": "Authentication failed"}))
     api.on("/video/transcriptions", httpx.ReadTimeout("slow"))
     texts: list[str] = []
-    client = mock_client(api, clock, tmp_path, api_key=CANARY,
-                         retry=RetryPolicy(max_attempts=1))  # fmt: skip
+    client = mock_client(api, clock, tmp_path, api_key=CANARY, retry=RetryPolicy(max_attempts=1))
     with client:
         texts.append(repr(client))
         texts.append(repr(vars(client)))

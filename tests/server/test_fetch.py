@@ -135,6 +135,9 @@ async def test_fetch_input_refuses_non_http_schemes_without_connecting(url: str)
         "http://0.0.0.0/",
         "http://100.64.0.1/",
         "https://192.168.1.1/x.mp4",
+        "http://2130706433/",  # 127.0.0.1 as one decimal number
+        "http://0x7f000001/",
+        "http://127.1/",
     ],
 )
 async def test_fetch_input_refuses_internal_addresses_without_connecting(url: str) -> None:
@@ -202,7 +205,10 @@ async def test_fetch_input_connects_to_the_checked_address_with_the_name_in_host
 async def test_fetch_input_defaults_mime_to_octet_stream() -> None:
     transport = RecordingTransport(httpx.Response(200, content=b"abc"))
     mime, _ = await fetch_input(
-        "http://media.example/x", policy=FetchPolicy(), transport=transport, resolver=public_resolver
+        "http://media.example/x",
+        policy=FetchPolicy(),
+        transport=transport,
+        resolver=public_resolver,
     )
     assert mime == "application/octet-stream"
 
@@ -332,9 +338,7 @@ async def test_fetch_input_reports_unresolvable_hosts() -> None:
         raise OSError("Name or service not known")
 
     with pytest.raises(FetchError, match="could not be resolved"):
-        await fetch_input(
-            "https://nowhere.example/", policy=FetchPolicy(), resolver=nxdomain
-        )
+        await fetch_input("https://nowhere.example/", policy=FetchPolicy(), resolver=nxdomain)
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,13 +371,17 @@ async def test_fetch_input_reports_unresolvable_hosts() -> None:
         "::10.0.0.1",  # IPv4-compatible
         "localhost",
         "not a host name",
+        "-bad-.example",
+        "a" * 64 + ".example",
     ],
 )
 def test_is_safe_public_host_refuses_internal_addresses(host: str) -> None:
     assert is_safe_public_host(host) is False
 
 
-@pytest.mark.parametrize("host", ["8.8.8.8", PUBLIC_IP, "2606:4700:4700::1111", "[2001:4860::8888]"])
+@pytest.mark.parametrize(
+    "host", ["8.8.8.8", PUBLIC_IP, "2606:4700:4700::1111", "[2001:4860::8888]"]
+)
 def test_is_safe_public_host_accepts_public_literals(host: str) -> None:
     assert is_safe_public_host(host) is True
 
@@ -389,7 +397,7 @@ def test_is_safe_public_host_allow_private_admits_loopback_but_not_multicast() -
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         if self.path == "/image.png":
             self._send(200, PNG_HEAD, "image/png")
         elif self.path.startswith("/hop/"):
@@ -466,3 +474,18 @@ async def test_fetch_input_resolves_localhost_when_private_is_allowed(loopback: 
     url = f"http://localhost:{port}/image.png"
     # localhost may resolve to ::1 first, where nothing listens: the next address is tried.
     assert await fetch_input(url, policy=LOOPBACK) == ("image/png", PNG_HEAD)
+
+
+async def test_fetch_input_resolves_international_names_in_their_ascii_form() -> None:
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return [PUBLIC_IP]
+
+    transport = RecordingTransport(httpx.Response(200, content=b"ok"))
+    await fetch_input(
+        "https://bücher.example/a.png", policy=FetchPolicy(), transport=transport, resolver=resolver
+    )
+    assert asked == ["xn--bcher-kva.example"]
+    assert transport.requests[0].headers["host"] == "xn--bcher-kva.example"

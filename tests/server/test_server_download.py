@@ -11,21 +11,34 @@ from _server_helpers import VPS_BODY, VPS_MODEL, assert_error_shape, queue, wait
 from venice_video.server import ManualClock, ServerThread
 
 
-@pytest.fixture
-def ready_job(client: httpx.Client) -> dict[str, Any]:
+def _ready(client: httpx.Client) -> dict[str, Any]:
     job = queue(client, VPS_BODY)
     assert wait_done(client, VPS_MODEL, job["queue_id"]).json()["status"] == "COMPLETED"
     return job
 
 
-def test_download_url_serves_the_file_without_auth(ready_job: dict[str, Any]) -> None:
-    response = httpx.get(ready_job["download_url"])
+@pytest.fixture(scope="module")
+def shared_job(server: ServerThread) -> dict[str, Any]:
+    """One finished job that read-only tests share."""
+    with httpx.Client(base_url=server.base_url, timeout=30,
+                      headers={"Authorization": "Bearer download-tests"}) as client:  # fmt: skip
+        return _ready(client)
+
+
+@pytest.fixture
+def ready_job(client: httpx.Client) -> dict[str, Any]:
+    """A finished job of this test's own, for tests that change or delete it."""
+    return _ready(client)
+
+
+def test_download_url_serves_the_file_without_auth(shared_job: dict[str, Any]) -> None:
+    response = httpx.get(shared_job["download_url"])
     assert response.status_code == 200
     assert response.headers["content-type"] == "video/mp4"
     assert response.headers["accept-ranges"] == "bytes"
     assert int(response.headers["content-length"]) == len(response.content)
     assert response.content[4:8] == b"ftyp"
-    head = httpx.head(ready_job["download_url"])
+    head = httpx.head(shared_job["download_url"])
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-length"] == response.headers["content-length"]
 
@@ -36,11 +49,11 @@ def test_download_url_serves_the_file_without_auth(ready_job: dict[str, Any]) ->
      ("bytes=10-10", 10, 10), ("bytes=0-999999999", 0, None)],
 )  # fmt: skip
 def test_download_url_honours_ranges(
-    ready_job: dict[str, Any], header: str, first: int | None, last: int | None
+    shared_job: dict[str, Any], header: str, first: int | None, last: int | None
 ) -> None:
-    whole = httpx.get(ready_job["download_url"]).content
+    whole = httpx.get(shared_job["download_url"]).content
     size = len(whole)
-    response = httpx.get(ready_job["download_url"], headers={"Range": header})
+    response = httpx.get(shared_job["download_url"], headers={"Range": header})
     assert response.status_code == 206
     start = size - 50 if first is None else first
     end = size - 1 if last is None else last
@@ -49,8 +62,8 @@ def test_download_url_honours_ranges(
 
 
 @pytest.mark.parametrize("header", ["bytes=999999999-", "bytes=5-2", "bytes=abc", "bytes=-0"])
-def test_download_url_bad_ranges_are_416(ready_job: dict[str, Any], header: str) -> None:
-    response = httpx.get(ready_job["download_url"], headers={"Range": header})
+def test_download_url_bad_ranges_are_416(shared_job: dict[str, Any], header: str) -> None:
+    response = httpx.get(shared_job["download_url"], headers={"Range": header})
     assert_error_shape(response, 416)
     assert response.headers["content-range"].startswith("bytes */")
 
@@ -86,8 +99,12 @@ def test_download_url_is_404_before_ready_and_after_deletion(
         assert_error_shape(httpx.get(job["download_url"]), 404)
         clock.advance(600)
         wait_done(client, VPS_MODEL, job["queue_id"])
-        assert client.post("/video/complete", json={"model": VPS_MODEL,
-                                                     "queue_id": job["queue_id"]}).status_code == 200
+        assert (
+            client.post(
+                "/video/complete", json={"model": VPS_MODEL, "queue_id": job["queue_id"]}
+            ).status_code
+            == 200
+        )
         assert_error_shape(httpx.get(job["download_url"]), 404)
 
 
@@ -99,8 +116,8 @@ def test_unknown_or_forged_tokens_are_404(server: ServerThread, token: str) -> N
     assert_error_shape(httpx.get(f"{server.root_url}/media/{token}"), 404)
 
 
-def test_tampered_token_is_404(ready_job: dict[str, Any]) -> None:
-    url: str = ready_job["download_url"]
+def test_tampered_token_is_404(shared_job: dict[str, Any]) -> None:
+    url: str = shared_job["download_url"]
     tampered = url[:-2] + ("AA" if not url.endswith("AA") else "BB")
     assert_error_shape(httpx.get(tampered), 404)
 
@@ -113,8 +130,9 @@ def test_delete_media_on_completion_removes_a_download_after_it_is_fetched(
     assert done.json()["status"] == "COMPLETED"
     assert httpx.get(job["download_url"]).status_code == 200
     assert httpx.get(job["download_url"]).status_code == 404
-    assert_error_shape(client.post("/video/retrieve", json={"model": VPS_MODEL,
-                                                            "queue_id": job["queue_id"]}), 404)
+    assert_error_shape(
+        client.post("/video/retrieve", json={"model": VPS_MODEL, "queue_id": job["queue_id"]}), 404
+    )
 
 
 def test_download_fetch_limit_answers_429(server_factory: Any, api_key: str) -> None:

@@ -70,11 +70,15 @@ def test_quote_grows_with_duration_resolution_and_audio(client: httpx.Client) ->
         ({"model": "wan-2.2-a14b-text-to-video", "duration": "7s"}, "duration"),
         ({"model": "wan-2.2-a14b-text-to-video"}, "duration"),
         ({"duration": "5s"}, "model"),
-        ({"model": "seedance-2-0-text-to-video-basic", "duration": "5s", "bitrate_mode": "high"},
-         "bitrate_mode"),
+        (
+            {"model": "seedance-2-0-text-to-video-basic", "duration": "5s", "bitrate_mode": "high"},
+            "bitrate_mode",
+        ),
     ],  # fmt: skip
 )
-def test_quote_answers_400_with_issues(client: httpx.Client, body: dict[str, str], field: str) -> None:
+def test_quote_answers_400_with_issues(
+    client: httpx.Client, body: dict[str, str], field: str
+) -> None:
     body_json = assert_error_shape(client.post("/video/quote", json=body), 400)
     assert body_json["error"] == "Invalid request parameters"
     assert field in {str(issue["path"][0]) for issue in body_json["issues"] if issue["path"]}

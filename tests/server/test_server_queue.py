@@ -39,10 +39,12 @@ def test_queue_returns_a_uuid_and_charges_the_quote(client: httpx.Client) -> Non
     assert float(after) == pytest.approx(100 - price)
 
 
-def test_queue_adds_a_download_url_for_vps_models(client: httpx.Client) -> None:
+def test_queue_adds_a_download_url_for_vps_models(
+    client: httpx.Client, server: ServerThread
+) -> None:
     body = queue(client, VPS_BODY)
     assert set(body) == {"model", "queue_id", "download_url"}
-    assert body["download_url"].startswith(client.base_url.copy_with(path="/media/").__str__())
+    assert body["download_url"].startswith(f"{server.root_url}/media/")
 
 
 @pytest.mark.parametrize("authorization", [None, "", "Bearer", "Basic abc", "Token xyz"])
@@ -59,11 +61,14 @@ def test_queue_with_an_accounts_file_accepts_only_its_keys(
     accounts.write_text(json.dumps({"accounts": [{"key": "known", "balance_usd": 1.5}]}))
     running = server_factory(accounts_file=accounts)
     url = f"{running.base_url}/video/queue"
-    assert httpx.post(url, json=VPS_BODY, headers={"Authorization": "Bearer other"}).status_code == 401
+    assert (
+        httpx.post(url, json=VPS_BODY, headers={"Authorization": "Bearer other"}).status_code == 401
+    )
     ok = httpx.post(url, json=VPS_BODY, headers={"Authorization": "Bearer known"})
     assert ok.status_code == 200
     assert ok.headers["x-venice-balance-usd"] == "1.500000"
-    stored = (running.app.config.data_dir / "server.sqlite3").read_bytes()  # type: ignore[operator]
+    assert running.app.config.data_dir is not None
+    stored = (running.app.config.data_dir / "server.sqlite3").read_bytes()
     assert b"known" not in stored
 
 
@@ -81,12 +86,16 @@ def test_queue_is_402_when_the_balance_is_short(server_factory: Any, api_key: st
     [
         ({"model": INLINE_MODEL, "prompt": "x", "duration": "10s"}, "duration"),
         ({"model": INLINE_MODEL, "duration": "5s"}, "prompt"),
-        ({"model": INLINE_MODEL, "prompt": "x", "duration": "5s", "resolution": "4k"},
-         "resolution"),
+        (
+            {"model": INLINE_MODEL, "prompt": "x", "duration": "5s", "resolution": "4k"},
+            "resolution",
+        ),
         ({"model": "nope", "prompt": "x", "duration": "5s"}, "model"),
         ({"model": INLINE_MODEL, "prompt": 5, "duration": "5s"}, "prompt"),
-        ({"model": INLINE_MODEL, "prompt": "x", "duration": "5s", "image_url": "ftp://x"},
-         "image_url"),
+        (
+            {"model": INLINE_MODEL, "prompt": "x", "duration": "5s", "image_url": "ftp://x"},
+            "image_url",
+        ),
         ({"model": "wan-2.6-image-to-video", "prompt": "x", "duration": "5s"}, "image_url"),
     ],  # fmt: skip
 )
@@ -123,7 +132,9 @@ def test_queue_refuses_loopback_urls_by_default(client: httpx.Client) -> None:
     assert error["issues"][0]["path"] == ["image_url"]
 
 
-def test_queue_blocked_terms_are_422_with_a_suggested_prompt(server_factory: Any, api_key: str) -> None:
+def test_queue_blocked_terms_are_422_with_a_suggested_prompt(
+    server_factory: Any, api_key: str
+) -> None:
     running = server_factory(blocked_terms=["forbidden"])
     body = VPS_BODY | {"prompt": "a Forbidden paper boat"}
     response = httpx.post(f"{running.base_url}/video/queue", json=body,
@@ -149,21 +160,29 @@ def test_queue_consent_models_answer_409_without_consent(server_factory: Any, ap
     body["consents"] = {"seedance": {"confirmed_terms_and_privacy": True,
                                      "confirmed_legal_right": True,
                                      "confirmed_screening_acknowledged": True}}  # fmt: skip
-    assert httpx.post(f"{running.base_url}/video/queue", json=body, headers=headers).status_code == 200
+    assert (
+        httpx.post(f"{running.base_url}/video/queue", json=body, headers=headers).status_code == 200
+    )
 
 
-def test_queue_rate_limit_is_429_with_headers(server_factory: Any, api_key: str) -> None:
+@pytest.mark.parametrize("kind", ["queue", "retrieve"])
+def test_rate_limits_answer_429_with_headers(server_factory: Any, api_key: str, kind: str) -> None:
     # A still clock: at speed 1000 a one-minute window would pass in 60 ms of real time.
     running = server_factory(
-        rate_limits={"enabled": True, "queue_per_window": 2}, clock=ManualClock()
+        rate_limits={"enabled": True, f"{kind}_per_window": 2}, clock=ManualClock()
     )
-    headers = {"Authorization": f"Bearer {api_key}"}
-    answers = [httpx.post(f"{running.base_url}/video/queue", json=VPS_BODY, headers=headers)
-               for _ in range(3)]  # fmt: skip
+    with httpx.Client(base_url=running.base_url,
+                      headers={"Authorization": f"Bearer {api_key}"}) as client:  # fmt: skip
+        if kind == "queue":
+            answers = [client.post("/video/queue", json=VPS_BODY) for _ in range(3)]
+        else:
+            job = queue(client, VPS_BODY)
+            ids = {"model": VPS_MODEL, "queue_id": job["queue_id"]}
+            answers = [client.post("/video/retrieve", json=ids) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[0].headers["x-ratelimit-limit-requests"] == "2"
     assert answers[0].headers["x-ratelimit-remaining-requests"] == "1"
-    assert answers[0].headers["x-ratelimit-type"] == "video_queue"
+    assert answers[0].headers["x-ratelimit-type"] == f"video_{kind}"
     limited = answers[2]
     assert_error_shape(limited, 429)
     assert int(limited.headers["retry-after"]) >= 1
@@ -191,7 +210,9 @@ def test_queue_chunked_body_is_cut_off_at_the_limit(server_factory: Any, api_key
     assert assert_error_shape(response, 413)["code"] == "PAYLOAD_TOO_LARGE"
 
 
-def test_idempotency_key_replays_the_first_response(client: httpx.Client, server: ServerThread) -> None:
+def test_idempotency_key_replays_the_first_response(
+    client: httpx.Client, server: ServerThread
+) -> None:
     headers = {"Idempotency-Key": "order-1"}
     first = client.post("/video/queue", json=VPS_BODY, headers=headers)
     again = client.post("/video/queue", json=dict(reversed(VPS_BODY.items())), headers=headers)
@@ -212,11 +233,13 @@ def test_idempotency_key_with_a_different_body_is_422(client: httpx.Client) -> N
     assert "different request body" in assert_error_shape(changed, 422)["error"]
 
 
-def test_concurrent_requests_with_one_key_create_one_job(server: ServerThread, api_key: str) -> None:
+def test_concurrent_requests_with_one_key_create_one_job(
+    server: ServerThread, api_key: str
+) -> None:
     headers = {"Authorization": f"Bearer {api_key}", "Idempotency-Key": "burst"}
     # A data: image makes each request spend a while fetching and decoding, so they overlap.
-    body = {"model": "wan-2.6-image-to-video", "prompt": "x", "duration": "5s",
-            "resolution": "720p", "image_url": data_url("image/png", png(1920, 1080))}  # fmt: skip
+    body = {"model": "grok-imagine-image-to-video-private", "prompt": "x", "duration": "1s",
+            "resolution": "480p", "image_url": data_url("image/png", png(1920, 1080))}  # fmt: skip
     answers: list[httpx.Response] = []
 
     def send() -> None:

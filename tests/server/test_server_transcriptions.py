@@ -44,9 +44,9 @@ def test_audio_transcription_returns_the_spoken_words(client: httpx.Client) -> N
     assert words and {"word", "start", "end"} == set(words[0])
     assert all(w["start"] <= w["end"] for w in words)
     assert body["timestamps"]["segment"][0]["text"]
-    # Charged per audio second: $0.0001/s by default.
+    # Charged per audio second ($0.0001/s by default), at least the $0.001 minimum.
     after = client.get("/models", params={"type": "video"}).headers["x-venice-balance-usd"]
-    assert 99.999 < float(after) < 100
+    assert float(after) == pytest.approx(100 - max(0.001, 3.83 * 0.0001), abs=1e-6)
 
 
 @pytest.mark.stt
@@ -91,10 +91,6 @@ def test_video_transcription_of_a_url(server_factory: Any, api_key: str, media_h
     assert response.status_code == 200, response.text
     assert response.json()["lang"] == "en"
     assert len(WORDS & _words(response.json()["transcript"])) >= 4
-    text = httpx.post(url, json={"url": media_host, "response_format": "text"}, headers=headers,
-                      timeout=120)  # fmt: skip
-    assert text.headers["content-type"].startswith("text/plain")
-    assert len(WORDS & _words(text.text)) >= 4
 
 
 def test_video_transcription_refuses_loopback_by_default(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ._config import ServerConfig
+from ._config import ENDPOINTS, ServerConfig
 from ._run import default_data_dir, serve
 
 
@@ -37,6 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let input URLs point at loopback and private hosts",
     )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="ENDPOINT.SETTING=VALUE",
+        help="inject faults, e.g. queue.drop_after_create=0.2 or retrieve.slow_body_s=0.5 "
+        "(repeatable; endpoints: " + ", ".join(ENDPOINTS) + ")",
+    )
+    parser.add_argument("--fault-seed", type=int, help="seed for fault injection")
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     parser.add_argument("--no-access-log", action="store_true", help="no line per request")
     return parser
@@ -62,6 +71,17 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         updates["data_dir"] = args.data_dir
     elif config.data_dir is None:
         updates["data_dir"] = default_data_dir()
+    if args.fault or args.fault_seed is not None:
+        faults = config.faults.model_dump()
+        if args.fault_seed is not None:
+            faults["seed"] = args.fault_seed
+        for item in args.fault:
+            target, sep, value = item.partition("=")
+            endpoint, dot, setting = target.partition(".")
+            if not sep or not dot or endpoint not in ENDPOINTS:
+                raise ValueError(f"--fault {item!r}: expected ENDPOINT.SETTING=VALUE")
+            faults["endpoints"].setdefault(endpoint, {})[setting] = value
+        updates["faults"] = faults
     return ServerConfig.model_validate({**config.model_dump(), **updates})
 
 

@@ -209,7 +209,7 @@ class LocalVeniceApp:
             return None
         if fault.kind == "error_500":
             await drain(call.receive)
-            return json_reply(500, {"error": "Inference processing failed (injected fault)"})
+            return json_reply(500, {"error": "Internal server error (injected fault)"})
         if fault.kind == "error_503":
             await drain(call.receive)
             return json_reply(
@@ -241,14 +241,15 @@ class LocalVeniceApp:
         headers.append((b"cf-ray", f"{random.getrandbits(64):016x}-LCL".encode()))
         headers.append((b"x-venice-version", self._version))
         if self._speed != b"1.0":
-            headers.append((b"x-venice-local-speed", self._speed))
+            headers.append((b"x-local-speed", self._speed))
         headers += call.extra_headers
-        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         file = reply.file
         if file is None and fault is None:
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
             await send({"type": "http.response.body", "body": reply.body})
             return
         try:
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
             complete = await self._send_body(send, call, reply, fault, endpoint)
         finally:
             if file is not None and file.handle is not None:

@@ -21,6 +21,7 @@ import asyncio
 import base64
 import binascii
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ __all__ = [
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_HOSTNAME: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 _DEFAULT_MIME: Final = "application/octet-stream"
 _USER_AGENT: Final = f"venice-video-local/{__version__}"
 # IPv6 ranges that carry an IPv4 address in their low 32 bits: NAT64 (well-known and local-use)
@@ -119,10 +121,15 @@ def decode_data_url(url: str, *, max_bytes: int) -> tuple[str, bytes]:
     mime = _mime_of(media_type)
     if "/" not in mime:
         raise FetchError(f"malformed data: URL: media type {mime[:40]!r} is not type/subtype")
+    too_large = FetchError(f"data: URL is larger than the {_size(max_bytes)} limit")
+    # Even fully percent-encoded (3 characters a byte) base64 (4 characters per 3 bytes) cannot
+    # be longer than this without decoding to more than max_bytes: refuse before any copying.
+    if len(payload) > 3 * (4 * (max_bytes // 3 + 1)) + 64:
+        raise too_large
     if is_base64:
         compact = "".join(unquote_to_bytes(payload).decode("ascii", "replace").split())
         if len(compact) // 4 * 3 > max_bytes:
-            raise FetchError(f"data: URL is larger than the {_size(max_bytes)} limit")
+            raise too_large
         compact = compact.replace("-", "+").replace("_", "/")
         compact += "=" * (-len(compact) % 4)
         try:
@@ -130,11 +137,9 @@ def decode_data_url(url: str, *, max_bytes: int) -> tuple[str, bytes]:
         except (binascii.Error, ValueError):
             raise FetchError("malformed data: URL: the base64 payload is not valid") from None
     else:
-        if len(payload) > 3 * max_bytes + 3:
-            raise FetchError(f"data: URL is larger than the {_size(max_bytes)} limit")
         data = unquote_to_bytes(payload)
     if len(data) > max_bytes:
-        raise FetchError(f"data: URL is larger than the {_size(max_bytes)} limit")
+        raise too_large
     return mime, data
 
 
@@ -206,7 +211,13 @@ def is_safe_public_host(host: str, *, allow_private: bool = False) -> bool:
     if literal is not None:
         return _is_allowed(literal, allow_private)
     try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    if not _HOSTNAME.fullmatch(name) or len(name) > 253:
+        return False  # not a DNS name: refuse without asking a resolver
+    try:
+        infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return False
     addresses = [str(info[4][0]) for info in infos]
@@ -242,7 +253,10 @@ async def _checked_addresses(
         addresses = [literal]
     else:
         try:
-            addresses = await resolver(host, url.port or (443 if url.scheme == "https" else 80))
+            ascii_host = url.raw_host.decode("ascii")
+            addresses = await resolver(
+                ascii_host, url.port or (443 if url.scheme == "https" else 80)
+            )
         except (OSError, UnicodeError):
             raise FetchError(f"host {host!r} could not be resolved", field=field) from None
         if not addresses:
@@ -343,9 +357,7 @@ async def _fetch_http(
                 return await _read_body(response, url, policy, field)
             finally:
                 await response.aclose()
-        raise FetchError(
-            f"too many redirects (more than {policy.max_redirects})", field=field
-        )
+        raise FetchError(f"too many redirects (more than {policy.max_redirects})", field=field)
 
 
 async def _send(
@@ -363,7 +375,7 @@ async def _send(
                 "User-Agent": _USER_AGENT,
                 "Accept": "*/*",
             },
-            extensions={"sni_hostname": url.host},
+            extensions={"sni_hostname": url.raw_host.decode("ascii")},
         )
         try:
             return await client.send(request, stream=True)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
+from urllib.parse import parse_qsl
 
 __all__ = [
     "DRAIN_LIMIT",
@@ -67,8 +68,9 @@ class Reply:
         headers = list(self.headers)
         if self.content_type is not None:
             headers.append((b"content-type", self.content_type))
-        length = self.file.length if self.file is not None else len(self.body)
-        headers.append((b"content-length", str(length).encode()))
+        if self.status != 204:
+            length = self.file.length if self.file is not None else len(self.body)
+            headers.append((b"content-length", str(length).encode()))
         return headers
 
 
@@ -134,8 +136,6 @@ class Call:
         return str(self.scope["method"])
 
     def query(self) -> dict[str, str]:
-        from urllib.parse import parse_qsl
-
         raw = self.scope.get("query_string", b"").decode("latin-1")
         return dict(parse_qsl(raw, keep_blank_values=True))
 

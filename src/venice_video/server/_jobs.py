@@ -13,6 +13,7 @@ import contextlib
 import heapq
 import logging
 import math
+import os
 import random
 import shutil
 import uuid
@@ -156,9 +157,9 @@ class JobManager:
 
     def start(self) -> None:
         """Load the jobs of earlier runs and resume the unfinished ones."""
-        workers = self.config.workers or 0
         self._executor = ThreadPoolExecutor(
-            max_workers=workers or None, thread_name_prefix="venice-render"
+            max_workers=self.config.workers or os.cpu_count() or 1,
+            thread_name_prefix="venice-render",
         )
         for data in self.store.jobs():
             job = Job.from_json(data)

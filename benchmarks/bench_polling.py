@@ -1,0 +1,201 @@
+"""Polling cost and promptness: the SDK's paced waits against a fixed 5-second loop.
+
+Runs the same batch of jobs twice on the local server (loopback only), once through
+`AsyncVeniceVideo.generate()` and once through a plain loop that polls every 5 seconds, and
+prints, side by side:
+
+- retrieve requests per job;
+- the delay between a job becoming ready (the server's own record, `/_local/jobs`) and its
+  download starting, p50 and p95.
+
+All times are server seconds. The server runs `--speed` times faster than real time and the
+loop sleeps 5 *server* seconds, so both arms see the same workload the real API would give,
+only faster. Jobs arrive as a Poisson stream, and each takes the server's simulated time
+(a uniform spread around the model's typical time: `--spreads`).
+
+    python benchmarks/bench_polling.py             # 100 jobs, spreads 0.05 and 0.25
+    python benchmarks/bench_polling.py --jobs 30 --spreads 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from venice_video import AsyncVeniceVideo, Progress, RateLimitPolicy
+from venice_video.server import ServerConfig, ServerThread
+
+MODEL = "grok-imagine-1-5-text-to-video-private"
+CLIP: dict[str, Any] = {"duration": "1s", "resolution": "480p", "aspect_ratio": "16:9"}
+KEY = "bench-polling"
+LOOP_INTERVAL = 5.0  # server seconds
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Counts `/video/retrieve` requests per queue id."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.retrieves: Counter[str] = Counter()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/video/retrieve"):
+            self.retrieves[json.loads(request.content)["queue_id"]] += 1
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@dataclass
+class ArmResult:
+    name: str
+    requests_per_job: float
+    delays: list[float]
+
+    def p(self, q: float) -> float:
+        ordered = sorted(self.delays)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def sdk_arm(server: ServerThread, arrivals: list[float], out: Path) -> dict[str, Any]:
+    clock = server.app.clock
+    counting = CountingTransport()
+    started: dict[str, float] = {}
+    async with AsyncVeniceVideo(
+        api_key=KEY, base_url=server.base_url, journal=out / "journal.sqlite3",
+        cache_dir=False, transport=counting, rate_limit=RateLimitPolicy(max_failures=None),
+        rand=random.Random(5).random, wait_timeout=3600,
+    ) as client:  # fmt: skip
+        await client.models()
+
+        async def one(index: int) -> None:
+            def hook(progress: Progress) -> None:
+                if progress.phase == "downloading" and progress.queue_id not in started:
+                    started[str(progress.queue_id)] = clock.wall()
+
+            await client.generate(
+                model=MODEL, prompt=f"kite {index}", **CLIP, output=out / f"sdk-{index}.mp4",
+                on_progress=hook,
+            )  # fmt: skip
+
+        await _arrive(server, arrivals, one)
+    return {"retrieves": counting.retrieves, "started": started}
+
+
+async def loop_arm(server: ServerThread, arrivals: list[float], out: Path) -> dict[str, Any]:
+    """What many scripts do: poll every 5 seconds until the video comes back."""
+    clock = server.app.clock
+    speed = float(getattr(clock, "speed", 1.0))
+    retrieves: Counter[str] = Counter()
+    started: dict[str, float] = {}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=60) as http:
+
+        async def one(index: int) -> None:
+            body = {"model": MODEL, "prompt": f"kite {index}", **CLIP}
+            queued = (await http.post("/video/queue", json=body)).json()
+            ask = {"model": MODEL, "queue_id": queued["queue_id"]}
+            while True:
+                retrieves[queued["queue_id"]] += 1
+                async with http.stream("POST", "/video/retrieve", json=ask) as response:
+                    if response.headers.get("content-type", "").startswith("video/"):
+                        started[queued["queue_id"]] = clock.wall()
+                        (out / f"loop-{index}.mp4").write_bytes(await response.aread())
+                        break
+                    await response.aread()
+                await anyio.sleep(LOOP_INTERVAL / speed)
+            await http.post("/video/complete", json=ask)
+
+        await _arrive(server, arrivals, one)
+    return {"retrieves": retrieves, "started": started}
+
+
+async def _arrive(
+    server: ServerThread, arrivals: list[float], one: Callable[[int], Awaitable[None]]
+) -> None:
+    speed = float(getattr(server.app.clock, "speed", 1.0))
+    begin = time.monotonic()
+    async with anyio.create_task_group() as tg:
+        for index, at in enumerate(arrivals):
+            await anyio.sleep(max(0.0, begin + at / speed - time.monotonic()))
+            tg.start_soon(one, index)
+
+
+def run_arm(
+    name: str,
+    arm: Callable[[ServerThread, list[float], Path], Awaitable[dict[str, Any]]],
+    *,
+    speed: float,
+    spread: float,
+    scale: float,
+    arrivals: list[float],
+    seed: int,
+) -> ArmResult:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = ServerConfig(
+            data_dir=Path(tmp) / "server", speed=speed, seed=seed,
+            execution_time_spread=spread, execution_time_scale=scale,
+        )  # fmt: skip
+        with ServerThread(config) as server:
+            out = Path(tmp) / "out"
+            out.mkdir()
+            seen = anyio.run(arm, server, arrivals, out)
+            jobs = httpx.get(
+                f"{server.root_url}/_local/jobs", headers={"Authorization": f"Bearer {KEY}"}
+            ).json()["data"]
+    ready = {j["queue_id"]: j["ready_at"] for j in jobs}
+    delays = [seen["started"][q] - ready[q] for q in seen["started"]]
+    per_job = sum(seen["retrieves"].values()) / len(arrivals)
+    return ArmResult(name, per_job, delays)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=100)
+    parser.add_argument("--speed", type=float, default=50.0, help="server speed (x real time)")
+    parser.add_argument("--spreads", default="0.05,0.25", help="job time spreads to try")
+    parser.add_argument("--scale", type=float, default=4.0, help="job length multiplier")
+    parser.add_argument("--gap", type=float, default=5.0, help="mean arrival gap (server s)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    rng = random.Random(args.seed)
+    arrivals = [0.0]
+    for _ in range(args.jobs - 1):
+        arrivals.append(arrivals[-1] + rng.expovariate(1.0 / args.gap))
+
+    print(f"{args.jobs} jobs of {MODEL} {CLIP['resolution']} {CLIP['duration']}, "
+          f"server speed {args.speed:g}x, arrivals every {args.gap:g} server s on average")  # fmt: skip
+    print(f"{'spread':>7} {'client':<14} {'retrieves/job':>14} {'p50 delay s':>12} "
+          f"{'p95 delay s':>12}")  # fmt: skip
+    for spread in (float(s) for s in args.spreads.split(",")):
+        results = [
+            run_arm(name, arm, speed=args.speed, spread=spread, scale=args.scale,
+                    arrivals=arrivals, seed=args.seed)  # fmt: skip
+            for name, arm in (("venice-video", sdk_arm), ("5 s loop", loop_arm))
+        ]
+        for r in results:
+            print(f"{spread:>7.2f} {r.name:<14} {r.requests_per_job:>14.2f} "
+                  f"{r.p(0.50):>12.2f} {r.p(0.95):>12.2f}")  # fmt: skip
+        sdk, loop = results
+        ok = sdk.requests_per_job <= loop.requests_per_job / 2 and sdk.p(0.95) <= loop.p(0.95) / 2
+        print(f"{'':>7} target (half the requests and half the p95 delay): "
+              f"{'met' if ok else 'NOT met'}; typical job "
+              f"{statistics.median(sdk.delays) if False else ''}".rstrip())  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
