@@ -748,7 +748,9 @@ class BaseClient:
                     raise JobFailedError(f"job {queue_id} failed ({exc_status})", job=failed)
                 if payload is None or payload.get("status") == "COMPLETED":
                     if last_processing is not None:
-                        self._stats.record(job.model, *last_processing)
+                        seen_ms, average_ms = last_processing
+                        found_ms = pacer.execution_at((sent + received) / 2.0)
+                        self._stats.record(job.model, seen_ms, found_ms, average_ms)
                     done = _timing(payload) if payload is not None else {}
                     if job.status != "READY":
                         job = yield from self._journal_update(job, status="READY", **done)

@@ -86,20 +86,22 @@ class PollPolicy:
     (`execution_duration` against its own monotonic clock) and converts, so a test server
     running 100x fast is paced like the real one. Against the real API the two are equal.
 
+    Far from the server's estimate the client sleeps `approach_fraction` of the time left;
+    close to it and after it, it polls every `near_interval` (or `near_fraction` of the
+    estimate, if longer). Once a few jobs of a model have finished (`min_samples`), it knows
+    how early before the estimate they really finish, sleeps straight to just before that,
+    and polls closely from there.
+
     Attributes:
         min_interval: the shortest pause between polls.
         max_interval: the longest pause between polls.
-        window_ratio: close polling starts at this fraction of the server's estimate until
-            the client has seen `min_samples` jobs of the model finish; then it starts a
-            little before the earliest finish seen (at most at `window_ratio_max`).
-        window_ratio_max: the latest close polling may start, as a fraction of the estimate.
-        min_samples: finished jobs needed before the learned start is trusted.
-        near_interval: the pause during close polling ...
-        near_fraction: ... or this fraction of the estimate, if longer, ...
-        prior_near_fraction: ... or this fraction, while the spread is not yet learned.
-        approach_fraction: before the clock rate is well measured, sleep only this fraction
-            of the way to the close-polling window.
+        approach_fraction: far from the estimate, sleep this fraction of the time left.
+        near_interval: the pause close to the estimate ...
+        near_fraction: ... or this fraction of the estimate, if longer.
         overdue_growth: after the estimate, the pause grows by this much per overdue second.
+        min_samples: finished jobs of a model needed before their finish times are used.
+        window_ratio_max: close polling starts at most this late, as a fraction of the
+            estimate.
         probe_interval: the pause before the second poll when the clock rate is unknown.
         jitter: pauses are multiplied by a random factor in `[1 - jitter, 1 + jitter]`.
         min_real_interval: a floor in real seconds, whatever the server's speed.
@@ -109,14 +111,12 @@ class PollPolicy:
 
     min_interval: float = 1.0
     max_interval: float = 30.0
-    window_ratio: float = 0.5
-    window_ratio_max: float = 0.95
-    min_samples: int = 3
+    approach_fraction: float = 0.5
     near_interval: float = 1.0
-    near_fraction: float = 0.02
-    prior_near_fraction: float = 0.08
-    approach_fraction: float = 0.6
+    near_fraction: float = 0.015
     overdue_growth: float = 0.1
+    min_samples: int = 3
+    window_ratio_max: float = 0.95
     probe_interval: float = 0.5
     jitter: float = 0.1
     min_real_interval: float = 0.005

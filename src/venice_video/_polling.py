@@ -109,40 +109,44 @@ class _Observation:
 class CompletionStats:
     """How early, relative to the server's estimate, jobs of each model really finish.
 
-    The estimate is a P80, so most jobs end before it. Each finished job adds one ratio
-    (the last `execution_duration` seen while still processing, over the estimate then: a
-    lower bound of when it finished), and the pacer starts polling closely at the low end of
-    what it has seen. Thread-safe; one per client.
+    The estimate is a P80, so most jobs end before it. Each finished job adds one ratio:
+    the middle of the bracket in which it finished (its last PROCESSING answer and the
+    answer that found it ready), over the estimate. The pacer then starts polling closely
+    at the low end of what was seen. Thread-safe; one per client.
     """
 
     def __init__(self, keep: int = 64) -> None:
-        self._keep = keep
         self._lock = threading.Lock()
+        self._keep = keep
         self._ratios: dict[str, deque[float]] = {}
 
-    def record(self, model: str, execution_ms: float, average_ms: float) -> None:
-        """One job of `model` finished after `execution_ms`, with this estimate."""
-        if average_ms <= 0 or execution_ms < 0:
+    def record(
+        self, model: str, last_seen_ms: float, found_ms: float | None, average_ms: float
+    ) -> None:
+        """One job of `model` finished between `last_seen_ms` (its last PROCESSING answer)
+        and `found_ms` (when it was found ready, if known), with this estimate."""
+        if average_ms <= 0 or last_seen_ms < 0:
             return
+        finished = last_seen_ms if found_ms is None else (last_seen_ms + found_ms) / 2.0
         with self._lock:
             ratios = self._ratios.setdefault(model, deque(maxlen=self._keep))
-            ratios.append(execution_ms / average_ms)
+            ratios.append(finished / average_ms)
 
-    def window(self, model: str, policy: PollPolicy) -> tuple[float, float]:
-        """Where close polling starts (a fraction of the estimate) and how close it is.
-
-        Until `policy.min_samples` jobs of `model` have finished, the spread of finish
-        times is unknown: close polling starts early (`window_ratio`) but is coarse
-        (`prior_near_fraction` of the estimate). Once known, it starts a little before the
-        earliest finish seen and is fine (`near_fraction`).
-        """
+    def window(self, model: str, policy: PollPolicy) -> float | None:
+        """Where close polling should start, as a fraction of the estimate; `None` until
+        `policy.min_samples` jobs of `model` have finished."""
         with self._lock:
             ratios = sorted(self._ratios.get(model, ()))
         if len(ratios) < policy.min_samples:
-            return policy.window_ratio, policy.prior_near_fraction
-        # The second lowest of what was seen (the lowest may be a fluke), with a margin.
-        low = ratios[1] if len(ratios) > 8 else ratios[0]
-        return max(0.05, min(policy.window_ratio_max, low * 0.97)), policy.near_fraction
+            return None
+        # About the 5th percentile (never the very lowest, which may be a fluke), less a
+        # margin: most of the jobs that finish early are then still caught closely.
+        low = (
+            ratios[min(len(ratios) - 1, max(1, len(ratios) // 20))]
+            if len(ratios) > 8
+            else ratios[0]
+        )
+        return max(0.05, min(policy.window_ratio_max, low * 0.97))
 
 
 class PollPacer:
@@ -153,19 +157,18 @@ class PollPacer:
     against the local monotonic clock, so it converts the time left into real seconds at
     any server speed (the real API: rate 1).
 
-    Far from the estimate it sleeps until close polling should start (`window_ratio` of the
-    estimate), in steps of at most `max_interval`: few requests. From there it polls every
-    `near_interval` (or `near_fraction` of the estimate), so a finished job waits little for
-    its download; past the estimate the pause grows slowly.
+    Far from the estimate it sleeps a fraction of the time left (few requests); close to it,
+    and after it, it polls every `near_interval`, so a finished job waits little for its
+    download; past the estimate the pause grows slowly. With a learned `window` (see
+    `CompletionStats`) it sleeps straight to where jobs of the model start finishing.
 
     Args:
         policy: the intervals.
         started_at: the monotonic time the job was queued, if this process queued it; it
             gives the first clock-rate sample (execution began at about that moment).
         rand: a source of uniform `[0, 1)` numbers, for jitter.
-        window: where close polling starts (a fraction of the estimate) and its pause (a
-            fraction of the estimate); by default the policy's prior. `CompletionStats`
-            learns better ones; assign `pacer.window` as they improve.
+        window: where close polling starts, as a fraction of the estimate, if known. Assign
+            `pacer.window` as it improves.
     """
 
     def __init__(
@@ -174,11 +177,11 @@ class PollPacer:
         *,
         started_at: float | None,
         rand: Random,
-        window: tuple[float, float] | None = None,
+        window: float | None = None,
     ) -> None:
         self._policy = policy
         self._rand = rand
-        self.window = window or (policy.window_ratio, policy.prior_near_fraction)
+        self.window = window
         self._last: _Observation | None = None
         self._start = started_at
         # Decayed sums of server seconds and real seconds between observations.
@@ -216,6 +219,11 @@ class PollPacer:
             return None
         return self._last.execution_s + (now - self._last.at) * (self.rate or 1.0)
 
+    def execution_at(self, now: float) -> float | None:
+        """The server's execution time of the job at monotonic `now`, in ms, if known."""
+        execution = self._execution_now(now)
+        return None if execution is None else execution * 1000.0
+
     def remaining(self, now: float) -> float | None:
         """Server seconds until the estimate, negative once past it; `None` if unknown."""
         execution = self._execution_now(now)
@@ -240,13 +248,14 @@ class PollPacer:
             server = min(p.probe_interval, p.max_interval)
             return max(jittered(server, p.jitter, self._rand), p.min_real_interval)
         average = self._last.average_s
-        ratio, fraction = self.window
-        near = min(max(p.near_interval, fraction * average), p.max_interval)
-        to_window = ratio * average - execution
-        if to_window > near:
-            # Sleep up to where close polling starts. Until the rate is well measured, only
-            # part of the way; jitter only downwards, so a sleep never overshoots.
-            server = to_window if self._samples >= 2 else p.approach_fraction * to_window
+        near = max(p.near_interval, p.near_fraction * average)
+        start = self.window * average if self.window is not None else average
+        far = start - execution
+        if far > near:
+            # Until the rate is well measured, or with no learned window, only part of the
+            # way; jitter only downwards, so a sleep never overshoots.
+            whole = self.window is not None and self._samples >= 2
+            server = far if whole else max(near, p.approach_fraction * far)
             server = min(max(server, p.min_interval), p.max_interval)
             server *= 1.0 - p.jitter * self._rand()
         else:

@@ -50,32 +50,36 @@ def test_pacer_learns_the_server_clock_rate(speed: float) -> None:
 
 
 @pytest.mark.parametrize("speed", [1.0, 100.0])
-def test_pacer_sleeps_to_the_window_in_real_seconds(speed: float) -> None:
+def test_pacer_halves_the_time_left_in_real_seconds(speed: float) -> None:
     pacer, now = simulate(speed, average_s=60.0)
-    delay = pacer.next_delay(now)
-    # Close polling starts at half the estimate: 30 server seconds after the start.
-    execution = (now - 0.0) * speed
-    expected_server = min(30.0 - execution, NO_JITTER.max_interval)
-    assert delay == pytest.approx(expected_server / speed, rel=1e-6)
+    execution = now * speed
+    assert pacer.next_delay(now) == pytest.approx(0.5 * (60.0 - execution) / speed, rel=1e-6)
+
+
+@pytest.mark.parametrize("speed", [1.0, 100.0])
+def test_pacer_sleeps_straight_to_a_learned_window(speed: float) -> None:
+    pacer, now = simulate(speed, average_s=60.0)
+    pacer.window = 0.9
+    execution = now * speed
+    expected = min(54.0 - execution, NO_JITTER.max_interval)
+    assert pacer.next_delay(now) == pytest.approx(expected / speed, rel=1e-6)
 
 
 def test_pacer_polls_closely_near_the_estimate() -> None:
     pacer = PollPacer(NO_JITTER, started_at=0.0, rand=lambda: 0.5)
-    pacer.observe(40.0, 60_000, 40_000)
-    pacer.observe(50.0, 60_000, 50_000)
+    pacer.observe(50.0, 100_000, 50_000)
+    pacer.observe(98.0, 100_000, 98_000)
     assert pacer.rate == 1.0
-    assert pacer.next_delay(50.0) == pytest.approx(0.08 * 60)  # spread not learned yet
-    pacer.window = (0.5, 0.02)
-    assert pacer.next_delay(50.0) == pytest.approx(max(1.0, 0.02 * 60))
-    pacer.window = (0.9, 0.02)
-    assert pacer.next_delay(50.0) == pytest.approx(4.0)  # sleep up to the learned window
+    assert pacer.next_delay(98.0) == pytest.approx(max(1.0, 0.015 * 100))
+    pacer.window = 0.9
+    assert pacer.next_delay(98.0) == pytest.approx(1.5)
 
 
 def test_pacer_backs_off_slowly_when_overdue() -> None:
-    pacer = PollPacer(NO_JITTER, started_at=0.0, rand=lambda: 0.5, window=(0.9, 0.02))
+    pacer = PollPacer(NO_JITTER, started_at=0.0, rand=lambda: 0.5)
     pacer.observe(100.0, 60_000, 100_000)
     pacer.observe(110.0, 60_000, 110_000)
-    assert pacer.next_delay(110.0) == pytest.approx(1.2 + 0.1 * 50)
+    assert pacer.next_delay(110.0) == pytest.approx(1.0 + 0.1 * 50)
     pacer.observe(1000.0, 60_000, 1_000_000)
     assert pacer.next_delay(1000.0) == NO_JITTER.max_interval
 
@@ -101,12 +105,27 @@ def test_pacer_never_sleeps_past_the_window_with_jitter() -> None:
 def test_completion_stats_move_the_window_to_the_earliest_finish() -> None:
     stats = CompletionStats()
     policy = PollPolicy()
-    prior = (policy.window_ratio, policy.prior_near_fraction)
-    assert stats.window("m", policy) == prior
+    assert stats.window("m", policy) is None
     for ratio in (0.9, 0.85, 0.95, 0.88):
-        stats.record("m", ratio * 60_000, 60_000)
-    assert stats.window("m", policy) == (pytest.approx(0.85 * 0.97), policy.near_fraction)
-    assert stats.window("other", policy) == prior
+        stats.record("m", ratio * 60_000, None, 60_000)
+    assert stats.window("m", policy) == pytest.approx(0.85 * 0.97)
+    assert stats.window("other", policy) is None
+
+
+def test_completion_stats_use_the_middle_of_each_bracket() -> None:
+    stats = CompletionStats()
+    policy = PollPolicy(min_samples=1)
+    stats.record("m", 0.5 * 60_000, 0.7 * 60_000, 60_000)
+    assert stats.window("m", policy) == pytest.approx(0.6 * 0.97)
+
+
+def test_completion_stats_ignore_the_single_lowest_of_many() -> None:
+    stats = CompletionStats()
+    policy = PollPolicy()
+    stats.record("m", 0.1 * 60_000, None, 60_000)  # a fluke
+    for i in range(30):
+        stats.record("m", (0.90 + i * 0.001) * 60_000, None, 60_000)
+    assert stats.window("m", policy) == pytest.approx(0.901 * 0.97)
 
 
 def test_backoff_doubles_and_honours_retry_after_capped() -> None:

@@ -1,0 +1,243 @@
+"""Journal entries as the page shows them: states, filters, sorting, spend, and safe text.
+
+Everything here is pure: it takes journal entries and what the runner knows, and returns
+plain JSON-ready dicts. The download URL of a job is never put in a view.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .._models import Progress
+from ..journal import JournalEntry
+
+__all__ = [
+    "SORTS",
+    "STATES",
+    "Filter",
+    "api_label",
+    "clean_url",
+    "filter_entries",
+    "is_loopback_url",
+    "progress_fraction",
+    "public_request",
+    "scrub",
+    "spend_of",
+    "state_of",
+]
+
+#: The states a job passes through, as the page names them (and filters on them).
+STATES: tuple[str, ...] = (
+    "queueing",
+    "running",
+    "downloading",
+    "done",
+    "failed",
+    "cancelled",
+    "unknown",
+)
+_STATE_OF_STATUS: dict[str, str] = {
+    "QUOTED": "queueing",
+    "QUEUING": "queueing",
+    "QUEUED": "running",
+    "PROCESSING": "running",
+    "READY": "downloading",
+    "DOWNLOADED": "done",
+    "COMPLETED": "done",
+    "FAILED": "failed",
+    "CANCELLED": "cancelled",
+    "UNKNOWN": "unknown",
+}
+#: Sort orders the list endpoint takes.
+SORTS: tuple[str, ...] = ("newest", "oldest", "cost-desc", "cost-asc")
+UNFINISHED_STATUSES = frozenset(
+    {"QUOTED", "QUEUING", "QUEUED", "PROCESSING", "READY", "DOWNLOADED", "UNKNOWN"}
+)
+# Statuses whose quote was never charged, as the journal counts spend.
+_UNCHARGED = frozenset({"QUOTED", "CANCELLED"})
+_QUERY = re.compile(r"(https?://[^\s?#'\"<>]+)\?[^\s'\"<>]*")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s'\",;]+")
+_LONG_DATA_URL = 96
+
+
+def state_of(status: str) -> str:
+    """The page's state for a journal status."""
+    return _STATE_OF_STATUS.get(status, "unknown")
+
+
+def scrub(text: str | None, secrets: Iterable[str | None] = ()) -> str | None:
+    """Text safe to show: known secrets, URL query strings and Bearer tokens removed.
+
+    Pre-signed download links carry their credentials in the query string.
+    """
+    if text is None:
+        return None
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[download URL]")
+    text = _QUERY.sub(r"\1?[redacted]", text)
+    return _BEARER.sub(r"\1 [redacted]", text)
+
+
+def clean_url(url: str) -> str:
+    """A URL without credentials, query or fragment, for comparing APIs."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return url.rstrip("/")
+    return str(parsed.copy_with(query=None, fragment=None, userinfo=b"")).rstrip("/")
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether the URL's host is this machine (a local engine or local server)."""
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, TypeError):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def api_label(url: str) -> str:
+    """A short name for the API a job was sent to."""
+    if is_loopback_url(url):
+        return "local engine"
+    try:
+        return httpx.URL(url).host or url
+    except (httpx.InvalidURL, TypeError):
+        return url
+
+
+def public_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's request for display: long inline data shortened, nothing else changed.
+
+    The journal already replaces large `data:` URLs by digests; small ones are shortened here
+    so the page stays readable.
+    """
+
+    def shorten(value: Any) -> Any:
+        if isinstance(value, str):
+            if value[:5].lower() == "data:" and len(value) > _LONG_DATA_URL and "base64," in value:
+                header = value.split(",", 1)[0]
+                return f"{header},... ({len(value)} characters)"
+            return scrub(value)
+        if isinstance(value, Mapping):
+            return {str(k): shorten(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [shorten(v) for v in value]
+        return value
+
+    result: dict[str, Any] = shorten(dict(request))
+    return result
+
+
+def progress_fraction(entry: JournalEntry, live: Progress | None) -> float:
+    """How far a job is, from 0 to 1, from the server's own timing estimate."""
+    if entry.status in ("DOWNLOADED", "COMPLETED"):
+        return 1.0
+    if entry.status in ("QUOTED", "QUEUING"):
+        return 0.0
+    if live is not None and live.phase == "downloading":
+        if live.bytes_total:
+            return round(0.95 + 0.05 * min(live.bytes_done / live.bytes_total, 1.0), 3)
+        return 0.95
+    if entry.status == "READY":
+        return 0.95
+    average = live.average_execution_ms if live is not None else entry.average_execution_ms
+    execution = live.execution_ms if live is not None else entry.execution_ms
+    if average and execution is not None and average > 0:
+        return round(min(max(execution / average, 0.0), 0.94), 3)
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the gallery shows: a model, a state and words to find, in one order."""
+
+    model: str | None = None
+    state: str | None = None
+    text: str | None = None
+    sort: str = "newest"
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> Filter:
+        """From the list endpoint's query string; unknown values are errors."""
+        state = params.get("state") or None
+        if state is not None and state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}")
+        sort = params.get("sort") or "newest"
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+        text = (params.get("q") or "").strip() or None
+        return cls(model=params.get("model") or None, state=state, text=text, sort=sort)
+
+
+def _haystack(entry: JournalEntry) -> str:
+    request = entry.request
+    parts = [
+        entry.key,
+        entry.queue_id or "",
+        entry.model,
+        str(request.get("prompt") or ""),
+        str(request.get("negative_prompt") or ""),
+        entry.output_path or "",
+        " ".join(f"{k} {v}" for k, v in entry.tags.items()),
+    ]
+    return "\n".join(parts).lower()
+
+
+def filter_entries(entries: Sequence[JournalEntry], flt: Filter) -> list[JournalEntry]:
+    """The entries that match the filter, in its order."""
+    found = list(entries)
+    if flt.model is not None:
+        found = [e for e in found if e.model == flt.model]
+    if flt.state is not None:
+        found = [e for e in found if state_of(e.status) == flt.state]
+    if flt.text is not None:
+        words = flt.text.lower().split()
+        found = [e for e in found if all(w in _haystack(e) for w in words)]
+    by_date: Callable[[JournalEntry], Any] = lambda e: (e.created_at, e.key)  # noqa: E731
+    if flt.sort == "newest":
+        found.sort(key=by_date, reverse=True)
+    elif flt.sort == "oldest":
+        found.sort(key=by_date)
+    else:
+        # Jobs with no quote go last either way.
+        priced = [e for e in found if e.quote_usd is not None]
+        unpriced = [e for e in found if e.quote_usd is None]
+        priced.sort(
+            key=lambda e: (e.quote_usd or 0.0, e.created_at), reverse=flt.sort == "cost-desc"
+        )
+        unpriced.sort(key=by_date, reverse=True)
+        found = priced + unpriced
+    return found
+
+
+def spend_of(entries: Iterable[JournalEntry]) -> float:
+    """What these jobs cost, counted as `Journal.total_spent` counts: queued jobs' quotes."""
+    amounts = [
+        float(e.quote_usd)
+        for e in entries
+        if e.queue_id is not None and e.quote_usd is not None and e.status not in _UNCHARGED
+    ]
+    return round(math.fsum(amounts), 6)
+
+
+def elapsed_s(entry: JournalEntry, now: float | None = None) -> float | None:
+    """Seconds since the job was queued, or from queueing to its file, once saved."""
+    if entry.queued_at is None:
+        return None
+    end = entry.downloaded_at or (time.time() if now is None else now)
+    return round(max(0.0, end - entry.queued_at), 1)
