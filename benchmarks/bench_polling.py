@@ -8,13 +8,13 @@ prints, side by side:
 - the delay between a job becoming ready (the server's own record, `/_local/jobs`) and its
   download starting, p50 and p95.
 
-All times are server seconds. The server runs `--speed` times faster than real time and the
-loop sleeps 5 *server* seconds, so both arms see the same workload the real API would give,
-only faster. Jobs arrive as a Poisson stream, and each takes the server's simulated time
-(a uniform spread around the model's typical time: `--spreads`).
+All times are server seconds. The server runs in its own process, `--speed` times faster
+than real time, and the loop sleeps 5 *server* seconds, so both arms see the workload the
+real API would give, only faster. Jobs arrive as a Poisson stream, and each takes the
+server's simulated time: a uniform spread (`--spreads`) around the model's typical time.
 
-    python benchmarks/bench_polling.py             # 100 jobs, spreads 0.05 and 0.25
-    python benchmarks/bench_polling.py --jobs 30 --spreads 0.1
+    python benchmarks/bench_polling.py             # 100 jobs, spreads 0.05 and 0.15
+    python benchmarks/bench_polling.py --jobs 30 --spreads 0.25 --details
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,7 @@ class Server:
                 best = (after - before, (before + after) / 2, stats["server_time"])
         assert best is not None
         _, mono, wall = best
-        self._origin = wall - mono * self.speed
+        self._origin: float = float(wall) - mono * self.speed
 
     def server_time(self) -> float:
         return self._origin + time.monotonic() * self.speed
@@ -192,7 +192,7 @@ async def loop_arm(server: Server, arrivals: list[float], out: Path) -> dict[str
 
 
 async def _arrive(
-    server: Server, arrivals: list[float], one: Callable[[int], Awaitable[None]]
+    server: Server, arrivals: list[float], one: Callable[[int], Coroutine[Any, Any, None]]
 ) -> None:
     speed = server.speed
     begin = time.monotonic()
@@ -249,10 +249,10 @@ def run_arm(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=100)
-    parser.add_argument("--speed", type=float, default=50.0, help="server speed (x real time)")
-    parser.add_argument("--spreads", default="0.05,0.25", help="job time spreads to try")
+    parser.add_argument("--speed", type=float, default=10.0, help="server speed (x real time)")
+    parser.add_argument("--spreads", default="0.05,0.15", help="job time spreads to try")
     parser.add_argument("--scale", type=float, default=4.0, help="job length multiplier")
-    parser.add_argument("--gap", type=float, default=5.0, help="mean arrival gap (server s)")
+    parser.add_argument("--gap", type=float, default=2.0, help="mean arrival gap (server s)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--details", action="store_true", help="print each job's numbers")
     args = parser.parse_args()

@@ -696,11 +696,17 @@ class BaseClient:
             started_at=self._queued_mono.get(job.idempotency_key),
             rand=self._rand,
             window=self._stats.window(job.model, self._poll),
+            hint=self._stats.hint(job.model),
         )
         body = {"model": job.model, "queue_id": queue_id}
         errors = 0
         server_errors = 0
         last_processing: tuple[float, float] | None = None  # (execution_ms, average_ms)
+        if pacer.can_wait_first:
+            # Jobs of this model were seen finish: the first poll can wait until this one
+            # may be ready, rather than ask at once what the last job already said.
+            now = self._clock()
+            yield _Sleep(min(pacer.next_delay(now), max(0.0, deadline - now)), cancel)
         while True:
             if _cancelled(cancel):
                 raise JobCancelledError(
@@ -714,6 +720,8 @@ class BaseClient:
                 if _is_json(response):
                     yield _ReadAll(response)
                     payload = response.json()
+                    if not isinstance(payload, dict):
+                        raise ValueError(f"unexpected retrieve answer: {payload!r:.100}")
                 else:
                     payload = None
             except APIStatusError as exc:
@@ -764,6 +772,7 @@ class BaseClient:
                 pacer.observe((sent + received) / 2.0, average, execution)
                 if execution is not None and average:
                     last_processing = (execution, average)
+                    self._stats.remember(job.model, average, pacer.rate)
                 if job.status in ("QUEUED", "QUEUING", "UNKNOWN"):
                     job = yield from self._journal_update(job, status="PROCESSING", **timing)
                 else:

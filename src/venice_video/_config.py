@@ -87,8 +87,8 @@ class PollPolicy:
     running 100x fast is paced like the real one. Against the real API the two are equal.
 
     Far from the server's estimate the client sleeps `approach_fraction` of the time left;
-    close to it and after it, it polls every `near_interval` (or `near_fraction` of the
-    estimate, if longer). Once a few jobs of a model have finished (`min_samples`), it knows
+    from `prior_window` of it, and after it, it polls every `near_interval` (or
+    `near_fraction` of the estimate, if longer). Once a few jobs of a model have finished (`min_samples`), it knows
     how early before the estimate they really finish, sleeps straight to just before that,
     and polls closely from there.
 
@@ -99,6 +99,7 @@ class PollPolicy:
         near_interval: the pause close to the estimate ...
         near_fraction: ... or this fraction of the estimate, if longer.
         overdue_growth: after the estimate, the pause grows by this much per overdue second.
+        prior_window: until then, close polling starts at this fraction of the estimate.
         min_samples: finished jobs of a model needed before their finish times are used.
         window_ratio_max: close polling starts at most this late, as a fraction of the
             estimate.
@@ -115,6 +116,7 @@ class PollPolicy:
     near_interval: float = 1.0
     near_fraction: float = 0.015
     overdue_growth: float = 0.1
+    prior_window: float = 0.9
     min_samples: int = 3
     window_ratio_max: float = 0.95
     probe_interval: float = 0.5

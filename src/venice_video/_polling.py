@@ -110,15 +110,20 @@ class CompletionStats:
     """How early, relative to the server's estimate, jobs of each model really finish.
 
     The estimate is a P80, so most jobs end before it. Each finished job adds one ratio:
-    the middle of the bracket in which it finished (its last PROCESSING answer and the
-    answer that found it ready), over the estimate. The pacer then starts polling closely
-    at the low end of what was seen. Thread-safe; one per client.
+    when it finished (within the bracket between its last PROCESSING answer and the answer
+    that found it ready) over the estimate. The pacer then starts polling closely at the low
+    end of what was seen. Only recent jobs count: the server's estimate drifts as it learns,
+    and ratios taken against an old estimate mislead. Thread-safe; one per client.
     """
 
-    def __init__(self, keep: int = 64) -> None:
+    def __init__(self, keep: int = 20) -> None:
         self._lock = threading.Lock()
         self._keep = keep
         self._ratios: dict[str, deque[float]] = {}
+        # The last estimate seen per model, and the server's clock rate (one server per
+        # client): enough to time a new job's first poll without asking first.
+        self._averages: dict[str, float] = {}
+        self._rate: float | None = None
 
     def record(
         self, model: str, last_seen_ms: float, found_ms: float | None, average_ms: float
@@ -127,10 +132,30 @@ class CompletionStats:
         and `found_ms` (when it was found ready, if known), with this estimate."""
         if average_ms <= 0 or last_seen_ms < 0:
             return
-        finished = last_seen_ms if found_ms is None else (last_seen_ms + found_ms) / 2.0
+        finished = last_seen_ms
+        if found_ms is not None:
+            # A close bracket: its middle. A wide one (a long sleep, or a job that finished
+            # before close polling began): assume it finished shortly before it was found;
+            # its middle would drag the window far too early.
+            slack = 0.05 * average_ms
+            finished = max((last_seen_ms + found_ms) / 2.0, found_ms - slack)
         with self._lock:
             ratios = self._ratios.setdefault(model, deque(maxlen=self._keep))
             ratios.append(finished / average_ms)
+
+    def remember(self, model: str, average_ms: float, rate: float | None) -> None:
+        """The latest estimate for `model`, and the measured clock rate, if any."""
+        with self._lock:
+            self._averages[model] = average_ms
+            if rate is not None:
+                self._rate = rate
+
+    def hint(self, model: str) -> tuple[float, float] | None:
+        """`(average_ms, rate)` last seen for `model`, if both are known."""
+        with self._lock:
+            average = self._averages.get(model)
+            rate = self._rate
+        return None if average is None or rate is None else (average, rate)
 
     def window(self, model: str, policy: PollPolicy) -> float | None:
         """Where close polling should start, as a fraction of the estimate; `None` until
@@ -169,6 +194,8 @@ class PollPacer:
         rand: a source of uniform `[0, 1)` numbers, for jitter.
         window: where close polling starts, as a fraction of the estimate, if known. Assign
             `pacer.window` as it improves.
+        hint: `(average_ms, rate)` from earlier jobs of the model (`CompletionStats.hint`):
+            with `started_at`, it times the first poll before anything was observed.
     """
 
     def __init__(
@@ -178,10 +205,12 @@ class PollPacer:
         started_at: float | None,
         rand: Random,
         window: float | None = None,
+        hint: tuple[float, float] | None = None,
     ) -> None:
         self._policy = policy
         self._rand = rand
         self.window = window
+        self._hint = hint if started_at is not None else None
         self._last: _Observation | None = None
         self._start = started_at
         # Decayed sums of server seconds and real seconds between observations.
@@ -238,23 +267,33 @@ class PollPacer:
             return None
         return max(remaining, 0.0) / (self.rate or 1.0)
 
+    @property
+    def can_wait_first(self) -> bool:
+        """Whether the first poll can be timed from earlier jobs instead of sent at once."""
+        return self._last is None and self._hint is not None and self.window is not None
+
     def next_delay(self, now: float) -> float:
         """Real seconds to wait before the next poll."""
         p = self._policy
         rate = self.rate
         execution = self._execution_now(now)
-        if rate is None or execution is None or self._last is None:
+        if self._last is None and self._hint is not None and self._start is not None:
+            average_ms, rate = self._hint
+            average, execution = average_ms / 1000.0, (now - self._start) * rate
+            samples = 2  # the rate was measured on earlier jobs
+        elif rate is None or execution is None or self._last is None:
             # The clock rate is unknown: a short probe measures it.
             server = min(p.probe_interval, p.max_interval)
             return max(jittered(server, p.jitter, self._rand), p.min_real_interval)
-        average = self._last.average_s
+        else:
+            average, samples = self._last.average_s, self._samples
         near = max(p.near_interval, p.near_fraction * average)
-        start = self.window * average if self.window is not None else average
+        start = (self.window if self.window is not None else p.prior_window) * average
         far = start - execution
         if far > near:
             # Until the rate is well measured, or with no learned window, only part of the
             # way; jitter only downwards, so a sleep never overshoots.
-            whole = self.window is not None and self._samples >= 2
+            whole = self.window is not None and samples >= 2
             server = far if whole else max(near, p.approach_fraction * far)
             server = min(max(server, p.min_interval), p.max_interval)
             server *= 1.0 - p.jitter * self._rand()

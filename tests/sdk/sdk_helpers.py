@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio.lowlevel
 import httpx
 
 from venice_video import PollPolicy, RateLimitPolicy, RetryPolicy, VeniceVideo
@@ -62,6 +63,7 @@ class FakeClock:
 
     async def asleep(self, seconds: float) -> None:
         self.sleep(seconds)
+        await anyio.lowlevel.checkpoint()  # a real sleep is where cancellation lands
 
 
 Handler = Callable[[httpx.Request], httpx.Response]

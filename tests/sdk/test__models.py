@@ -45,7 +45,7 @@ def test_to_body_sends_only_what_was_given() -> None:
 
 def test_literals_reject_values_outside_the_spec() -> None:
     with pytest.raises(pydantic.ValidationError):
-        QueueRequest(model="m", duration="7 seconds")  # type: ignore[arg-type]
+        QueueRequest(model="m", duration="7 seconds")
 
 
 def test_a_quote_keeps_only_the_fields_that_feed_the_price() -> None:
@@ -71,7 +71,7 @@ def test_a_quote_keeps_only_the_fields_that_feed_the_price() -> None:
 def test_retrieve_status_is_a_closed_set() -> None:
     assert RetrieveStatus(status="COMPLETED").is_ready
     with pytest.raises(pydantic.ValidationError):
-        RetrieveStatus(status="DONE")  # type: ignore[arg-type]
+        RetrieveStatus(status="DONE")
 
 
 def test_video_job_hides_its_download_url_and_reports_cost() -> None:

@@ -53,7 +53,8 @@ def test_pacer_learns_the_server_clock_rate(speed: float) -> None:
 def test_pacer_halves_the_time_left_in_real_seconds(speed: float) -> None:
     pacer, now = simulate(speed, average_s=60.0)
     execution = now * speed
-    assert pacer.next_delay(now) == pytest.approx(0.5 * (60.0 - execution) / speed, rel=1e-6)
+    expected = 0.5 * (0.9 * 60.0 - execution) / speed
+    assert pacer.next_delay(now) == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize("speed", [1.0, 100.0])
@@ -84,6 +85,19 @@ def test_pacer_backs_off_slowly_when_overdue() -> None:
     assert pacer.next_delay(1000.0) == NO_JITTER.max_interval
 
 
+def test_pacer_times_the_first_poll_from_earlier_jobs() -> None:
+    stats = CompletionStats()
+    assert stats.hint("m") is None
+    stats.remember("m", 100_000, 10.0)
+    pacer = PollPacer(NO_JITTER, started_at=0.0, rand=lambda: 0.5, window=0.9, hint=stats.hint("m"))
+    assert pacer.can_wait_first
+    # 90 server seconds to the window at 10x, capped at 30 server seconds: 3 real seconds.
+    assert pacer.next_delay(0.0) == pytest.approx(3.0)
+    assert pacer.next_delay(8.8) == pytest.approx(0.2)
+    resumed = PollPacer(NO_JITTER, started_at=None, rand=lambda: 0.5, window=0.9, hint=(1, 1))
+    assert not resumed.can_wait_first
+
+
 def test_pacer_probes_when_the_rate_is_unknown() -> None:
     pacer = PollPacer(NO_JITTER, started_at=None, rand=lambda: 0.5)
     pacer.observe(5.0, 60_000, 20_000)
@@ -112,20 +126,36 @@ def test_completion_stats_move_the_window_to_the_earliest_finish() -> None:
     assert stats.window("other", policy) is None
 
 
-def test_completion_stats_use_the_middle_of_each_bracket() -> None:
+def test_completion_stats_use_the_middle_of_a_close_bracket() -> None:
     stats = CompletionStats()
     policy = PollPolicy(min_samples=1)
-    stats.record("m", 0.5 * 60_000, 0.7 * 60_000, 60_000)
-    assert stats.window("m", policy) == pytest.approx(0.6 * 0.97)
+    stats.record("m", 0.90 * 60_000, 0.94 * 60_000, 60_000)
+    assert stats.window("m", policy) == pytest.approx(0.92 * 0.97)
+
+
+def test_completion_stats_place_a_wide_bracket_just_before_its_end() -> None:
+    stats = CompletionStats()
+    policy = PollPolicy(min_samples=1)
+    stats.record("m", 0.2 * 60_000, 0.9 * 60_000, 60_000)
+    assert stats.window("m", policy) == pytest.approx(0.85 * 0.97)
 
 
 def test_completion_stats_ignore_the_single_lowest_of_many() -> None:
     stats = CompletionStats()
     policy = PollPolicy()
     stats.record("m", 0.1 * 60_000, None, 60_000)  # a fluke
-    for i in range(30):
+    for i in range(15):
         stats.record("m", (0.90 + i * 0.001) * 60_000, None, 60_000)
-    assert stats.window("m", policy) == pytest.approx(0.901 * 0.97)
+    assert stats.window("m", policy) == pytest.approx(0.900 * 0.97)
+
+
+def test_completion_stats_forget_old_jobs() -> None:
+    stats = CompletionStats(keep=5)
+    policy = PollPolicy(min_samples=1)
+    stats.record("m", 0.5 * 60_000, None, 60_000)
+    for _ in range(5):
+        stats.record("m", 0.9 * 60_000, None, 60_000)
+    assert stats.window("m", policy) == pytest.approx(0.9 * 0.97)
 
 
 def test_backoff_doubles_and_honours_retry_after_capped() -> None:

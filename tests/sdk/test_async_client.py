@@ -5,7 +5,10 @@ The twin of `test_client.py`: the same test names, the same checks, awaited.
 
 from __future__ import annotations
 
+import logging
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sdk_helpers import INLINE_MODEL, SMALL, URL_MODEL, local_jobs, local_stats
@@ -178,7 +181,7 @@ async def test_progress_reports_each_phase(async_venice: AsyncVeniceVideo, tmp_p
 
 
 async def test_content_policy_refusal_raises_with_a_suggestion(
-    server_factory: ..., api_key: str, tmp_path: Path
+    server_factory: Any, api_key: str, tmp_path: Path
 ) -> None:
     server = server_factory(blocked_terms=["forbidden"])
     async with AsyncVeniceVideo(
@@ -192,7 +195,7 @@ async def test_content_policy_refusal_raises_with_a_suggestion(
 
 
 async def test_failed_inference_fails_the_job(
-    server_factory: ..., api_key: str, tmp_path: Path
+    server_factory: Any, api_key: str, tmp_path: Path
 ) -> None:
     server = server_factory(failing_terms=["explode"])
     async with AsyncVeniceVideo(
@@ -204,6 +207,34 @@ async def test_failed_inference_fails_the_job(
             )
         assert info.value.job.status == "FAILED"
         assert (await client.jobs())[0].status == "FAILED"
+
+
+async def test_canary_key_never_leaks_over_a_real_lifecycle(
+    server: ServerThread, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    canary = f"sk-canary-{uuid.uuid4().hex}"
+    texts: list[str] = []
+    async with AsyncVeniceVideo(
+        api_key=canary,
+        base_url=server.base_url,
+        journal=tmp_path / "canary.sqlite3",
+        cache_dir=tmp_path / "cache",
+    ) as client:
+        job = await client.generate(
+            model=URL_MODEL, prompt="a kite", **SMALL, output=tmp_path / "c.mp4"
+        )
+        texts += [repr(client), repr(job), str(job), repr(vars(client))]
+        with pytest.raises(NotFoundError) as info:
+            await client.retrieve(INLINE_MODEL, str(uuid.uuid4()))
+        texts += [str(info.value), repr(info.value), repr(vars(info.value))]
+        texts += [repr(dict(info.value.response.request.headers))]
+    texts.append(caplog.text)
+    stored = b"".join(
+        p.read_bytes() for p in tmp_path.rglob("*") if p.suffix != ".mp4" and p.is_file()
+    )
+    assert not [t for t in texts if canary in t]
+    assert canary.encode() not in stored
 
 
 @pytest.mark.stt

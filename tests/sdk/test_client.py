@@ -5,7 +5,10 @@ The twin of `test_async_client.py`: the same test names, the same checks, awaite
 
 from __future__ import annotations
 
+import logging
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sdk_helpers import INLINE_MODEL, SMALL, URL_MODEL, local_jobs, local_stats
@@ -172,7 +175,7 @@ def test_progress_reports_each_phase(venice: VeniceVideo, tmp_path: Path) -> Non
 
 
 def test_content_policy_refusal_raises_with_a_suggestion(
-    server_factory: ..., api_key: str, tmp_path: Path
+    server_factory: Any, api_key: str, tmp_path: Path
 ) -> None:
     server = server_factory(blocked_terms=["forbidden"])
     with VeniceVideo(
@@ -185,7 +188,7 @@ def test_content_policy_refusal_raises_with_a_suggestion(
     assert info.value.status_code == 422
 
 
-def test_failed_inference_fails_the_job(server_factory: ..., api_key: str, tmp_path: Path) -> None:
+def test_failed_inference_fails_the_job(server_factory: Any, api_key: str, tmp_path: Path) -> None:
     server = server_factory(failing_terms=["explode"])
     with VeniceVideo(
         api_key=api_key, base_url=server.base_url, journal=tmp_path / "j.sqlite3", cache_dir=False
@@ -196,6 +199,32 @@ def test_failed_inference_fails_the_job(server_factory: ..., api_key: str, tmp_p
             )
         assert info.value.job.status == "FAILED"
         assert client.jobs()[0].status == "FAILED"
+
+
+def test_canary_key_never_leaks_over_a_real_lifecycle(
+    server: ServerThread, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    canary = f"sk-canary-{uuid.uuid4().hex}"
+    texts: list[str] = []
+    with VeniceVideo(
+        api_key=canary,
+        base_url=server.base_url,
+        journal=tmp_path / "canary.sqlite3",
+        cache_dir=tmp_path / "cache",
+    ) as client:
+        job = client.generate(model=URL_MODEL, prompt="a kite", **SMALL, output=tmp_path / "c.mp4")
+        texts += [repr(client), repr(job), str(job), repr(vars(client))]
+        with pytest.raises(NotFoundError) as info:
+            client.retrieve(INLINE_MODEL, str(uuid.uuid4()))
+        texts += [str(info.value), repr(info.value), repr(vars(info.value))]
+        texts += [repr(dict(info.value.response.request.headers))]
+    texts.append(caplog.text)
+    stored = b"".join(
+        p.read_bytes() for p in tmp_path.rglob("*") if p.suffix != ".mp4" and p.is_file()
+    )
+    assert not [t for t in texts if canary in t]
+    assert canary.encode() not in stored
 
 
 @pytest.mark.stt

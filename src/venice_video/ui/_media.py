@@ -76,7 +76,9 @@ def _avc1(extradata: bytes | None) -> str | None:
     return f"avc1.{extradata[1]:02x}{extradata[2]:02x}{extradata[3]:02x}"
 
 
-def _source_type(mime: str, video_codec: str | None, audio_codec: str | None, avc: str | None) -> str:
+def _source_type(
+    mime: str, video_codec: str | None, audio_codec: str | None, avc: str | None
+) -> str:
     codecs: list[str] = []
     if video_codec == "h264" and avc:
         codecs.append(avc)
@@ -233,7 +235,7 @@ def _write_poster(path: Path, target: Path) -> None:
         stream.thread_type = "AUTO"
         duration = float(container.duration or 0) / 1_000_000
         at = min(_POSTER_AT_S, duration * _POSTER_AT_FRACTION) if duration > 0 else 0.0
-        chosen = None
+        chosen: Any = None
         for frame in container.decode(stream):
             chosen = frame
             if frame.time is None or frame.time >= at:
@@ -275,7 +277,8 @@ def _write_preview(path: Path, target: Path) -> None:
         index = 0
         streams = [s for s in (video_in, audio_in) if s is not None]
         for packet in source.demux(*streams):
-            for frame in packet.decode():
+            decoded: list[Any] = list(packet.decode())
+            for frame in decoded:
                 if packet.stream is video_in:
                     image = frame.reformat(
                         width=video_out.width, height=video_out.height, format="yuv420p"

@@ -109,10 +109,12 @@ class Runner:
     async def running(self, *, resume: bool = True) -> AsyncIterator[Runner]:
         """Drive jobs while the app runs; resume the gallery's unfinished jobs at the start."""
         self.closing = anyio.Event()
+        self.changes = Changes()
         async with anyio.create_task_group() as tg:
             self._tg = tg
             if resume:
-                tg.start_soon(self._resume_unfinished)
+                # Before serving: the page's first listing already shows them followed.
+                await self._resume_unfinished()
             try:
                 yield self
             finally:

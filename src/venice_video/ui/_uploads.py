@@ -23,9 +23,12 @@ from .._config import MAX_BODY_BYTES
 
 __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
+    "Kind",
     "MissingInput",
     "UploadError",
     "UploadStore",
+    "mime_of",
+    "missing_inputs",
 ]
 
 #: The largest upload taken: larger could not be sent inline in a queue request anyway.
@@ -178,7 +181,9 @@ class UploadStore:
                     raise MissingInput(f"{where}: the kept file has changed")
                 return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
             if isinstance(value, Mapping):
-                return {str(k): swap(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+                return {
+                    str(k): swap(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()
+                }
             if isinstance(value, list | tuple):
                 return [swap(v, f"{where}.{i}") for i, v in enumerate(value)]
             return value
