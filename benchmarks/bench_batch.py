@@ -43,11 +43,25 @@ def free_port() -> int:
 def start_server(speed: float, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [PYTHON, "-m", "venice_video.server", "--host", "127.0.0.1", "--port", str(port),
-         "--speed", str(speed), "--data-dir", str(data_dir), "--log-level", "warning",
-         "--no-access-log"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            PYTHON,
+            "-m",
+            "venice_video.server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--speed",
+            str(speed),
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     root = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -115,14 +129,25 @@ def main() -> None:
         server, root = start_server(args.speed, work / "server")
         try:
             base = [f"--base-url={root}/api/v1", "--quiet", "--json", "batch"]
-            opts = ["-c", str(args.concurrency), "-m", args.model, "-d", args.duration,
-                    "-r", args.resolution, "-y"]  # fmt: skip
+            opts = [
+                "-c",
+                str(args.concurrency),
+                "-m",
+                args.model,
+                "-d",
+                args.duration,
+                "-r",
+                args.resolution,
+                "-y",
+            ]
 
             def env_for(name: str) -> dict[str, str]:
                 env = dict(os.environ)
-                env.update(VENICE_API_KEY=f"bench-{name}",
-                           VENICE_VIDEO_JOURNAL=str(work / f"{name}.sqlite3"),
-                           VENICE_VIDEO_CONFIG=str(work / "none.toml"))  # fmt: skip
+                env.update(
+                    VENICE_API_KEY=f"bench-{name}",
+                    VENICE_VIDEO_JOURNAL=str(work / f"{name}.sqlite3"),
+                    VENICE_VIDEO_CONFIG=str(work / "none.toml"),
+                )
                 return env
 
             # Baseline: the CLI's start-up and exit, measured the same way.
@@ -133,8 +158,9 @@ def main() -> None:
             batch = work / "clean.jsonl"
             write_batch(batch, args.jobs)
             out = work / "clean"
-            code, wall, cpu, stdout = run_cli([*base, str(batch), "--out-dir", str(out), *opts],
-                                              env_for("clean"))  # fmt: skip
+            code, wall, cpu, stdout = run_cli(
+                [*base, str(batch), "--out-dir", str(out), *opts], env_for("clean")
+            )
             assert code == 0, stdout[-2000:]
             summary = json.loads(stdout)
             assert summary["done"] == args.jobs, summary
@@ -147,9 +173,12 @@ def main() -> None:
             out2 = work / "killed"
             env2 = env_for("killed")
             cpu0, t0 = children_cpu(), time.perf_counter()
-            proc = subprocess.Popen([CLI, *base, str(batch2), "--out-dir", str(out2), *opts],
-                                    env=env2, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)  # fmt: skip
+            proc = subprocess.Popen(
+                [CLI, *base, str(batch2), "--out-dir", str(out2), *opts],
+                env=env2,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             while proc.poll() is None and len(list(out2.glob("*.mp4"))) < args.jobs // 2:
                 time.sleep(0.05)
             proc.send_signal(signal.SIGKILL)
@@ -170,20 +199,34 @@ def main() -> None:
             server.wait(timeout=30)
 
     n = args.jobs
-    print(f"bench_batch: {n} jobs, concurrency {args.concurrency}, server speed {args.speed:g}x, "
-          f"{args.model} {args.duration} {args.resolution}")  # fmt: skip
-    print(f"{'run':<28}{'wall s':>9}{'CLI CPU s':>11}{'CPU ms/job':>12}{'files':>7}"
-          f"{'jobs':>6}{'queue reqs':>12}")  # fmt: skip
-    print(f"{'baseline: --help':<28}{help_wall:>9.2f}{help_cpu:>11.2f}{'':>12}{'':>7}{'':>6}{'':>12}")
-    print(f"{'clean batch':<28}{wall:>9.2f}{cpu:>11.2f}{1000 * cpu / n:>12.1f}{files:>7}"
-          f"{created:>6}{requests:>12}")  # fmt: skip
-    print(f"{'killed + rerun (total)':<28}{first_wall + rerun_wall:>9.2f}{rerun_cpu:>11.2f}"
-          f"{1000 * rerun_cpu / n:>12.1f}{files2:>7}{created2:>6}{requests2:>12}")  # fmt: skip
-    print(f"killed after {first_wall:.2f} s with {at_kill} files saved and {queued_at_kill} jobs "
-          f"queued; the rerun skipped {rerun['skipped']}, finished {rerun['done']}, "
-          f"queued {created2 - queued_at_kill} new, re-queued 0")  # fmt: skip
-    print(f"CLI CPU per job over the start-up baseline: {1000 * (cpu - help_cpu) / n:.1f} ms "
-          f"(clean run)")
+    print(
+        f"bench_batch: {n} jobs, concurrency {args.concurrency}, server speed {args.speed:g}x, "
+        f"{args.model} {args.duration} {args.resolution}"
+    )
+    print(
+        f"{'run':<28}{'wall s':>9}{'CLI CPU s':>11}{'CPU ms/job':>12}{'files':>7}"
+        f"{'jobs':>6}{'queue reqs':>12}"
+    )
+    print(
+        f"{'baseline: --help':<28}{help_wall:>9.2f}{help_cpu:>11.2f}{'':>12}{'':>7}{'':>6}{'':>12}"
+    )
+    print(
+        f"{'clean batch':<28}{wall:>9.2f}{cpu:>11.2f}{1000 * cpu / n:>12.1f}{files:>7}"
+        f"{created:>6}{requests:>12}"
+    )
+    print(
+        f"{'killed + rerun (total)':<28}{first_wall + rerun_wall:>9.2f}{rerun_cpu:>11.2f}"
+        f"{1000 * rerun_cpu / n:>12.1f}{files2:>7}{created2:>6}{requests2:>12}"
+    )
+    print(
+        f"killed after {first_wall:.2f} s with {at_kill} files saved and {queued_at_kill} jobs "
+        f"queued; the rerun skipped {rerun['skipped']}, finished {rerun['done']}, "
+        f"queued {created2 - queued_at_kill} new, re-queued 0"
+    )
+    print(
+        f"CLI CPU per job over the start-up baseline: {1000 * (cpu - help_cpu) / n:.1f} ms "
+        f"(clean run)"
+    )
 
 
 if __name__ == "__main__":

@@ -1189,12 +1189,16 @@ class BaseClient:
         entry = yield _Call(functools.partial(journal.get, job.idempotency_key))
         return VideoJob.from_entry(entry) if entry is not None else job
 
-    def _resumable(self) -> list[JournalEntry]:
+    def _resumable(self, keys: Sequence[str] | None = None) -> list[JournalEntry]:
         journal = self.journal
         if journal is None:
             return []
         mine = _clean_url(self.base_url)
-        return [e for e in journal.unfinished() if _clean_url(e.base_url) == mine]
+        entries = [e for e in journal.unfinished() if _clean_url(e.base_url) == mine]
+        if keys is not None:
+            wanted = set(keys)
+            entries = [e for e in entries if e.key in wanted]
+        return entries
 
     def _jobs(
         self, statuses: Sequence[JobStatus] | None, unfinished: bool, limit: int | None
@@ -1931,15 +1935,19 @@ class VeniceVideo(BaseClient):
         on_progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         concurrency: int = 4,
+        keys: Sequence[str] | None = None,
     ) -> list[VideoJob]:
         """Drive every unfinished journal entry of this API to its end; returns the jobs.
+
+        `keys` limits it to those journal keys (a batch's own rows, say); finished or unknown
+        keys are skipped.
 
         Queued jobs are waited for, downloaded, verified and cleaned up; downloaded ones are
         cleaned up. An entry whose queue outcome is unknown is queued again (with its key)
         only when `idempotent_queue_retries` is on; otherwise it is marked `UNKNOWN`. A job
         that fails keeps its reason in `.error`; the others carry on.
         """
-        entries = self._resumable()
+        entries = self._resumable(keys)
 
         def one(entry: JournalEntry) -> VideoJob:
             return self._drive(
@@ -2425,15 +2433,19 @@ class AsyncVeniceVideo(BaseClient):
         on_progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         concurrency: int = 4,
+        keys: Sequence[str] | None = None,
     ) -> list[VideoJob]:
         """Drive every unfinished journal entry of this API to its end; returns the jobs.
+
+        `keys` limits it to those journal keys (a batch's own rows, say); finished or unknown
+        keys are skipped.
 
         Queued jobs are waited for, downloaded, verified and cleaned up; downloaded ones are
         cleaned up. An entry whose queue outcome is unknown is queued again (with its key)
         only when `idempotent_queue_retries` is on; otherwise it is marked `UNKNOWN`. A job
         that fails keeps its reason in `.error`; the others carry on.
         """
-        entries = await anyio.to_thread.run_sync(self._resumable)
+        entries = await anyio.to_thread.run_sync(self._resumable, keys)
         results: list[VideoJob | None] = [None] * len(entries)
         limiter = anyio.CapacityLimiter(max(1, concurrency))
 

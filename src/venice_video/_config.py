@@ -88,9 +88,9 @@ class PollPolicy:
 
     Far from the server's estimate the client sleeps `approach_fraction` of the time left;
     from `prior_window` of it, and after it, it polls every `near_interval` (or
-    `near_fraction` of the estimate, if longer). Once a few jobs of a model have finished (`min_samples`), it knows
-    how early before the estimate they really finish, sleeps straight to just before that,
-    and polls closely from there.
+    `near_fraction` of the estimate, if longer). Once a few jobs of a model have finished
+    (`min_samples`), it knows how early before the estimate they really finish, sleeps
+    straight to just before that, and polls closely from there.
 
     Attributes:
         min_interval: the shortest pause between polls.

@@ -250,3 +250,27 @@ def test_transcribe_refuses_a_missing_file(run: Run) -> None:
     result = run("transcribe", "no/such/file.wav")
     assert result.exit_code == EXIT_CODES["usage"]
     assert "no such file" in result.stderr
+
+
+def test_batch_rerun_finishes_queued_rows_without_requeueing(
+    run: Run, env: dict[str, str], server: ServerThread, api_key: str, tmp_path: Path
+) -> None:
+    from venice_video.cli._batch import load_rows
+
+    jobs = _batch_file(tmp_path, 3)
+    out = tmp_path / "batch"
+    rows = load_rows(jobs, default_model=MODEL, out_dir=out, template="{index:03d}-{slug}.mp4",
+                     defaults={"resolution": "480p"})  # fmt: skip
+    # As if an earlier run was killed right after queueing the first row.
+    with VeniceVideo(api_key=env["VENICE_API_KEY"], base_url=env["VENICE_BASE_URL"],
+                     journal=env["VENICE_VIDEO_JOURNAL"]) as client:  # fmt: skip
+        client.submit(**rows[0].fields, output=rows[0].output, idempotency_key=rows[0].key)
+    assert stats(server, api_key)["jobs_created"] == 1
+    result = run("--json", "batch", str(jobs), "-m", MODEL, "-r", "480p", "--out-dir", str(out),
+                 "-y")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["done"] == 3
+    assert stats(server, api_key)["jobs_created"] == 3
+    for row in rows:
+        assert_valid_mp4(row.output)

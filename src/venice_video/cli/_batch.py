@@ -263,7 +263,13 @@ async def run_batch(
                         tags={"batch_row": row.index, "batch_name": row.name},
                     )
                 else:
-                    (job,) = await client.resume(keys=[row.key], timeout=timeout)
+                    resumed = await client.resume(keys=[row.key], timeout=timeout)
+                    if not resumed:
+                        raise CLIError(
+                            "its journal entry belongs to another API; resume it "
+                            "there with `venice-video jobs resume`"
+                        )
+                    job = resumed[0]
                 _finish(row, job)
             except Exception as error:  # one row failing must not stop the others
                 row.status = "failed"

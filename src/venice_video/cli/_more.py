@@ -282,3 +282,19 @@ def mcp(
         max_cost_per_call=max_cost_per_call,
         budget=budget,
     )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
+@pass_state
+def ui(state: State, host: str, port: int, open_browser: bool) -> None:
+    """Serve the local gallery: watch, compare and manage videos in the browser."""
+    try:
+        from ..ui import run as run_ui
+    except ImportError as error:
+        raise CLIError(
+            "the gallery needs the [ui] extra", hint="pip install 'venice-video[ui]'"
+        ) from error
+    run_ui(settings=state.settings, host=host, port=port, open_browser=open_browser)
