@@ -90,6 +90,13 @@ class _Group(click.Group):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (errors too).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option(
+    "--trust-idempotency",
+    is_flag=True,
+    default=None,
+    help="The API honours Idempotency-Key: a job whose queue outcome is unknown (a crash "
+    "mid-queue) is asked for again with the same key instead of being left for you to check.",
+)
 @click.version_option(package_name="venice-video")
 @click.pass_context
 def cli(
@@ -99,6 +106,7 @@ def cli(
     as_json: bool,
     quiet: bool,
     debug: bool,
+    trust_idempotency: bool | None,
 ) -> None:
     """Generate, fetch and transcribe videos with Venice.ai, safely and resumably.
 
@@ -106,7 +114,9 @@ def cli(
     that renders placeholder videos, so everything works offline.
     """
     try:
-        settings = load_settings(base_url=base_url, journal=journal)
+        settings = load_settings(
+            base_url=base_url, journal=journal, trust_idempotency=trust_idempotency or None
+        )
     except ValueError as error:
         raise click.UsageError(str(error)) from error
     ctx.obj = State(settings, as_json=as_json, debug=debug, quiet=quiet)

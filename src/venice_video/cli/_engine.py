@@ -36,7 +36,7 @@ class Endpoint:
         kw: dict[str, Any] = {"api_key": self.api_key, "base_url": self.base_url}
         if settings.journal_path is not None:
             kw["journal"] = settings.journal_path
-        if self.is_local:
+        if self.is_local or settings.trust_idempotency:
             # The local engine honours Idempotency-Key, so an unknown queue outcome can be
             # settled by asking again with the same key.
             kw["idempotent_queue_retries"] = True

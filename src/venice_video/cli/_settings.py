@@ -52,6 +52,9 @@ class Settings:
     journal_path: Path | None = None
     local_speed: float = DEFAULT_LOCAL_SPEED
     local_port: int = DEFAULT_LOCAL_PORT
+    #: The server is known to honour `Idempotency-Key` on queue, so a job whose queue
+    #: outcome is unknown may be asked for again with the same key.
+    trust_idempotency: bool = False
     sources: dict[str, str] = field(default_factory=dict)
     config_file: Path = field(default_factory=config_path)
 
@@ -76,6 +79,7 @@ class Settings:
             "max_cost": self.max_cost,
             "journal": str(self.journal_path) if self.journal_path else "default",
             "local_speed": self.local_speed,
+            "trust_idempotency": self.trust_idempotency,
             "config_file": f"{self.config_file} ({found})",
             "sources": {k: v for k, v in self.sources.items()},
         }
@@ -100,6 +104,7 @@ def load_settings(
     max_cost: float | None = None,
     journal: str | None = None,
     local_speed: float | None = None,
+    trust_idempotency: bool | None = None,
 ) -> Settings:
     """Merge flags (the arguments), then environment, then the config file."""
     path = config_path()
@@ -129,6 +134,8 @@ def load_settings(
     settings.journal_path = Path(jpath).expanduser() if jpath else None
     speed = pick("local_speed", local_speed, "VENICE_VIDEO_LOCAL_SPEED")
     settings.local_speed = float(speed) if speed is not None else DEFAULT_LOCAL_SPEED
+    trust = pick("trust_idempotency", trust_idempotency, "VENICE_VIDEO_TRUST_IDEMPOTENCY")
+    settings.trust_idempotency = str(trust).lower() in ("1", "true", "yes") if trust else False
     port = pick("local_port", None, "VENICE_VIDEO_LOCAL_PORT")
     settings.local_port = int(port) if port is not None else DEFAULT_LOCAL_PORT
     return settings
