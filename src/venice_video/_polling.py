@@ -171,7 +171,11 @@ class CompletionStats:
             if len(ratios) > 8
             else ratios[0]
         )
-        return max(0.05, min(policy.window_ratio_max, low * 0.97))
+        # Few samples understate how early a job can finish, so the margin grows with the
+        # spread seen so far (half the distance from the low end to the median).
+        median = ratios[len(ratios) // 2]
+        margin = max(low * 0.03, 0.5 * (median - low))
+        return max(0.05, min(policy.window_ratio_max, low - margin))
 
 
 class PollPacer:
