@@ -10,7 +10,10 @@ __all__ = [
     "JOB_STATUSES",
     "MODEL_TYPES",
     "RESOLUTIONS",
+    "STAGES",
+    "STAGE_OF_STATUS",
     "TERMINAL_STATUSES",
+    "UNFINISHED_STATUSES",
     "UPSCALE_FACTORS",
     "AspectRatio",
     "Duration",
@@ -66,3 +69,22 @@ JOB_STATUSES: Final[tuple[str, ...]] = get_args(JobStatus)
 
 #: Statuses after which nothing more happens to a job. Listed by name, never inferred.
 TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+UNFINISHED_STATUSES: Final[frozenset[str]] = frozenset(JOB_STATUSES) - TERMINAL_STATUSES
+
+#: The stages a person or an agent follows a job through, in order (the gallery and the
+#: MCP tools show and filter on these rather than the journal's finer statuses).
+STAGES: Final[tuple[str, ...]] = (
+    "queueing", "running", "downloading", "done", "failed", "cancelled", "unknown",
+)  # fmt: skip
+STAGE_OF_STATUS: Final[dict[str, str]] = {
+    "QUOTED": "queueing",
+    "QUEUING": "queueing",
+    "QUEUED": "running",
+    "PROCESSING": "running",
+    "READY": "downloading",
+    "DOWNLOADED": "done",
+    "COMPLETED": "done",
+    "FAILED": "failed",
+    "CANCELLED": "cancelled",
+    "UNKNOWN": "unknown",
+}

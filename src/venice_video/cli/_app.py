@@ -16,6 +16,7 @@ from .._catalog import VideoModel
 from .._client import VeniceVideo
 from .._client import _resolve_fields as resolve_fields
 from .._models import VideoJob
+from .._types import JOB_STATUSES, TERMINAL_STATUSES
 from ..journal import Journal
 from ._engine import open_client
 from ._errors import CLIError, report
@@ -485,27 +486,10 @@ def jobs_resume(state: State, timeout: float | None) -> None:
 def jobs_clean(state: State, everything: bool, older_than: float | None) -> None:
     """Forget finished jobs (completed, failed, cancelled); files on disk are kept."""
     with state.journal() as journal:
-        statuses = None if everything else ("COMPLETED", "FAILED", "CANCELLED")
-        kwargs: dict[str, Any] = {"older_than_s": older_than * 86400 if older_than else None}
-        if statuses is not None:
-            kwargs["statuses"] = statuses
-        else:
-            kwargs["statuses"] = tuple(
-                s
-                for s in (
-                    "QUOTED",
-                    "QUEUING",
-                    "QUEUED",
-                    "PROCESSING",
-                    "READY",
-                    "DOWNLOADED",
-                    "COMPLETED",
-                    "FAILED",
-                    "UNKNOWN",
-                    "CANCELLED",
-                )
-            )
-        removed = journal.clean(**kwargs)
+        statuses = JOB_STATUSES if everything else TERMINAL_STATUSES
+        removed = journal.clean(
+            statuses=statuses, older_than_s=older_than * 86400 if older_than else None
+        )
     state.emit({"removed": removed}, f"removed {removed} journal entries")
 
 

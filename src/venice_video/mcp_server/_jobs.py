@@ -26,6 +26,7 @@ import httpx
 from .._download import MediaInfo, verify_mp4
 from .._exceptions import JobTimeoutError, QueueOutcomeUnknownError, VeniceVideoError
 from .._models import Progress, QueueRequest, VideoJob
+from .._types import STAGE_OF_STATUS, STAGES, UNFINISHED_STATUSES
 from ..journal import JournalEntry
 from ._backend import Backend
 from ._budget import Budget
@@ -38,23 +39,10 @@ logger = logging.getLogger("venice_video.mcp_server")
 
 #: The tag every job started through MCP carries in the journal.
 MCP_TAG = ("via", "mcp")
-_UNFINISHED = frozenset(
-    {"QUOTED", "QUEUING", "QUEUED", "PROCESSING", "READY", "DOWNLOADED", "UNKNOWN"}
-)
-_STATES = {
-    "QUOTED": "queueing",
-    "QUEUING": "queueing",
-    "QUEUED": "running",
-    "PROCESSING": "running",
-    "READY": "downloading",
-    "DOWNLOADED": "done",
-    "COMPLETED": "done",
-    "FAILED": "failed",
-    "CANCELLED": "cancelled",
-    "UNKNOWN": "unknown",
-}
+_UNFINISHED = UNFINISHED_STATUSES
+_STATES = STAGE_OF_STATUS
 #: The states `list_jobs` filters on, in the order a job passes through them.
-STATES = ("queueing", "running", "downloading", "done", "failed", "cancelled", "unknown")
+STATES = STAGES
 _PROMPT_CHARS = 120
 
 

@@ -76,6 +76,7 @@ AudioArg = Annotated[
     Field(description="Generate a soundtrack; only for models whose `audio` is true."),
 ]
 UpscaleArg = Annotated[int | None, Field(description="Upscale models only: 1 (enhance), 2 or 4.")]
+NegativeArg = Annotated[str | None, Field(description="What to avoid.")]
 MediaArg = Annotated[
     str | None,
     Field(
@@ -227,7 +228,7 @@ def _register(
         resolution: ResolutionArg = None,
         aspect_ratio: AspectArg = None,
         audio: AudioArg = None,
-        negative_prompt: Annotated[str | None, Field(description="What to avoid.")] = None,
+        negative_prompt: NegativeArg = None,
         image: MediaArg = None,
         end_image: MediaArg = None,
         video: MediaArg = None,
@@ -323,7 +324,7 @@ def _register(
         resolution: ResolutionArg = None,
         aspect_ratio: AspectArg = None,
         audio: AudioArg = None,
-        negative_prompt: Annotated[str | None, Field(description="What to avoid.")] = None,
+        negative_prompt: NegativeArg = None,
         image: MediaArg = None,
         end_image: MediaArg = None,
         video: MediaArg = None,

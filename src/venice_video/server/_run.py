@@ -7,13 +7,13 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from ._app import LocalVeniceApp, create_app
 from ._clock import Clock
 from ._config import ServerConfig
 
-__all__ = ["ServerThread", "default_data_dir", "serve"]
+__all__ = ["AppThread", "ServerThread", "default_data_dir", "serve"]
 
 
 def default_data_dir() -> Path:
@@ -68,36 +68,21 @@ def serve(
     ).run()
 
 
-class ServerThread:
-    """The server on a background thread, listening on 127.0.0.1 and a free port.
+class AppThread:
+    """An ASGI app served by uvicorn on a background thread; subclasses pick the settings.
 
-    ```python
-    with ServerThread(ServerConfig(data_dir=tmp_path, speed=1000)) as server:
-        httpx.get(f"{server.base_url}/models", params={"type": "video"})
-    ```
-
-    Attributes:
-        base_url: `http://127.0.0.1:PORT/api/v1`, the API base for clients.
-        root_url: `http://127.0.0.1:PORT`.
-        port: the port bound.
-        app: the running `LocalVeniceApp` (its `state` and `clock` are reachable for tests).
+    Binds its own socket first, so `port=0` gets a free port that is known before the
+    thread starts; `start()` returns once uvicorn accepts connections.
     """
 
+    thread_name = "venice-video"
+
     def __init__(
-        self,
-        config: ServerConfig | None = None,
-        *,
-        clock: Clock | None = None,
-        app: LocalVeniceApp | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        log_level: str = "warning",
-        startup_timeout_s: float = 30.0,
+        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, startup_timeout_s: float = 30.0
     ) -> None:
-        self.app = app if app is not None else create_app(config, clock=clock)
+        self.app = app
         self.host = host
         self._requested_port = port
-        self._log_level = log_level
         self._startup_timeout_s = startup_timeout_s
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -108,28 +93,25 @@ class ServerThread:
     def root_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def base_url(self) -> str:
-        return f"{self.root_url}/api/v1"
+    def _uvicorn_config(self) -> Any:
+        raise NotImplementedError
 
-    def start(self) -> ServerThread:
-        """Start serving; returns once the server accepts connections."""
+    def start(self) -> Self:
+        """Start serving; returns once connections are accepted."""
         import uvicorn
 
         if self._thread is not None:
-            raise RuntimeError("the server thread is already running")
+            raise RuntimeError(f"{self.thread_name} is already running")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self._requested_port))
         self.port = sock.getsockname()[1]
         self._socket = sock
-        self._server = uvicorn.Server(
-            _uvicorn_config(self.app, log_level=self._log_level, access_log=False)
-        )
+        self._server = uvicorn.Server(self._uvicorn_config())
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [sock]},
-            name=f"venice-video-server:{self.port}",
+            name=f"{self.thread_name}:{self.port}",
             daemon=True,
         )
         self._thread.start()
@@ -137,10 +119,10 @@ class ServerThread:
         while not self._server.started:
             if not self._thread.is_alive():
                 self._cleanup()
-                raise RuntimeError("the local server failed to start (see the log above)")
+                raise RuntimeError(f"{self.thread_name} failed to start (see the log above)")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("the local server did not start in time")
+                raise RuntimeError(f"{self.thread_name} did not start in time")
             time.sleep(0.005)
         return self
 
@@ -159,7 +141,7 @@ class ServerThread:
         self._server = None
         self._socket = None
 
-    def __enter__(self) -> ServerThread:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -169,3 +151,48 @@ class ServerThread:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class ServerThread(AppThread):
+    """The server on a background thread, listening on 127.0.0.1 and a free port.
+
+    ```python
+    with ServerThread(ServerConfig(data_dir=tmp_path, speed=1000)) as server:
+        httpx.get(f"{server.base_url}/models", params={"type": "video"})
+    ```
+
+    Attributes:
+        base_url: `http://127.0.0.1:PORT/api/v1`, the API base for clients.
+        root_url: `http://127.0.0.1:PORT`.
+        port: the port bound.
+        app: the running `LocalVeniceApp` (its `state` and `clock` are reachable for tests).
+    """
+
+    thread_name = "the local server"
+    app: LocalVeniceApp
+
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        app: LocalVeniceApp | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        startup_timeout_s: float = 30.0,
+    ) -> None:
+        super().__init__(
+            app if app is not None else create_app(config, clock=clock),
+            host=host,
+            port=port,
+            startup_timeout_s=startup_timeout_s,
+        )
+        self._log_level = log_level
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/api/v1"
+
+    def _uvicorn_config(self) -> Any:
+        return _uvicorn_config(self.app, log_level=self._log_level, access_log=False)

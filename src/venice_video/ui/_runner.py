@@ -24,8 +24,9 @@ import anyio.to_thread
 from .._client import AsyncVeniceVideo
 from .._exceptions import JobTimeoutError, VeniceVideoError
 from .._models import Progress, VideoJob
+from .._types import UNFINISHED_STATUSES
 from ..journal import Journal, JournalEntry
-from ._views import UNFINISHED_STATUSES, clean_url, scrub
+from ._views import clean_url, scrub
 
 __all__ = ["UI_TAG", "Changes", "Runner", "Tracker"]
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from .._models import Progress
+from .._types import STAGE_OF_STATUS, STAGES
 from ..journal import JournalEntry
 
 __all__ = [
@@ -35,32 +36,10 @@ __all__ = [
 ]
 
 #: The states a job passes through, as the page names them (and filters on them).
-STATES: tuple[str, ...] = (
-    "queueing",
-    "running",
-    "downloading",
-    "done",
-    "failed",
-    "cancelled",
-    "unknown",
-)
-_STATE_OF_STATUS: dict[str, str] = {
-    "QUOTED": "queueing",
-    "QUEUING": "queueing",
-    "QUEUED": "running",
-    "PROCESSING": "running",
-    "READY": "downloading",
-    "DOWNLOADED": "done",
-    "COMPLETED": "done",
-    "FAILED": "failed",
-    "CANCELLED": "cancelled",
-    "UNKNOWN": "unknown",
-}
+STATES = STAGES
+_STATE_OF_STATUS = STAGE_OF_STATUS
 #: Sort orders the list endpoint takes.
 SORTS: tuple[str, ...] = ("newest", "oldest", "cost-desc", "cost-asc")
-UNFINISHED_STATUSES = frozenset(
-    {"QUOTED", "QUEUING", "QUEUED", "PROCESSING", "READY", "DOWNLOADED", "UNKNOWN"}
-)
 # Statuses whose quote was never charged, as the journal counts spend.
 _UNCHARGED = frozenset({"QUOTED", "CANCELLED"})
 _QUERY = re.compile(r"(https?://[^\s?#'\"<>]+)\?[^\s'\"<>]*")
