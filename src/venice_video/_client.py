@@ -13,25 +13,21 @@ request that may have reached the server is never sent again blindly.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import random
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar, cast, overload
 
 import anyio
 import httpx
-import pydantic
 
-from ._catalog import Catalog, bundled_catalog
+from ._catalog import Catalog
 from ._config import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -43,37 +39,53 @@ from ._config import (
     RateLimitPolicy,
     RetryPolicy,
 )
+from ._downloading import retrieve_flow
+from ._effects import (
+    Call,
+    CancelToken,
+    Close,
+    DriveState,
+    Effect,
+    Flow,
+    ReadAll,
+    ReadChunk,
+    Send,
+    Sleep,
+    read_all,
+    send,
+    sleep,
+)
+from ._endpoints import (
+    complete_flow,
+    models_flow,
+    prepare_flow,
+    quote_flow,
+    quote_request,
+    request_fields,
+    request_flow,
+    transcribe_audio_flow,
+    transcribe_flow,
+    validate_flow,
+)
 from ._exceptions import (
     APIConnectionError,
     APIError,
     APIStatusError,
-    APITimeoutError,
     AuthenticationError,
-    BadRequestError,
-    DownloadError,
-    DownloadVerificationError,
-    GoneError,
-    InputError,
-    JobCancelledError,
-    JobFailedError,
-    JobTimeoutError,
-    NotFoundError,
-    PermissionDeniedError,
-    QueueOutcomeUnknownError,
-    SpendLimitError,
-    ValidationError,
-    VeniceVideoError,
+    JobNotFoundError,
     make_status_error,
     parse_retry_after,
 )
-from ._inputs import MediaInput, check_body_size, load_for_transcription, resolve_media
+from ._http import map_transport_errors
+from ._inputs import MediaInput
+from ._jobs import ProgressCallback
+from ._lifecycle import finish_flow, generate_flow, resumable, resume_one_flow
 from ._modelcache import ModelCache
 from ._models import (
     AudioTranscription,
     CompleteResponse,
     Element,
     Keyframe,
-    Progress,
     QueueRequest,
     QueueResponse,
     QuoteRequest,
@@ -82,21 +94,13 @@ from ._models import (
     VideoJob,
     VideoTranscription,
 )
-from ._polling import (
-    CompletionStats,
-    PollPacer,
-    QueueDecision,
-    RateLimiter,
-    backoff_delay,
-    classify_queue_error,
-    should_retry,
-)
+from ._polling import CompletionStats, RateLimiter, backoff_delay, should_retry
+from ._queueing import output_path, queue_flow, submit_flow
 from ._types import AspectRatio, Duration, JobStatus, Resolution, TranscriptFormat, UpscaleFactor
-from ._validation import Issue, validate_queue, validate_quote
 from ._version import __version__
+from ._waiting import wait_flow
 
 if TYPE_CHECKING:
-    from ._download import PartFile
     from .journal import Journal, JournalEntry
 
 __all__ = ["AsyncVeniceVideo", "BaseClient", "CancelToken", "ProgressCallback", "VeniceVideo"]
@@ -105,83 +109,11 @@ logger = logging.getLogger("venice_video")
 
 T = TypeVar("T")
 
-#: Called with each `Progress`; returning `False` cancels the wait (the job stays journaled).
-ProgressCallback: TypeAlias = Callable[[Progress], "bool | None"]
 JournalArg: TypeAlias = "Journal | str | os.PathLike[str] | bool | None"
 ElementArg: TypeAlias = "Element | Mapping[str, Any]"
 KeyframeArg: TypeAlias = "Keyframe | Mapping[str, Any]"
 
 DEFAULT_STT_MODEL = "nvidia/parakeet-tdt-0.6b-v3"
-# Retrieve is free, so a cut or corrupt inline body is fetched again a few times; a
-# download_url is rationed (repeated fetches bring 429/410), so it gets fewer fresh starts.
-_INLINE_ATTEMPTS = 6
-_DOWNLOAD_ATTEMPTS = 3
-_RANGE_RESUMES = 20
-_NOT_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.UnsupportedProtocol,
-    httpx.LocalProtocolError,
-)
-
-
-class CancelToken(Protocol):
-    """Anything with `is_set()`: a `threading.Event`, an `anyio.Event`, ..."""
-
-    def is_set(self) -> bool: ...
-
-
-# --------------------------------------------------------------------------- effects
-
-
-@dataclass
-class _Send:
-    request: httpx.Request
-
-
-@dataclass
-class _Sleep:
-    seconds: float
-    cancel: CancelToken | None = None
-
-
-@dataclass
-class _Call:
-    """Blocking work: the sync twin calls it, the async twin runs it in a worker thread."""
-
-    fn: Callable[[], Any]
-
-
-@dataclass
-class _ReadAll:
-    response: httpx.Response
-
-
-@dataclass
-class _ReadChunk:
-    response: httpx.Response
-
-
-@dataclass
-class _Close:
-    response: httpx.Response
-
-
-_Effect: TypeAlias = _Send | _Sleep | _Call | _ReadAll | _ReadChunk | _Close
-Flow: TypeAlias = Generator[_Effect, Any, T]
-
-
-class _DriveState:
-    """The responses one flow has open, and their chunk iterators; closed when it ends."""
-
-    def __init__(self) -> None:
-        self.opened: list[httpx.Response] = []
-        self.iterators: dict[int, Any] = {}
-
-    def track(self, response: httpx.Response) -> None:
-        self.opened = [r for r in self.opened if not r.is_closed]
-        self.opened.append(response)
 
 
 class _Secret:
@@ -202,30 +134,6 @@ class _Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("an API key cannot be pickled")
-
-
-def map_transport_error(exc: Exception, request: httpx.Request | None) -> APIConnectionError:
-    """The venice-video error for an httpx transport error (the one translation point)."""
-    if request is not None:
-        request.headers.pop("authorization", None)
-    try:
-        exc_request = getattr(exc, "request", None)
-    except RuntimeError:
-        exc_request = None
-    if isinstance(exc_request, httpx.Request):
-        exc_request.headers.pop("authorization", None)
-    reached = not isinstance(exc, _NOT_SENT)
-    what = f"{request.method} {request.url.copy_with(query=None)}" if request else "request"
-    detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(
-            f"{what} timed out ({type(exc).__name__}).", request, may_have_reached_server=reached
-        )
-    return APIConnectionError(
-        f"{what} failed: {detail} ({type(exc).__name__}).",
-        request,
-        may_have_reached_server=reached,
-    )
 
 
 # --------------------------------------------------------------------------- the pure part
@@ -359,9 +267,9 @@ class BaseClient:
     def _send_flow(self, request: httpx.Request, bucket: str) -> Flow[httpx.Response]:
         """Send through the shared rate limiter; 4xx/5xx become errors (body read)."""
         while (wait := self._limiter.reserve(bucket, self._clock())) > 0:
-            yield _Sleep(wait)
+            yield from sleep(wait)
         try:
-            response: httpx.Response = yield _Send(request)
+            response = yield from send(request)
         except BaseException:
             self._limiter.release(
                 bucket, self._clock(), status=None, headers=None, wall_now=self._wall()
@@ -379,7 +287,7 @@ class BaseClient:
         )
         if response.status_code >= 400:
             try:
-                yield _ReadAll(response)
+                yield from read_all(response)
             except APIConnectionError:
                 pass
             raise self._status_error(response)
@@ -403,7 +311,7 @@ class BaseClient:
             request = self._build(method, path, json=json, params=params, files=files, data=data)
             try:
                 response = yield from self._send_flow(request, bucket)
-                yield _ReadAll(response)
+                yield from read_all(response)
                 return response
             except APIError as exc:
                 if not should_retry(self._retry, exc, attempt):
@@ -412,793 +320,7 @@ class BaseClient:
                     self._retry, attempt, retry_after=self._retry_after(exc), rand=self._rand
                 )
                 logger.info("%s %s failed (%s); retrying in %.2fs", method, path, exc, delay)
-                yield _Sleep(delay)
-
-    # ------------------------------------------------------------------ endpoints
-
-    def _quote_flow(self, request: QuoteRequest) -> Flow[QuoteResponse]:
-        response = yield from self._call_flow("POST", "/video/quote", json=request.to_body())
-        return QuoteResponse.model_validate_json(response.content)
-
-    def _complete_flow(self, model: str, queue_id: str) -> Flow[CompleteResponse]:
-        body = {"model": model, "queue_id": queue_id}
-        response = yield from self._call_flow("POST", "/video/complete", json=body)
-        return CompleteResponse.model_validate_json(response.content)
-
-    def _transcribe_flow(
-        self, url: str, response_format: TranscriptFormat
-    ) -> Flow[VideoTranscription]:
-        body = {"url": url, "response_format": response_format}
-        response = yield from self._call_flow("POST", "/video/transcriptions", json=body)
-        if _is_json(response):
-            return VideoTranscription.model_validate_json(response.content)
-        return VideoTranscription(transcript=response.text)
-
-    def _transcribe_audio_flow(
-        self,
-        file: str | os.PathLike[str] | bytes,
-        *,
-        model: str,
-        response_format: TranscriptFormat,
-        timestamps: bool,
-        language: str | None,
-    ) -> Flow[AudioTranscription]:
-        data, name, mime = yield _Call(functools.partial(load_for_transcription, file))
-        form: dict[str, Any] = {"model": model, "response_format": response_format}
-        if timestamps:
-            form["timestamps"] = "true"
-        if language:
-            form["language"] = language
-        response = yield from self._call_flow(
-            "POST", "/audio/transcriptions", files={"file": (name, data, mime)}, data=form
-        )
-        if _is_json(response):
-            return AudioTranscription.model_validate_json(response.content)
-        return AudioTranscription(text=response.text)
-
-    def _models_flow(self, refresh: bool) -> Flow[Catalog]:
-        if self._catalog is not None and (self._catalog_fixed or not refresh):
-            return self._catalog
-        cache = self._model_cache
-        if cache is not None and not refresh:
-            cached = yield _Call(functools.partial(cache.load, self.base_url))
-            if cached is not None:
-                self._catalog = cast(Catalog, cached)
-                return self._catalog
-        try:
-            response = yield from self._call_flow(
-                "GET", "/models", params={"type": "video"}, bucket="models"
-            )
-            payload = response.json()
-            catalog = Catalog.from_api(payload)
-            if not len(catalog):
-                raise ValueError("the API listed no video models")
-        except (APIError, ValueError) as exc:
-            logger.warning("could not fetch the model list (%s); using a saved copy", exc)
-            stale = None
-            if cache is not None:
-                stale = yield _Call(functools.partial(cache.load, self.base_url, allow_stale=True))
-            self._catalog = cast(Catalog, stale) if stale is not None else bundled_catalog()
-            return self._catalog
-        if cache is not None:
-            yield _Call(functools.partial(cache.store, self.base_url, payload))
-        self._catalog = catalog
-        return catalog
-
-    def _validate_flow(
-        self, request: QueueRequest | QuoteRequest | Mapping[str, Any], kind: str
-    ) -> Flow[QueueRequest | QuoteRequest]:
-        if isinstance(request, QueueRequest | QuoteRequest):
-            body = request.to_body()
-            kind = "quote" if isinstance(request, QuoteRequest) else "queue"
-        else:
-            body = dict(request)
-        catalog = yield from self._models_flow(refresh=False)
-        check = validate_quote if kind == "quote" else validate_queue
-        issues = check(body, catalog)
-        if issues:
-            raise ValidationError(issues)
-        model_cls: type[QueueRequest] | type[QuoteRequest] = (
-            QuoteRequest if kind == "quote" else QueueRequest
-        )
-        try:
-            return model_cls.model_validate(body)
-        except pydantic.ValidationError as exc:
-            raise ValidationError(_pydantic_issues(exc)) from None
-
-    # ------------------------------------------------------------------ the paid step
-
-    def _queue_flow(
-        self,
-        body: dict[str, Any],
-        *,
-        key: str,
-        quote_usd: float | None,
-        output_path: Path | None,
-        tags: Mapping[str, Any] | None,
-        journaled: bool = False,
-    ) -> Flow[QueueResponse]:
-        """Send the queue request once, or again only when that provably cannot pay twice."""
-        model = str(body.get("model"))
-        check_body_size(body)
-        journal = self.journal
-        if journal is not None and not journaled:
-            yield _Call(
-                functools.partial(
-                    journal.record_intent,
-                    key=key,
-                    model=model,
-                    base_url=self.base_url,
-                    request=body,
-                    quote_usd=quote_usd,
-                    output_path=str(output_path) if output_path else None,
-                    tags=tags,
-                )
-            )
-        ambiguous = False  # an earlier attempt may have created the job
-        attempt = 0
-        while True:
-            attempt += 1
-            request = self._build(
-                "POST", "/video/queue", json=body, headers={"Idempotency-Key": key}
-            )
-            try:
-                response = yield from self._send_flow(request, "queue")
-                yield _ReadAll(response)
-                # The job began at most this long ago: the pacer's first clock sample (an
-                # early one overestimates the server's speed, which costs a poll, not a wait).
-                received = self._clock()
-                parsed = QueueResponse.model_validate_json(response.content)
-            except (APIError, pydantic.ValidationError) as exc:
-                if isinstance(exc, pydantic.ValidationError):
-                    # A 200 we cannot read: the job exists, but we do not know its id.
-                    exc = APIConnectionError(f"unreadable queue response: {exc}", request)
-                decision = classify_queue_error(
-                    exc, idempotent_retries=self.idempotent_queue_retries
-                )
-                if isinstance(exc, APIConnectionError) and exc.may_have_reached_server:
-                    ambiguous = True
-                if decision is QueueDecision.RESEND and attempt < self._retry.max_attempts:
-                    delay = backoff_delay(
-                        self._retry, attempt, retry_after=self._retry_after(exc), rand=self._rand
-                    )
-                    logger.info("queue not accepted (%s); resending in %.2fs", exc, delay)
-                    yield _Sleep(delay)
-                    continue
-                if decision is QueueDecision.UNKNOWN or ambiguous:
-                    if journal is not None:
-                        yield _Call(
-                            functools.partial(journal.update, key, status="UNKNOWN", error=str(exc))
-                        )
-                    raise QueueOutcomeUnknownError(
-                        idempotency_key=key,
-                        model=model,
-                        base_url=self.base_url,
-                        journal_path=str(journal.path) if journal is not None else None,
-                        reason=_reason(exc),
-                    ) from exc
-                if journal is not None:
-                    yield _Call(
-                        functools.partial(
-                            journal.update, key, status="FAILED", error=f"not queued: {exc}"
-                        )
-                    )
-                raise exc from None
-            if journal is not None:
-                yield _Call(
-                    functools.partial(
-                        journal.record_queued,
-                        key,
-                        queue_id=parsed.queue_id,
-                        download_url=parsed.download_url,
-                    )
-                )
-            self._queued_mono[key] = received
-            return parsed
-
-    def _submit_flow(
-        self,
-        fields: Mapping[str, Any],
-        *,
-        output: str | os.PathLike[str] | None,
-        max_cost: float | None,
-        tags: Mapping[str, Any] | None,
-        idempotency_key: str | None,
-        on_progress: ProgressCallback | None,
-    ) -> Flow[VideoJob]:
-        body = yield _Call(functools.partial(_resolve_fields, fields))
-        if self.validate_requests:
-            request = yield from self._validate_flow(body, "queue")
-        else:
-            try:
-                request = QueueRequest.model_validate(body)
-            except pydantic.ValidationError as exc:
-                raise ValidationError(_pydantic_issues(exc)) from None
-        assert isinstance(request, QueueRequest)
-        body = request.to_body()
-        check_body_size(body)
-        quote_usd: float | None = None
-        try:
-            quote = yield from self._quote_flow(QuoteRequest.from_queue(request))
-            quote_usd = quote.quote
-        except (BadRequestError, PermissionDeniedError, AuthenticationError):
-            raise
-        except APIError as exc:
-            if max_cost is not None:
-                raise
-            logger.warning("could not get a quote (%s); queueing without one", exc)
-        if max_cost is not None and quote_usd is not None and quote_usd > max_cost:
-            raise SpendLimitError(quote_usd, max_cost, model=request.model)
-        key = idempotency_key or uuid.uuid4().hex
-        path = _output_path(output, request.model, key)
-        queued = yield from self._queue_flow(
-            body, key=key, quote_usd=quote_usd, output_path=path, tags=tags
-        )
-        job = VideoJob(
-            idempotency_key=key,
-            model=queued.model or request.model,
-            status="QUEUED",
-            queue_id=queued.queue_id,
-            quote_usd=quote_usd,
-            path=path,
-            queued_at=self._wall(),
-            base_url=self.base_url,
-            tags=dict(tags or {}),
-            download_url=queued.download_url,
-        )
-        _notify(
-            on_progress,
-            Progress(phase="queued", status="QUEUED", elapsed_s=0.0, queue_id=job.queue_id),
-        )
-        return job
-
-    # ------------------------------------------------------------------ waiting
-
-    def _journal_update(self, job: VideoJob, **fields: Any) -> Flow[VideoJob]:
-        """Change a job, and its journal entry when there is one."""
-        journal = self.journal
-        changes = dict(fields)
-        if "path" in changes:
-            path = changes.pop("path")
-            changes["output_path"] = str(path) if path is not None else None
-        if journal is not None:
-            entry = yield _Call(
-                functools.partial(_update_entry, journal, job.idempotency_key, changes)
-            )
-            if entry is not None:
-                return _merge_entry(job, entry)
-        now = self._wall()
-        stamps = {"READY": "ready_at", "DOWNLOADED": "downloaded_at", "COMPLETED": "completed_at"}
-        updated = job.replace(**{k: v for k, v in fields.items() if k != "output_path"})
-        stamp = stamps.get(str(fields.get("status")))
-        if stamp and getattr(updated, stamp) is None:
-            updated = updated.replace(**{stamp: now})
-        return updated
-
-    def _wait_flow(
-        self,
-        job: VideoJob,
-        *,
-        timeout: float | None,
-        on_progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-        keep_open: bool,
-    ) -> Flow[tuple[VideoJob, httpx.Response | None]]:
-        """Poll until the video is ready. With `keep_open`, an inline video's response is
-        returned unread, so the caller streams it without asking twice."""
-        if job.queue_id is None:
-            raise JobFailedError(f"job {job.idempotency_key} was never queued", job=job)
-        queue_id = job.queue_id
-        deadline = self._clock() + (timeout if timeout is not None else self.wait_timeout)
-        begun = self._clock()
-        pacer = PollPacer(
-            self._poll,
-            started_at=self._queued_mono.get(job.idempotency_key),
-            rand=self._rand,
-            window=self._stats.window(job.model, self._poll),
-            hint=self._stats.hint(job.model),
-        )
-        body = {"model": job.model, "queue_id": queue_id}
-        errors = 0
-        server_errors = 0
-        last_processing: tuple[float, float] | None = None  # (execution_ms, average_ms)
-        if pacer.can_wait_first:
-            # Jobs of this model were seen finish: the first poll can wait until this one
-            # may be ready, rather than ask at once what the last job already said.
-            now = self._clock()
-            yield _Sleep(min(pacer.next_delay(now), max(0.0, deadline - now)), cancel)
-        while True:
-            if _cancelled(cancel):
-                raise JobCancelledError(
-                    f"waiting for {queue_id} was cancelled", job_id=queue_id, job=job
-                )
-            request = self._build("POST", "/video/retrieve", json=body)
-            sent = self._clock()
-            try:
-                response = yield from self._send_flow(request, "retrieve")
-                received = self._clock()
-                if _is_json(response):
-                    yield _ReadAll(response)
-                    payload = response.json()
-                    if not isinstance(payload, dict):
-                        raise ValueError(f"unexpected retrieve answer: {payload!r:.100}")
-                else:
-                    payload = None
-            except APIStatusError as exc:
-                if exc.status_code in (401, 402, 403):
-                    raise
-                retryable = exc.status_code in self._retry.retry_statuses
-                if exc.status_code == 500:
-                    # A refund means the job is over; any other 500 may be a passing fault.
-                    server_errors += 1
-                    retryable = not _is_refunded(exc) and (
-                        server_errors < self._poll.max_consecutive_server_errors
-                    )
-                if not retryable:
-                    failed = yield from self._journal_update(
-                        job, status="FAILED", error=f"the API reported a failure: {exc}"
-                    )
-                    self._queued_mono.pop(job.idempotency_key, None)
-                    raise JobFailedError(
-                        f"job {queue_id} failed: {exc.message}", job=failed
-                    ) from exc
-                errors += 1
-                delay = self._error_delay(errors, exc)
-            except (APIConnectionError, ValueError) as exc:
-                errors += 1
-                delay = self._error_delay(errors, exc)
-            else:
-                errors = 0
-                if exc_status := _failed_status(payload):
-                    failed = yield from self._journal_update(
-                        job, status="FAILED", error=f"the API reported {exc_status}"
-                    )
-                    raise JobFailedError(f"job {queue_id} failed ({exc_status})", job=failed)
-                if payload is None or payload.get("status") == "COMPLETED":
-                    if last_processing is not None:
-                        seen_ms, average_ms = last_processing
-                        found_ms = pacer.execution_at((sent + received) / 2.0)
-                        self._stats.record(job.model, seen_ms, found_ms, average_ms)
-                    done = _timing(payload) if payload is not None else {}
-                    if job.status != "READY":
-                        job = yield from self._journal_update(job, status="READY", **done)
-                    if payload is None and not keep_open:
-                        yield _Close(response)
-                    return job, (response if payload is None else None)
-                server_errors = 0
-                timing = _timing(payload)
-                average = timing.get("average_execution_ms")
-                execution = timing.get("execution_ms")
-                pacer.observe((sent + received) / 2.0, average, execution)
-                if execution is not None and average:
-                    last_processing = (execution, average)
-                    self._stats.remember(job.model, average, pacer.rate)
-                if job.status in ("QUEUED", "QUEUING", "UNKNOWN"):
-                    job = yield from self._journal_update(job, status="PROCESSING", **timing)
-                else:
-                    job = job.replace(**timing)
-                now = self._clock()
-                keep_going = _notify(
-                    on_progress,
-                    Progress(
-                        phase="processing",
-                        status="PROCESSING",
-                        elapsed_s=now - begun,
-                        eta_s=pacer.eta(now),
-                        average_execution_ms=average,
-                        execution_ms=execution,
-                        queue_id=queue_id,
-                    ),
-                )
-                if not keep_going:
-                    raise JobCancelledError(
-                        f"waiting for {queue_id} was cancelled", job_id=queue_id, job=job
-                    )
-                # Other jobs of this model may have finished since: learn from them.
-                pacer.window = self._stats.window(job.model, self._poll)
-                delay = pacer.next_delay(now)
-            now = self._clock()
-            if now >= deadline:
-                raise JobTimeoutError(
-                    f"job {queue_id} was not ready within {deadline - begun:.0f}s; it keeps "
-                    "running on the server: wait() or resume() it later",
-                    job_id=queue_id,
-                    timeout=deadline - begun,
-                    job=job,
-                )
-            yield _Sleep(min(delay, deadline - now), cancel)
-
-    def _error_delay(self, errors: int, exc: BaseException) -> float:
-        delay = backoff_delay(
-            self._retry, errors, retry_after=self._retry_after(exc), rand=self._rand
-        )
-        logger.info("retrieve failed (%s); polling again in %.2fs", exc, delay)
-        return min(delay, self._retry.max_retry_after)
-
-    # ------------------------------------------------------------------ downloading
-
-    def _download_flow(
-        self,
-        job: VideoJob,
-        response: httpx.Response | None,
-        *,
-        output: Path,
-        on_progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-        timeout: float | None,
-    ) -> Flow[VideoJob]:
-        """Save the video to `output`: streamed to a `.part`, fsynced, verified, renamed."""
-        if job.path != output:
-            job = yield from self._journal_update(job, path=output)
-        if job.download_url:
-            if response is not None:
-                yield _Close(response)
-            return (yield from self._download_url_flow(job, output, on_progress))
-        failures: list[str] = []
-        while True:
-            if response is None:
-                job, response = yield from self._wait_flow(
-                    job, timeout=timeout, on_progress=on_progress, cancel=cancel, keep_open=True
-                )
-                if response is None:  # COMPLETED JSON without a download_url
-                    raise DownloadError(
-                        f"job {job.queue_id} is ready but the API sent no video and no download_url"
-                    )
-            try:
-                result = yield from self._stream_to_part(
-                    job, response, output, on_progress, resume=False
-                )
-            except (APIConnectionError, DownloadVerificationError) as exc:
-                # Retrieve is free: a cut or corrupt inline body is fetched again from scratch.
-                failures.append(str(exc))
-                response = None
-                if len(failures) >= _INLINE_ATTEMPTS:
-                    yield from self._journal_update(job, error=f"download failed: {exc}")
-                    if isinstance(exc, DownloadVerificationError):
-                        raise
-                    raise DownloadError(
-                        f"the video of {job.queue_id} could not be downloaded after "
-                        f"{len(failures)} attempts: {exc}"
-                    ) from exc
-                logger.info("download of %s failed (%s); retrieving again", job.queue_id, exc)
-                continue
-            return (yield from self._saved(job, result))
-
-    def _download_url_flow(
-        self, job: VideoJob, output: Path, on_progress: ProgressCallback | None
-    ) -> Flow[VideoJob]:
-        """GET the pre-signed URL without credentials, resuming with `Range` after a drop."""
-        from ._download import PartFile
-
-        url = job.download_url
-        assert url is not None
-        fresh_starts = 0
-        resumes = 0
-        attempt = 0
-        while True:
-            part: PartFile = yield _Call(functools.partial(PartFile, output, resume=True))
-            headers = {"Range": f"bytes={part.offset}-"} if part.offset else {}
-            request = self._build("GET", url, headers=headers, authenticated=False)
-            try:
-                response: httpx.Response = yield _Send(request)
-                if response.status_code >= 400:
-                    yield _ReadAll(response)
-                    raise self._status_error(response)
-            except (APIConnectionError, APIStatusError) as exc:
-                yield _Call(functools.partial(part.abort, keep_part=True))
-                attempt += 1
-                if isinstance(exc, APIStatusError) and exc.status_code == 416:
-                    yield _Call(functools.partial(part.abort, keep_part=False))
-                    yield _Call(functools.partial(_unlink, part.part_path))
-                    continue
-                if isinstance(exc, NotFoundError | GoneError):
-                    failed = yield from self._journal_update(
-                        job, status="FAILED", error=f"the download URL is gone: {exc}"
-                    )
-                    raise JobFailedError(
-                        f"the video of {job.queue_id} can no longer be downloaded: {exc.message}",
-                        job=failed,
-                    ) from exc
-                retryable = isinstance(exc, APIConnectionError) or (
-                    exc.status_code in self._retry.retry_statuses
-                )
-                if not retryable or attempt >= self._retry.max_attempts:
-                    raise
-                yield _Sleep(
-                    backoff_delay(
-                        self._retry, attempt, retry_after=self._retry_after(exc), rand=self._rand
-                    )
-                )
-                continue
-            if part.offset and response.status_code != 206:
-                # The server ignored the Range: start the file over.
-                yield _Call(functools.partial(part.abort, keep_part=False))
-                part = yield _Call(functools.partial(PartFile, output, resume=False))
-            try:
-                result = yield from self._stream_to_part(
-                    job, response, output, on_progress, resume=True, part=part
-                )
-            except APIConnectionError as exc:
-                resumes += 1
-                if resumes > _RANGE_RESUMES:
-                    raise DownloadError(
-                        f"the download of {job.queue_id} kept failing: {exc}"
-                    ) from exc
-                logger.info("download of %s dropped (%s); resuming", job.queue_id, exc)
-                continue
-            except DownloadVerificationError as exc:
-                # A short file keeps its .part (the next pass resumes it); anything else was
-                # deleted and starts over. Either way, a few tries only: the URL is rationed.
-                fresh_starts += 1
-                if fresh_starts >= _DOWNLOAD_ATTEMPTS:
-                    yield from self._journal_update(job, error=f"download failed: {exc}")
-                    raise
-                logger.info("download of %s did not verify (%s); again", job.queue_id, exc)
-                continue
-            return (yield from self._saved(job, result))
-
-    def _stream_to_part(
-        self,
-        job: VideoJob,
-        response: httpx.Response,
-        output: Path,
-        on_progress: ProgressCallback | None,
-        *,
-        resume: bool,
-        part: PartFile | None = None,
-    ) -> Flow[Any]:
-        from ._download import PartFile
-
-        if part is None:
-            part = yield _Call(functools.partial(PartFile, output, resume=resume))
-        assert part is not None
-        total = _content_length(response)
-        expected = part.offset + total if total is not None else None
-        if response.status_code == 206:
-            expected = _range_total(response) or expected
-        began = self._clock()
-        done = part.offset
-        try:
-            while True:
-                chunk: bytes = yield _ReadChunk(response)
-                if not chunk:
-                    break
-                part.write(chunk)
-                done += len(chunk)
-                _notify(
-                    on_progress,
-                    Progress(
-                        phase="downloading",
-                        status="READY",
-                        elapsed_s=self._clock() - began,
-                        bytes_done=done,
-                        bytes_total=expected,
-                        queue_id=job.queue_id,
-                    ),
-                )
-        except BaseException:
-            # No yield here: this also runs when the flow is closed or cancelled. The driver
-            # closes the response; the .part is kept for a Range resume, or dropped.
-            part.abort(keep_part=resume)
-            raise
-        yield _Close(response)
-        if expected is not None and done < expected:
-            yield _Call(functools.partial(part.abort, keep_part=resume))
-            raise APIConnectionError(
-                f"the video body was cut short: {done} of {expected} bytes", None
-            )
-        return (
-            yield _Call(
-                functools.partial(part.finish, expected_size=expected, verify=self.verify_downloads)
-            )
-        )
-
-    def _saved(self, job: VideoJob, result: Any) -> Flow[VideoJob]:
-        job = yield from self._journal_update(
-            job,
-            status="DOWNLOADED",
-            path=result.path,
-            size_bytes=result.size_bytes,
-            sha256=result.sha256,
-            error=None,
-        )
-        elapsed = None
-        if job.queued_at is not None and job.downloaded_at is not None:
-            elapsed = max(0.0, job.downloaded_at - job.queued_at)
-        return job.replace(media=result.media, elapsed_s=elapsed)
-
-    # ------------------------------------------------------------------ cleanup
-
-    def _cleanup_flow(self, job: VideoJob, cleanup: Cleanup | None) -> Flow[VideoJob]:
-        """Delete the server's copy, only once the file is safe. A failure here is recorded
-        and leaves the job DOWNLOADED (its file is fine); `resume()` tries again."""
-        mode = cleanup or self.cleanup
-        assert job.queue_id is not None
-        if job.status == "COMPLETED":
-            return job
-        if mode == "none":
-            return (yield from self._journal_update(job, status="COMPLETED"))
-        try:
-            if mode in ("auto", "complete", "both"):
-                try:
-                    yield from self._complete_flow(job.model, job.queue_id)
-                except NotFoundError:
-                    pass  # already gone: nothing left to delete
-                except BadRequestError:
-                    # The API does not know download_url jobs at /video/complete.
-                    if not (job.download_url and mode == "auto"):
-                        raise
-                    mode = "delete_url"
-            if job.download_url and mode in ("delete_url", "both"):
-                yield from self._delete_url_flow(job.download_url)
-        except APIError as exc:
-            logger.warning("could not delete the server copy of %s: %s", job.queue_id, exc)
-            return (yield from self._journal_update(job, error=f"cleanup failed: {exc}"))
-        return (yield from self._journal_update(job, status="COMPLETED"))
-
-    def _delete_url_flow(self, url: str) -> Flow[None]:
-        attempt = 0
-        while True:
-            attempt += 1
-            request = self._build("DELETE", url, authenticated=False)
-            try:
-                response: httpx.Response = yield _Send(request)
-                yield _ReadAll(response)
-                if response.status_code in (404, 410) or response.status_code < 300:
-                    return None
-                raise self._status_error(response)
-            except APIError as exc:
-                if not should_retry(self._retry, exc, attempt):
-                    raise
-                yield _Sleep(backoff_delay(self._retry, attempt, retry_after=None, rand=self._rand))
-
-    # ------------------------------------------------------------------ whole lifecycles
-
-    def _finish_flow(
-        self,
-        job: VideoJob,
-        *,
-        output: Path | None,
-        timeout: float | None,
-        on_progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-        cleanup: Cleanup | None,
-    ) -> Flow[VideoJob]:
-        """Wait, download, verify, then clean up: everything after the queue."""
-        target = output or job.path or _output_path(None, job.model, job.idempotency_key)
-        begun = self._clock()
-        if job.status in ("DOWNLOADED", "COMPLETED") and job.path is not None:
-            intact = yield _Call(functools.partial(_file_matches, job.path, job.size_bytes))
-            if intact and (output is None or output == job.path):
-                return (yield from self._cleanup_flow(job, cleanup))
-            if job.status == "COMPLETED":
-                raise DownloadError(
-                    f"the video of {job.queue_id} is no longer on the server (completed) and "
-                    f"{job.path} is missing or changed"
-                )
-        job, response = yield from self._wait_flow(
-            job, timeout=timeout, on_progress=on_progress, cancel=cancel, keep_open=True
-        )
-        job = yield from self._download_flow(
-            job, response, output=target, on_progress=on_progress, cancel=cancel, timeout=timeout
-        )
-        job = yield from self._cleanup_flow(job, cleanup)
-        self._queued_mono.pop(job.idempotency_key, None)
-        _notify(
-            on_progress,
-            Progress(
-                phase="done",
-                status=job.status,
-                elapsed_s=self._clock() - begun,
-                bytes_done=job.size_bytes or 0,
-                bytes_total=job.size_bytes,
-                queue_id=job.queue_id,
-            ),
-        )
-        return job
-
-    def _generate_flow(
-        self,
-        fields: Mapping[str, Any],
-        *,
-        output: str | os.PathLike[str] | None,
-        max_cost: float | None,
-        tags: Mapping[str, Any] | None,
-        idempotency_key: str | None,
-        on_progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-        timeout: float | None,
-        cleanup: Cleanup | None,
-    ) -> Flow[VideoJob]:
-        job = yield from self._submit_flow(
-            fields,
-            output=output,
-            max_cost=max_cost,
-            tags=tags,
-            idempotency_key=idempotency_key,
-            on_progress=on_progress,
-        )
-        return (
-            yield from self._finish_flow(
-                job,
-                output=job.path,
-                timeout=timeout,
-                on_progress=on_progress,
-                cancel=cancel,
-                cleanup=cleanup,
-            )
-        )
-
-    def _resume_one_flow(
-        self,
-        entry: JournalEntry,
-        *,
-        timeout: float | None,
-        on_progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-    ) -> Flow[VideoJob]:
-        """Drive one unfinished journal entry to its end. Errors end up in `job.error`."""
-        job = VideoJob.from_entry(entry)
-        try:
-            if job.status == "QUOTED":
-                return (yield from self._journal_update(job, status="CANCELLED"))
-            if job.status in ("QUEUING", "UNKNOWN") and job.queue_id is None:
-                if not self.idempotent_queue_retries or _has_digests(entry.request):
-                    if job.status == "QUEUING":
-                        job = yield from self._journal_update(
-                            job,
-                            status="UNKNOWN",
-                            error="the process stopped while queueing; whether the job exists "
-                            "is unknown. Check your account before queueing it again.",
-                        )
-                    return job
-                # The server honours Idempotency-Key: asking again with the same key returns
-                # the job it created, or creates it once.
-                queued = yield from self._queue_flow(
-                    dict(entry.request),
-                    key=job.idempotency_key,
-                    quote_usd=job.quote_usd,
-                    output_path=job.path,
-                    tags=entry.tags,
-                    journaled=True,
-                )
-                job = job.replace(
-                    status="QUEUED", queue_id=queued.queue_id, download_url=queued.download_url
-                )
-            return (
-                yield from self._finish_flow(
-                    job,
-                    output=job.path,
-                    timeout=timeout,
-                    on_progress=on_progress,
-                    cancel=cancel,
-                    cleanup=None,
-                )
-            )
-        except (JobCancelledError, AuthenticationError):
-            raise
-        except VeniceVideoError as exc:
-            logger.warning("resuming %s failed: %s", job.id, exc)
-            latest = yield from self._entry_job(job)
-            return latest.replace(error=str(exc))
-
-    def _entry_job(self, job: VideoJob) -> Flow[VideoJob]:
-        journal = self.journal
-        if journal is None:
-            return job
-        entry = yield _Call(functools.partial(journal.get, job.idempotency_key))
-        return VideoJob.from_entry(entry) if entry is not None else job
-
-    def _resumable(self, keys: Sequence[str] | None = None) -> list[JournalEntry]:
-        journal = self.journal
-        if journal is None:
-            return []
-        mine = _clean_url(self.base_url)
-        entries = [e for e in journal.unfinished() if _clean_url(e.base_url) == mine]
-        if keys is not None:
-            wanted = set(keys)
-            entries = [e for e in entries if e.key in wanted]
-        return entries
+                yield from sleep(delay)
 
     def _jobs(
         self, statuses: Sequence[JobStatus] | None, unfinished: bool, limit: int | None
@@ -1215,264 +337,8 @@ class BaseClient:
         journal = self.journal
         entry = journal.find(job) if journal is not None else None
         if entry is None:
-            raise VeniceVideoError(f"no job {job!r} in the journal")
+            raise JobNotFoundError(job)
         return VideoJob.from_entry(entry)
-
-    def _retrieve_flow(
-        self,
-        model: str,
-        queue_id: str,
-        output: str | os.PathLike[str] | None,
-        delete_media_on_completion: bool | None,
-    ) -> Flow[RetrieveStatus]:
-        body: dict[str, Any] = {"model": model, "queue_id": queue_id}
-        if delete_media_on_completion is not None:
-            body["delete_media_on_completion"] = delete_media_on_completion
-        attempt = 0
-        while True:
-            attempt += 1
-            request = self._build("POST", "/video/retrieve", json=body)
-            try:
-                response = yield from self._send_flow(request, "retrieve")
-                if _is_json(response):
-                    yield _ReadAll(response)
-                    return RetrieveStatus.model_validate_json(response.content)
-                if output is None:
-                    yield _Close(response)
-                    return RetrieveStatus(status="COMPLETED")
-                job = VideoJob(
-                    idempotency_key=queue_id, model=model, status="READY", queue_id=queue_id
-                )
-                result = yield from self._stream_to_part(
-                    job, response, Path(output), None, resume=False
-                )
-                return RetrieveStatus(
-                    status="COMPLETED", path=result.path, size_bytes=result.size_bytes
-                )
-            except (APIError, DownloadVerificationError) as exc:
-                retry_exc = exc if isinstance(exc, APIError) else APIConnectionError(str(exc))
-                if not should_retry(self._retry, retry_exc, attempt):
-                    raise
-                yield _Sleep(
-                    backoff_delay(
-                        self._retry, attempt, retry_after=self._retry_after(exc), rand=self._rand
-                    )
-                )
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _resolve_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The queue body from `generate()`'s arguments: local media read and inlined."""
-    body: dict[str, Any] = {}
-    media = {
-        "image": ("image_url", "image"),
-        "end_image": ("end_image_url", "image"),
-        "audio_input": ("audio_url", "audio"),
-        "video": ("video_url", "video"),
-    }
-    lists = {
-        "reference_images": ("reference_image_urls", "image"),
-        "scene_images": ("scene_image_urls", "image"),
-        "reference_videos": ("reference_video_urls", "video"),
-        "reference_audios": ("reference_audio_urls", "audio"),
-    }
-    for name, value in fields.items():
-        if value is None:
-            continue
-        if name in media:
-            wire, kind = media[name]
-            body[wire] = resolve_media(value, cast(Any, kind), field=wire)
-        elif name in lists:
-            wire, kind = lists[name]
-            if isinstance(value, str | bytes | os.PathLike):
-                raise InputError(f"{name}: expected a list of inputs, got one")
-            body[wire] = [
-                resolve_media(v, cast(Any, kind), field=f"{wire}.{i}") for i, v in enumerate(value)
-            ]
-        elif name == "reference_documents":
-            body["reference_document_urls"] = list(value)
-        elif name == "elements":
-            body["elements"] = [_resolve_element(e, i) for i, e in enumerate(value)]
-        elif name == "keyframes":
-            body["keyframes"] = [_resolve_keyframe(k, i) for i, k in enumerate(value)]
-        elif isinstance(value, pydantic.BaseModel):
-            body[name] = value.model_dump(mode="json", exclude_none=True)
-        else:
-            body[name] = value
-    return body
-
-
-def _resolve_element(element: ElementArg, index: int) -> dict[str, Any]:
-    data = (
-        element.model_dump(exclude_none=True)
-        if isinstance(element, Element)
-        else {k: v for k, v in element.items() if v is not None}
-    )
-    where = f"elements.{index}"
-    if "frontal_image_url" in data:
-        data["frontal_image_url"] = resolve_media(
-            data["frontal_image_url"], "image", field=f"{where}.frontal_image_url"
-        )
-    if "reference_image_urls" in data:
-        data["reference_image_urls"] = [
-            resolve_media(v, "image", field=f"{where}.reference_image_urls.{i}")
-            for i, v in enumerate(data["reference_image_urls"])
-        ]
-    if "video_url" in data:
-        data["video_url"] = resolve_media(data["video_url"], "video", field=f"{where}.video_url")
-    return data
-
-
-def _resolve_keyframe(keyframe: KeyframeArg, index: int) -> dict[str, Any]:
-    data = (
-        keyframe.model_dump(exclude_none=True) if isinstance(keyframe, Keyframe) else dict(keyframe)
-    )
-    if "image_url" in data:
-        data["image_url"] = resolve_media(
-            data["image_url"], "image", field=f"keyframes.{index}.image_url"
-        )
-    return data
-
-
-def _pydantic_issues(exc: pydantic.ValidationError) -> list[Issue]:
-    issues = []
-    for error in exc.errors():
-        expected = error.get("ctx", {}).get("expected")
-        allowed: tuple[Any, ...] = ()
-        if isinstance(expected, str) and "'" in expected:
-            allowed = tuple(p.strip().strip("'") for p in expected.replace(" or ", ",").split(","))
-        issues.append(
-            Issue(
-                path=tuple(p for p in error["loc"] if isinstance(p, str | int)),
-                message=str(error["msg"]),
-                code=str(error["type"]),
-                received=error.get("input"),
-                allowed=allowed,
-            )
-        )
-    return issues
-
-
-def _output_path(output: str | os.PathLike[str] | None, model: str, key: str) -> Path:
-    name = f"{model}-{key[:8]}.mp4"
-    if output is None:
-        return Path.cwd() / name
-    path = Path(output).expanduser()
-    if path.is_dir():
-        return (path / name).absolute()
-    return path.absolute()
-
-
-def _is_json(response: httpx.Response) -> bool:
-    content_type: str = response.headers.get("content-type", "")
-    return content_type.startswith("application/json") or content_type.endswith("+json")
-
-
-def _failed_status(payload: Mapping[str, Any] | None) -> str | None:
-    if payload is None:
-        return None
-    status = str(payload.get("status", "")).upper()
-    # No official source has a FAILED body, but one client library models it.
-    return status if status in ("FAILED", "ERROR", "CANCELLED") else None
-
-
-def _timing(payload: Mapping[str, Any]) -> dict[str, Any]:
-    timing: dict[str, Any] = {}
-    if isinstance(payload.get("average_execution_time"), int | float):
-        timing["average_execution_ms"] = float(payload["average_execution_time"])
-    if isinstance(payload.get("execution_duration"), int | float):
-        timing["execution_ms"] = float(payload["execution_duration"])
-    return timing
-
-
-def _content_length(response: httpx.Response) -> int | None:
-    value = response.headers.get("content-length")
-    if value is None or response.headers.get("content-encoding"):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-def _range_total(response: httpx.Response) -> int | None:
-    # Content-Range: bytes 100-999/1000
-    value = response.headers.get("content-range", "")
-    _, _, total = value.rpartition("/")
-    return int(total) if total.isdigit() else None
-
-
-def _update_entry(journal: Journal, key: str, changes: dict[str, Any]) -> JournalEntry | None:
-    # A job built by hand (not queued through this journal) has no entry to update.
-    if journal.get(key) is None:
-        return None
-    return journal.update(key, **changes)
-
-
-def _merge_entry(job: VideoJob, entry: JournalEntry) -> VideoJob:
-    fresh = VideoJob.from_entry(entry)
-    return fresh.replace(media=job.media, elapsed_s=fresh.elapsed_s or job.elapsed_s)
-
-
-def _notify(callback: ProgressCallback | None, progress: Progress) -> bool:
-    if callback is None:
-        return True
-    return callback(progress) is not False
-
-
-def _cancelled(cancel: CancelToken | None) -> bool:
-    return cancel is not None and cancel.is_set()
-
-
-def _is_refunded(exc: APIStatusError) -> bool:
-    body: Mapping[str, Any] = exc.body if isinstance(exc.body, Mapping) else {}
-    error = body.get("error")
-    inner: Mapping[str, Any] = error if isinstance(error, Mapping) else {}
-    return (
-        body.get("credits_refunded") is True
-        or inner.get("credits_refunded") is True
-        or exc.code == "INFERENCE_FAILED"
-    )
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, APITimeoutError):
-        return "no answer before the timeout"
-    if isinstance(exc, APIConnectionError):
-        return "a dropped connection"
-    if isinstance(exc, APIStatusError):
-        return f"HTTP {exc.status_code}"
-    return "no usable answer"
-
-
-def _has_digests(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.startswith("data:") and ";sha256=" in value
-    if isinstance(value, Mapping):
-        return any(_has_digests(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_digests(v) for v in value)
-    return False
-
-
-def _file_matches(path: Path, size: int | None) -> bool:
-    try:
-        return path.is_file() and (size is None or path.stat().st_size == size)
-    except OSError:
-        return False
-
-
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-
-
-def _clean_url(url: str) -> str:
-    return httpx.URL(url).copy_with(query=None, fragment=None, userinfo=b"").__str__().rstrip("/")
 
 
 # =========================================================================== the sync twin
@@ -1563,7 +429,7 @@ class VeniceVideo(BaseClient):
     # ------------------------------------------------------------------ driving flows
 
     def _drive(self, flow: Flow[T]) -> T:
-        state = _DriveState()
+        state = DriveState()
         value: Any = None
         error: BaseException | None = None
         try:
@@ -1582,32 +448,26 @@ class VeniceVideo(BaseClient):
             for response in state.opened:
                 response.close()
 
-    def _perform(self, effect: _Effect, state: _DriveState) -> Any:
-        if isinstance(effect, _Send):
-            try:
+    def _perform(self, effect: Effect, state: DriveState) -> Any:
+        if isinstance(effect, Send):
+            with map_transport_errors(effect.request):
                 response = self._http.send(effect.request, stream=True)
-            except httpx.TransportError as exc:
-                raise map_transport_error(exc, effect.request) from exc
             state.track(response)
             return response
-        if isinstance(effect, _ReadChunk):
-            try:
+        if isinstance(effect, ReadChunk):
+            with map_transport_errors():
                 iterator = state.iterators.setdefault(
                     id(effect.response), effect.response.iter_bytes()
                 )
                 return next(iterator, b"")
-            except httpx.TransportError as exc:
-                raise map_transport_error(exc, None) from exc
-        if isinstance(effect, _ReadAll):
-            try:
+        if isinstance(effect, ReadAll):
+            with map_transport_errors():
                 return effect.response.read()
-            except httpx.TransportError as exc:
-                raise map_transport_error(exc, None) from exc
-        if isinstance(effect, _Close):
+        if isinstance(effect, Close):
             state.iterators.pop(id(effect.response), None)
             effect.response.close()
             return None
-        if isinstance(effect, _Sleep):
+        if isinstance(effect, Sleep):
             if effect.seconds <= 0:
                 return None
             if self._default_sleep and isinstance(effect.cancel, threading.Event):
@@ -1615,6 +475,7 @@ class VeniceVideo(BaseClient):
             else:
                 self._sleep(effect.seconds)
             return None
+        assert isinstance(effect, Call)
         return effect.fn()
 
     # ------------------------------------------------------------------ endpoints
@@ -1639,12 +500,12 @@ class VeniceVideo(BaseClient):
         Raises:
             BadRequestError: the API rejected a field (`.issues` says which).
         """
-        quote_request = _quote_request(
+        prepared = quote_request(
             model, request, duration=duration, aspect_ratio=aspect_ratio,
             resolution=resolution, upscale_factor=upscale_factor, audio=audio,
             video_url=video_url, reference_video_total_duration=reference_video_total_duration,
         )  # fmt: skip
-        return self._drive(self._quote_flow(quote_request))
+        return self._drive(quote_flow(self, prepared))
 
     def queue(
         self,
@@ -1670,10 +531,10 @@ class VeniceVideo(BaseClient):
                 back. Do not queue it again blindly; see the error message.
         """
         key = idempotency_key or uuid.uuid4().hex
-        path = _output_path(output, request.model, key)
+        path = output_path(output, request.model, key)
         return self._drive(
-            self._queue_flow(
-                request.to_body(), key=key, quote_usd=None, output_path=path, tags=tags
+            queue_flow(
+                self, request.to_body(), key=key, quote_usd=None, output_path=path, tags=tags
             )
         )
 
@@ -1690,17 +551,17 @@ class VeniceVideo(BaseClient):
         When the video is ready and `output` is given, it is saved there (verified, atomic);
         without `output` a ready video is reported but not downloaded.
         """
-        return self._drive(self._retrieve_flow(model, queue_id, output, delete_media_on_completion))
+        return self._drive(retrieve_flow(self, model, queue_id, output, delete_media_on_completion))
 
     def complete(self, model: str, queue_id: str) -> CompleteResponse:
         """Delete a finished job's media from the server (`POST /video/complete`). Free."""
-        return self._drive(self._complete_flow(model, queue_id))
+        return self._drive(complete_flow(self, model, queue_id))
 
     def transcribe(
         self, url: str, *, response_format: TranscriptFormat = "json"
     ) -> VideoTranscription:
         """Transcribe the speech of a public video URL (`POST /video/transcriptions`, beta)."""
-        return self._drive(self._transcribe_flow(url, response_format))
+        return self._drive(transcribe_flow(self, url, response_format))
 
     def transcribe_audio(
         self,
@@ -1719,8 +580,8 @@ class VeniceVideo(BaseClient):
             InputError: the file is missing, or neither audio nor video.
         """
         return self._drive(
-            self._transcribe_audio_flow(
-                file, model=model, response_format=response_format,
+            transcribe_audio_flow(
+                self, file, model=model, response_format=response_format,
                 timestamps=timestamps, language=language,
             )
         )  # fmt: skip
@@ -1730,7 +591,7 @@ class VeniceVideo(BaseClient):
 
         When the API cannot be reached, a stale copy or the bundled snapshot is returned.
         """
-        return self._drive(self._models_flow(refresh))
+        return self._drive(models_flow(self, refresh))
 
     @overload
     def validate(self, request: QuoteRequest) -> QuoteRequest: ...
@@ -1747,14 +608,12 @@ class VeniceVideo(BaseClient):
             ValidationError: every problem, each with the field, the value, the allowed
                 values and a close match.
         """
-        return self._drive(self._validate_flow(request, "queue"))
+        return self._drive(validate_flow(self, request, "queue"))
 
-    # ------------------------------------------------------------------ the lifecycle
-
-    def generate(
+    def prepare(
         self,
         *,
-        model: str,
+        model: str | None = None,
         prompt: str | None = None,
         duration: Duration | None = None,
         aspect_ratio: AspectRatio | None = None,
@@ -1774,6 +633,55 @@ class VeniceVideo(BaseClient):
         upscale_factor: UpscaleFactor | None = None,
         negative_prompt: str | None = None,
         extra: Mapping[str, Any] | None = None,
+    ) -> QueueRequest:
+        """Build a request once: local media read and inlined, the whole checked. Free.
+
+        Nothing is sent but, on first use, the model catalog's fetch. Hand the result to
+        `quote(request=...)`, `submit(request=...)` or `generate(request=...)`, as often as
+        needed: the media is not read again.
+
+        ```python
+        request = client.prepare(model="wan-2-7-image-to-video", prompt="She turns",
+                                 image="first.png", duration="5s")
+        price = client.quote(request=request)
+        job = client.generate(request=request, quote=price)  # not priced again
+        ```
+
+        Takes the request arguments of `generate()`.
+
+        Raises:
+            InputError: a local input is missing, of the wrong type or too big.
+            ValidationError: the request does not fit its model; every problem is listed.
+        """
+        return self._drive(prepare_flow(self, request_fields(locals())))
+
+    # ------------------------------------------------------------------ the lifecycle
+
+    def generate(
+        self,
+        *,
+        model: str | None = None,
+        prompt: str | None = None,
+        duration: Duration | None = None,
+        aspect_ratio: AspectRatio | None = None,
+        resolution: Resolution | None = None,
+        audio: bool | None = None,
+        image: MediaInput | None = None,
+        end_image: MediaInput | None = None,
+        audio_input: MediaInput | None = None,
+        video: MediaInput | None = None,
+        reference_images: Sequence[MediaInput] | None = None,
+        reference_videos: Sequence[MediaInput] | None = None,
+        reference_audios: Sequence[MediaInput] | None = None,
+        reference_documents: Sequence[str] | None = None,
+        elements: Sequence[ElementArg] | None = None,
+        scene_images: Sequence[MediaInput] | None = None,
+        keyframes: Sequence[KeyframeArg] | None = None,
+        upscale_factor: UpscaleFactor | None = None,
+        negative_prompt: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        request: QueueRequest | None = None,
+        quote: QuoteResponse | None = None,
         output: str | os.PathLike[str] | None = None,
         max_cost: float | None = None,
         tags: Mapping[str, Any] | None = None,
@@ -1801,13 +709,17 @@ class VeniceVideo(BaseClient):
             reference_images, reference_videos, reference_audios, reference_documents,
                 elements, scene_images, keyframes: references for models that take them.
             extra: other queue fields, sent as given (`consents`, `bitrate_mode`, ...).
+            request: a request from `prepare()`, instead of the fields above.
+            quote: the price already asked for this request (`quote(request=...)`); it is
+                not asked again.
             output: the file to write (or a directory); by default `<model>-<key>.mp4` here.
             max_cost: refuse (`SpendLimitError`) before queueing if the quote is higher.
             tags: free-form labels kept in the journal.
             idempotency_key: the `Idempotency-Key`; a new one by default.
             on_progress: called with each `Progress`; return `False` to stop waiting.
             cancel: an event; once set, waiting stops (`JobCancelledError`).
-            timeout: seconds to wait for the job (monotonic); by default `wait_timeout`.
+            timeout: seconds to wait for the job (monotonic); by default `wait_timeout`;
+                `math.inf` waits without a deadline.
             cleanup: what to do with the server's copy; by default the client's setting.
 
         Raises:
@@ -1818,10 +730,10 @@ class VeniceVideo(BaseClient):
             JobTimeoutError: the job was not ready in time (it keeps running).
             DownloadVerificationError: the file did not verify; the server copy is kept.
         """
-        fields = _generate_fields(locals())
+        prepared = self._drive(request_flow(self, request, request_fields(locals())))
         return self._drive(
-            self._generate_flow(
-                fields, output=output, max_cost=max_cost, tags=tags,
+            generate_flow(
+                self, prepared, quote=quote, output=output, max_cost=max_cost, tags=tags,
                 idempotency_key=idempotency_key, on_progress=on_progress, cancel=cancel,
                 timeout=timeout, cleanup=cleanup,
             )
@@ -1830,7 +742,7 @@ class VeniceVideo(BaseClient):
     def submit(
         self,
         *,
-        model: str,
+        model: str | None = None,
         prompt: str | None = None,
         duration: Duration | None = None,
         aspect_ratio: AspectRatio | None = None,
@@ -1850,6 +762,8 @@ class VeniceVideo(BaseClient):
         upscale_factor: UpscaleFactor | None = None,
         negative_prompt: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        request: QueueRequest | None = None,
+        quote: QuoteResponse | None = None,
         output: str | os.PathLike[str] | None = None,
         max_cost: float | None = None,
         tags: Mapping[str, Any] | None = None,
@@ -1858,18 +772,19 @@ class VeniceVideo(BaseClient):
     ) -> VideoJob:
         """Validate, quote and queue a job, then return at once with its `VideoJob`.
 
-        Takes the same request arguments as `generate()`. Follow with `wait()` and
-        `download()`, or leave it to `resume()`.
+        Takes the same request arguments as `generate()` (or a prepared `request`, with its
+        `quote` if it was priced). Follow with `wait()` and `download()`, or leave it to
+        `resume()`.
 
         Raises:
             ValidationError: the request is invalid; nothing was sent.
             SpendLimitError: the quote is over `max_cost`; nothing was queued.
             QueueOutcomeUnknownError: whether the job was created is unknown.
         """
-        fields = _generate_fields(locals())
+        prepared = self._drive(request_flow(self, request, request_fields(locals())))
         return self._drive(
-            self._submit_flow(
-                fields, output=output, max_cost=max_cost, tags=tags,
+            submit_flow(
+                self, prepared, quote=quote, output=output, max_cost=max_cost, tags=tags,
                 idempotency_key=idempotency_key, on_progress=on_progress,
             )
         )  # fmt: skip
@@ -1894,8 +809,8 @@ class VeniceVideo(BaseClient):
         """
         resolved = self._job_of(job)
         ready, _ = self._drive(
-            self._wait_flow(
-                resolved, timeout=timeout, on_progress=on_progress, cancel=cancel,
+            wait_flow(
+                self, resolved, timeout=timeout, on_progress=on_progress, cancel=cancel,
                 keep_open=False,
             )
         )  # fmt: skip
@@ -1920,10 +835,10 @@ class VeniceVideo(BaseClient):
             DownloadVerificationError: the file did not verify; the server copy is kept.
         """
         resolved = self._job_of(job)
-        target = _output_path(output, resolved.model, resolved.idempotency_key) if output else None
+        target = output_path(output, resolved.model, resolved.idempotency_key) if output else None
         return self._drive(
-            self._finish_flow(
-                resolved, output=target, timeout=timeout, on_progress=on_progress,
+            finish_flow(
+                self, resolved, output=target, timeout=timeout, on_progress=on_progress,
                 cancel=cancel, cleanup=cleanup,
             )
         )  # fmt: skip
@@ -1947,12 +862,12 @@ class VeniceVideo(BaseClient):
         only when `idempotent_queue_retries` is on; otherwise it is marked `UNKNOWN`. A job
         that fails keeps its reason in `.error`; the others carry on.
         """
-        entries = self._resumable(keys)
+        entries = resumable(self, keys)
 
         def one(entry: JournalEntry) -> VideoJob:
             return self._drive(
-                self._resume_one_flow(
-                    entry, timeout=timeout, on_progress=on_progress, cancel=cancel
+                resume_one_flow(
+                    self, entry, timeout=timeout, on_progress=on_progress, cancel=cancel
                 )
             )
 
@@ -2057,7 +972,7 @@ class AsyncVeniceVideo(BaseClient):
     # ------------------------------------------------------------------ driving flows
 
     async def _drive(self, flow: Flow[T]) -> T:
-        state = _DriveState()
+        state = DriveState()
         value: Any = None
         error: BaseException | None = None
         try:
@@ -2077,32 +992,26 @@ class AsyncVeniceVideo(BaseClient):
                 for response in state.opened:
                     await response.aclose()
 
-    async def _perform(self, effect: _Effect, state: _DriveState) -> Any:
-        if isinstance(effect, _Send):
-            try:
+    async def _perform(self, effect: Effect, state: DriveState) -> Any:
+        if isinstance(effect, Send):
+            with map_transport_errors(effect.request):
                 response = await self._http.send(effect.request, stream=True)
-            except httpx.TransportError as exc:
-                raise map_transport_error(exc, effect.request) from exc
             state.track(response)
             return response
-        if isinstance(effect, _ReadChunk):
-            try:
+        if isinstance(effect, ReadChunk):
+            with map_transport_errors():
                 iterator = state.iterators.setdefault(
                     id(effect.response), effect.response.aiter_bytes()
                 )
                 return await anext(iterator, b"")
-            except httpx.TransportError as exc:
-                raise map_transport_error(exc, None) from exc
-        if isinstance(effect, _ReadAll):
-            try:
+        if isinstance(effect, ReadAll):
+            with map_transport_errors():
                 return await effect.response.aread()
-            except httpx.TransportError as exc:
-                raise map_transport_error(exc, None) from exc
-        if isinstance(effect, _Close):
+        if isinstance(effect, Close):
             state.iterators.pop(id(effect.response), None)
             await effect.response.aclose()
             return None
-        if isinstance(effect, _Sleep):
+        if isinstance(effect, Sleep):
             if effect.seconds <= 0:
                 return None
             if self._default_sleep and isinstance(effect.cancel, anyio.Event):
@@ -2111,6 +1020,7 @@ class AsyncVeniceVideo(BaseClient):
             else:
                 await self._sleep(effect.seconds)
             return None
+        assert isinstance(effect, Call)
         return await anyio.to_thread.run_sync(effect.fn)
 
     # ------------------------------------------------------------------ endpoints
@@ -2135,12 +1045,12 @@ class AsyncVeniceVideo(BaseClient):
         Raises:
             BadRequestError: the API rejected a field (`.issues` says which).
         """
-        quote_request = _quote_request(
+        prepared = quote_request(
             model, request, duration=duration, aspect_ratio=aspect_ratio,
             resolution=resolution, upscale_factor=upscale_factor, audio=audio,
             video_url=video_url, reference_video_total_duration=reference_video_total_duration,
         )  # fmt: skip
-        return await self._drive(self._quote_flow(quote_request))
+        return await self._drive(quote_flow(self, prepared))
 
     async def queue(
         self,
@@ -2166,10 +1076,10 @@ class AsyncVeniceVideo(BaseClient):
                 back. Do not queue it again blindly; see the error message.
         """
         key = idempotency_key or uuid.uuid4().hex
-        path = _output_path(output, request.model, key)
+        path = output_path(output, request.model, key)
         return await self._drive(
-            self._queue_flow(
-                request.to_body(), key=key, quote_usd=None, output_path=path, tags=tags
+            queue_flow(
+                self, request.to_body(), key=key, quote_usd=None, output_path=path, tags=tags
             )
         )
 
@@ -2187,18 +1097,18 @@ class AsyncVeniceVideo(BaseClient):
         without `output` a ready video is reported but not downloaded.
         """
         return await self._drive(
-            self._retrieve_flow(model, queue_id, output, delete_media_on_completion)
+            retrieve_flow(self, model, queue_id, output, delete_media_on_completion)
         )
 
     async def complete(self, model: str, queue_id: str) -> CompleteResponse:
         """Delete a finished job's media from the server (`POST /video/complete`). Free."""
-        return await self._drive(self._complete_flow(model, queue_id))
+        return await self._drive(complete_flow(self, model, queue_id))
 
     async def transcribe(
         self, url: str, *, response_format: TranscriptFormat = "json"
     ) -> VideoTranscription:
         """Transcribe the speech of a public video URL (`POST /video/transcriptions`, beta)."""
-        return await self._drive(self._transcribe_flow(url, response_format))
+        return await self._drive(transcribe_flow(self, url, response_format))
 
     async def transcribe_audio(
         self,
@@ -2217,8 +1127,8 @@ class AsyncVeniceVideo(BaseClient):
             InputError: the file is missing, or neither audio nor video.
         """
         return await self._drive(
-            self._transcribe_audio_flow(
-                file, model=model, response_format=response_format,
+            transcribe_audio_flow(
+                self, file, model=model, response_format=response_format,
                 timestamps=timestamps, language=language,
             )
         )  # fmt: skip
@@ -2228,7 +1138,7 @@ class AsyncVeniceVideo(BaseClient):
 
         When the API cannot be reached, a stale copy or the bundled snapshot is returned.
         """
-        return await self._drive(self._models_flow(refresh))
+        return await self._drive(models_flow(self, refresh))
 
     @overload
     async def validate(self, request: QuoteRequest) -> QuoteRequest: ...
@@ -2245,14 +1155,12 @@ class AsyncVeniceVideo(BaseClient):
             ValidationError: every problem, each with the field, the value, the allowed
                 values and a close match.
         """
-        return await self._drive(self._validate_flow(request, "queue"))
+        return await self._drive(validate_flow(self, request, "queue"))
 
-    # ------------------------------------------------------------------ the lifecycle
-
-    async def generate(
+    async def prepare(
         self,
         *,
-        model: str,
+        model: str | None = None,
         prompt: str | None = None,
         duration: Duration | None = None,
         aspect_ratio: AspectRatio | None = None,
@@ -2272,6 +1180,55 @@ class AsyncVeniceVideo(BaseClient):
         upscale_factor: UpscaleFactor | None = None,
         negative_prompt: str | None = None,
         extra: Mapping[str, Any] | None = None,
+    ) -> QueueRequest:
+        """Build a request once: local media read and inlined, the whole checked. Free.
+
+        Nothing is sent but, on first use, the model catalog's fetch. Hand the result to
+        `quote(request=...)`, `submit(request=...)` or `generate(request=...)`, as often as
+        needed: the media is not read again.
+
+        ```python
+        request = client.prepare(model="wan-2-7-image-to-video", prompt="She turns",
+                                 image="first.png", duration="5s")
+        price = client.quote(request=request)
+        job = client.generate(request=request, quote=price)  # not priced again
+        ```
+
+        Takes the request arguments of `generate()`.
+
+        Raises:
+            InputError: a local input is missing, of the wrong type or too big.
+            ValidationError: the request does not fit its model; every problem is listed.
+        """
+        return await self._drive(prepare_flow(self, request_fields(locals())))
+
+    # ------------------------------------------------------------------ the lifecycle
+
+    async def generate(
+        self,
+        *,
+        model: str | None = None,
+        prompt: str | None = None,
+        duration: Duration | None = None,
+        aspect_ratio: AspectRatio | None = None,
+        resolution: Resolution | None = None,
+        audio: bool | None = None,
+        image: MediaInput | None = None,
+        end_image: MediaInput | None = None,
+        audio_input: MediaInput | None = None,
+        video: MediaInput | None = None,
+        reference_images: Sequence[MediaInput] | None = None,
+        reference_videos: Sequence[MediaInput] | None = None,
+        reference_audios: Sequence[MediaInput] | None = None,
+        reference_documents: Sequence[str] | None = None,
+        elements: Sequence[ElementArg] | None = None,
+        scene_images: Sequence[MediaInput] | None = None,
+        keyframes: Sequence[KeyframeArg] | None = None,
+        upscale_factor: UpscaleFactor | None = None,
+        negative_prompt: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        request: QueueRequest | None = None,
+        quote: QuoteResponse | None = None,
         output: str | os.PathLike[str] | None = None,
         max_cost: float | None = None,
         tags: Mapping[str, Any] | None = None,
@@ -2299,13 +1256,17 @@ class AsyncVeniceVideo(BaseClient):
             reference_images, reference_videos, reference_audios, reference_documents,
                 elements, scene_images, keyframes: references for models that take them.
             extra: other queue fields, sent as given (`consents`, `bitrate_mode`, ...).
+            request: a request from `prepare()`, instead of the fields above.
+            quote: the price already asked for this request (`quote(request=...)`); it is
+                not asked again.
             output: the file to write (or a directory); by default `<model>-<key>.mp4` here.
             max_cost: refuse (`SpendLimitError`) before queueing if the quote is higher.
             tags: free-form labels kept in the journal.
             idempotency_key: the `Idempotency-Key`; a new one by default.
             on_progress: called with each `Progress`; return `False` to stop waiting.
             cancel: an event; once set, waiting stops (`JobCancelledError`).
-            timeout: seconds to wait for the job (monotonic); by default `wait_timeout`.
+            timeout: seconds to wait for the job (monotonic); by default `wait_timeout`;
+                `math.inf` waits without a deadline.
             cleanup: what to do with the server's copy; by default the client's setting.
 
         Raises:
@@ -2316,10 +1277,10 @@ class AsyncVeniceVideo(BaseClient):
             JobTimeoutError: the job was not ready in time (it keeps running).
             DownloadVerificationError: the file did not verify; the server copy is kept.
         """
-        fields = _generate_fields(locals())
+        prepared = await self._drive(request_flow(self, request, request_fields(locals())))
         return await self._drive(
-            self._generate_flow(
-                fields, output=output, max_cost=max_cost, tags=tags,
+            generate_flow(
+                self, prepared, quote=quote, output=output, max_cost=max_cost, tags=tags,
                 idempotency_key=idempotency_key, on_progress=on_progress, cancel=cancel,
                 timeout=timeout, cleanup=cleanup,
             )
@@ -2328,7 +1289,7 @@ class AsyncVeniceVideo(BaseClient):
     async def submit(
         self,
         *,
-        model: str,
+        model: str | None = None,
         prompt: str | None = None,
         duration: Duration | None = None,
         aspect_ratio: AspectRatio | None = None,
@@ -2348,6 +1309,8 @@ class AsyncVeniceVideo(BaseClient):
         upscale_factor: UpscaleFactor | None = None,
         negative_prompt: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        request: QueueRequest | None = None,
+        quote: QuoteResponse | None = None,
         output: str | os.PathLike[str] | None = None,
         max_cost: float | None = None,
         tags: Mapping[str, Any] | None = None,
@@ -2356,18 +1319,19 @@ class AsyncVeniceVideo(BaseClient):
     ) -> VideoJob:
         """Validate, quote and queue a job, then return at once with its `VideoJob`.
 
-        Takes the same request arguments as `generate()`. Follow with `wait()` and
-        `download()`, or leave it to `resume()`.
+        Takes the same request arguments as `generate()` (or a prepared `request`, with its
+        `quote` if it was priced). Follow with `wait()` and `download()`, or leave it to
+        `resume()`.
 
         Raises:
             ValidationError: the request is invalid; nothing was sent.
             SpendLimitError: the quote is over `max_cost`; nothing was queued.
             QueueOutcomeUnknownError: whether the job was created is unknown.
         """
-        fields = _generate_fields(locals())
+        prepared = await self._drive(request_flow(self, request, request_fields(locals())))
         return await self._drive(
-            self._submit_flow(
-                fields, output=output, max_cost=max_cost, tags=tags,
+            submit_flow(
+                self, prepared, quote=quote, output=output, max_cost=max_cost, tags=tags,
                 idempotency_key=idempotency_key, on_progress=on_progress,
             )
         )  # fmt: skip
@@ -2392,8 +1356,8 @@ class AsyncVeniceVideo(BaseClient):
         """
         resolved = await anyio.to_thread.run_sync(self._job_of, job)
         ready, _ = await self._drive(
-            self._wait_flow(
-                resolved, timeout=timeout, on_progress=on_progress, cancel=cancel,
+            wait_flow(
+                self, resolved, timeout=timeout, on_progress=on_progress, cancel=cancel,
                 keep_open=False,
             )
         )  # fmt: skip
@@ -2418,10 +1382,10 @@ class AsyncVeniceVideo(BaseClient):
             DownloadVerificationError: the file did not verify; the server copy is kept.
         """
         resolved = await anyio.to_thread.run_sync(self._job_of, job)
-        target = _output_path(output, resolved.model, resolved.idempotency_key) if output else None
+        target = output_path(output, resolved.model, resolved.idempotency_key) if output else None
         return await self._drive(
-            self._finish_flow(
-                resolved, output=target, timeout=timeout, on_progress=on_progress,
+            finish_flow(
+                self, resolved, output=target, timeout=timeout, on_progress=on_progress,
                 cancel=cancel, cleanup=cleanup,
             )
         )  # fmt: skip
@@ -2445,15 +1409,15 @@ class AsyncVeniceVideo(BaseClient):
         only when `idempotent_queue_retries` is on; otherwise it is marked `UNKNOWN`. A job
         that fails keeps its reason in `.error`; the others carry on.
         """
-        entries = await anyio.to_thread.run_sync(self._resumable, keys)
+        entries = await anyio.to_thread.run_sync(resumable, self, keys)
         results: list[VideoJob | None] = [None] * len(entries)
         limiter = anyio.CapacityLimiter(max(1, concurrency))
 
         async def one(index: int, entry: JournalEntry) -> None:
             async with limiter:
                 results[index] = await self._drive(
-                    self._resume_one_flow(
-                        entry, timeout=timeout, on_progress=on_progress, cancel=cancel
+                    resume_one_flow(
+                        self, entry, timeout=timeout, on_progress=on_progress, cancel=cancel
                     )
                 )
 
@@ -2493,41 +1457,6 @@ class AsyncVeniceVideo(BaseClient):
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-_REQUEST_FIELDS = (
-    "model", "prompt", "duration", "aspect_ratio", "resolution", "audio", "image", "end_image",
-    "audio_input", "video", "reference_images", "reference_videos", "reference_audios",
-    "reference_documents", "elements", "scene_images", "keyframes", "upscale_factor",
-    "negative_prompt",
-)  # fmt: skip
-
-
-def _generate_fields(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The request fields among `generate()`'s arguments, `extra` merged in."""
-    fields = {name: arguments[name] for name in _REQUEST_FIELDS if arguments.get(name) is not None}
-    for name, value in (arguments.get("extra") or {}).items():
-        if name in fields:
-            raise InputError(f"extra: {name!r} is also given as an argument")
-        fields[name] = value
-    return fields
-
-
-def _quote_request(
-    model: str | None, request: QuoteRequest | QueueRequest | None, **fields: Any
-) -> QuoteRequest:
-    if request is not None:
-        if isinstance(request, QueueRequest):
-            return QuoteRequest.from_queue(request)
-        return request
-    if model is None:
-        raise InputError("quote: give a model (or a request)")
-    try:
-        return QuoteRequest.model_validate(
-            {"model": model, **{k: v for k, v in fields.items() if v is not None}}
-        )
-    except pydantic.ValidationError as exc:
-        raise ValidationError(_pydantic_issues(exc)) from None
 
 
 for _cls in (VeniceVideo, AsyncVeniceVideo, CancelToken):

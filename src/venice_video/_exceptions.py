@@ -23,6 +23,7 @@ VeniceVideoError
 │   └── RequestTooLargeError          .size_bytes, .limit_bytes; the body would get a 413
 ├── InputError (also ValueError)      a local input cannot be used (missing, wrong type, too big)
 ├── JobError                          .job_id
+│   ├── JobNotFoundError              no such job in the journal (or started here)
 │   ├── JobFailedError                .job; the API reported that the job failed
 │   ├── JobTimeoutError               .timeout; the wait deadline passed first
 │   ├── JobCancelledError             the caller cancelled the wait; the job is still journaled
@@ -67,6 +68,7 @@ __all__ = [
     "JobCancelledError",
     "JobError",
     "JobFailedError",
+    "JobNotFoundError",
     "JobTimeoutError",
     "JournalError",
     "NotFoundError",
@@ -395,6 +397,13 @@ class JobError(VeniceVideoError):
     def __init__(self, message: str, *, job_id: str | None = None) -> None:
         super().__init__(message)
         self.job_id = job_id
+
+
+class JobNotFoundError(JobError, LookupError):
+    """No job with this id or key: not in the journal, or not started by this front-end."""
+
+    def __init__(self, job_id: str, message: str | None = None) -> None:
+        super().__init__(message or f"no job {job_id!r} in the journal", job_id=job_id)
 
 
 class JobFailedError(JobError):

@@ -12,6 +12,7 @@ import io
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -22,12 +23,15 @@ if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = [
+    "MEDIA_FIELDS",
+    "MediaField",
     "MediaInput",
     "body_size",
     "check_body_size",
     "is_url",
     "load_for_transcription",
     "resolve_audio",
+    "resolve_fields",
     "resolve_image",
     "resolve_media",
     "resolve_video",
@@ -146,6 +150,101 @@ def load_for_transcription(value: str | os.PathLike[str] | bytes) -> tuple[bytes
             raise InputError(f"file: {exc}") from exc
         return wav, f"{Path(name).stem or 'audio'}.wav", "audio/wav"
     raise InputError(f"file: {name} is neither audio nor video ({mime or 'unknown type'}).")
+
+
+@dataclass(frozen=True)
+class MediaField:
+    """A media argument of `generate()` and the queue field it becomes."""
+
+    name: str
+    """The argument (and CLI, MCP and form) name: `image`, `reference_images`, ..."""
+    wire: str
+    """The queue body's field: `image_url`, `reference_image_urls`, ..."""
+    kind: Kind
+    many: bool = False
+    """A list of inputs rather than one."""
+
+
+#: Every media argument, once: the SDK, the CLI, the MCP tools and the gallery use this table.
+MEDIA_FIELDS: tuple[MediaField, ...] = (
+    MediaField("image", "image_url", "image"),
+    MediaField("end_image", "end_image_url", "image"),
+    MediaField("audio_input", "audio_url", "audio"),
+    MediaField("video", "video_url", "video"),
+    MediaField("reference_images", "reference_image_urls", "image", many=True),
+    MediaField("scene_images", "scene_image_urls", "image", many=True),
+    MediaField("reference_videos", "reference_video_urls", "video", many=True),
+    MediaField("reference_audios", "reference_audio_urls", "audio", many=True),
+)
+_MEDIA_BY_NAME = {f.name: f for f in MEDIA_FIELDS}
+
+
+def resolve_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The queue body from `generate()`'s arguments: local media read, checked and inlined.
+
+    Media arguments (`MEDIA_FIELDS`) become their wire fields; `elements` and `keyframes`
+    have their own media resolved; everything else is passed as it is.
+    """
+    from pydantic import BaseModel
+
+    body: dict[str, Any] = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        media = _MEDIA_BY_NAME.get(name)
+        if media is not None and media.many:
+            if isinstance(value, str | bytes | os.PathLike):
+                raise InputError(f"{name}: expected a list of inputs, got one")
+            body[media.wire] = [
+                resolve_media(v, media.kind, field=f"{media.wire}.{i}") for i, v in enumerate(value)
+            ]
+        elif media is not None:
+            body[media.wire] = resolve_media(value, media.kind, field=media.wire)
+        elif name == "reference_documents":
+            body["reference_document_urls"] = list(value)
+        elif name == "elements":
+            body["elements"] = [_resolve_element(e, i) for i, e in enumerate(value)]
+        elif name == "keyframes":
+            body["keyframes"] = [_resolve_keyframe(k, i) for i, k in enumerate(value)]
+        elif isinstance(value, BaseModel):
+            body[name] = value.model_dump(mode="json", exclude_none=True)
+        else:
+            body[name] = value
+    return body
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_none=True)
+    return {k: v for k, v in dict(value).items() if v is not None}
+
+
+def _resolve_element(element: Any, index: int) -> dict[str, Any]:
+    data = _as_dict(element)
+    where = f"elements.{index}"
+    if "frontal_image_url" in data:
+        data["frontal_image_url"] = resolve_media(
+            data["frontal_image_url"], "image", field=f"{where}.frontal_image_url"
+        )
+    if "reference_image_urls" in data:
+        data["reference_image_urls"] = [
+            resolve_media(v, "image", field=f"{where}.reference_image_urls.{i}")
+            for i, v in enumerate(data["reference_image_urls"])
+        ]
+    if "video_url" in data:
+        data["video_url"] = resolve_media(data["video_url"], "video", field=f"{where}.video_url")
+    return data
+
+
+def _resolve_keyframe(keyframe: Any, index: int) -> dict[str, Any]:
+    data = _as_dict(keyframe)
+    if "image_url" in data:
+        data["image_url"] = resolve_media(
+            data["image_url"], "image", field=f"keyframes.{index}.image_url"
+        )
+    return data
 
 
 def body_size(body: Mapping[str, Any]) -> int:

@@ -14,8 +14,7 @@ import click
 from .. import _exceptions as exc
 from .._catalog import VideoModel
 from .._client import VeniceVideo
-from .._client import _resolve_fields as resolve_fields
-from .._models import VideoJob
+from .._models import QueueRequest, QuoteResponse, VideoJob
 from .._types import JOB_STATUSES, TERMINAL_STATUSES
 from ..journal import Journal
 from ._engine import open_client
@@ -137,19 +136,20 @@ def _fill_defaults(state: State, client: VeniceVideo, fields: dict[str, Any]) ->
         state.say(f"duration: {fields['duration']} (the shortest {model.id} takes; -d to choose)")
 
 
-def _price(client: VeniceVideo, fields: dict[str, Any]) -> float:
-    """Validate the full request (inputs read and checked) and ask its price; nothing is queued.
+def _price(
+    client: VeniceVideo, fields: dict[str, Any]
+) -> tuple[QueueRequest | None, QuoteResponse]:
+    """Prepare the full request (inputs read and checked) and ask its price; nothing is queued.
 
-    Without a prompt (`venice-video quote` often has none) only the priced fields are checked.
+    Without a prompt (`venice-video quote` often has none) only the priced fields are checked,
+    and there is no request to queue.
     """
     model = client.models().get(fields["model"])
     if "prompt" in fields or (model is not None and not model.needs_prompt):
-        request = client.validate(resolve_fields(fields))
-        return float(client.quote(request=request).quote)
+        request = client.prepare(**fields)
+        return request, client.quote(request=request)
     priced = ("duration", "aspect_ratio", "resolution", "upscale_factor", "audio")
-    return float(
-        client.quote(fields["model"], **{k: fields[k] for k in priced if k in fields}).quote
-    )
+    return None, client.quote(fields["model"], **{k: fields[k] for k in priced if k in fields})
 
 
 def _confirm_spend(state: State, quote: float, *, yes: bool, max_cost: float | None) -> float:
@@ -229,7 +229,8 @@ def generate(
     max_cost = max_cost if max_cost is not None else state.settings.max_cost
     with state.client() as client:
         _fill_defaults(state, client, fields)
-        quote = _price(client, fields)
+        prepared, priced = _price(client, fields)
+        quote = float(priced.quote)
         state.say(f"quote: ${quote:.4f} for {fields['model']}")
         if dry_run:
             state.emit(
@@ -251,7 +252,11 @@ def generate(
         try:
             with display:
                 job = client.generate(
-                    **fields, output=output, max_cost=cap, on_progress=progress, timeout=timeout
+                    **({"request": prepared, "quote": priced} if prepared else fields),
+                    output=output,
+                    max_cost=cap,
+                    on_progress=progress,
+                    timeout=timeout,
                 )
         except KeyboardInterrupt:
             _interrupted(state, keys[0] if keys else None)
@@ -270,7 +275,7 @@ def quote(state: State, /, prompt: str | None, **request: Any) -> None:
         fields["prompt"] = prompt
     with state.client() as client:
         _fill_defaults(state, client, fields)
-        price = _price(client, fields)
+        price = float(_price(client, fields)[1].quote)
     state.emit({"model": fields["model"], "quote_usd": price}, f"${price:.4f}")
 
 

@@ -20,8 +20,7 @@ from typing import Any
 import anyio
 
 from .._client import AsyncVeniceVideo
-from .._client import _resolve_fields as resolve_fields
-from .._models import VideoJob
+from .._models import QueueRequest, QuoteResponse, VideoJob
 from ..journal import Journal
 from ._errors import CLIError
 from ._options import request_fields
@@ -72,6 +71,8 @@ class BatchRow:
     cost: float | None = None
     error: str | None = None
     path: Path | None = None
+    request: QueueRequest | None = None
+    quote: QuoteResponse | None = None
 
 
 @dataclass
@@ -190,9 +191,9 @@ def load_rows(
 
 
 async def _price(client: AsyncVeniceVideo, row: BatchRow) -> float:
-    body = await anyio.to_thread.run_sync(resolve_fields, row.fields)
-    request = await client.validate(body)
-    return float((await client.quote(request=request)).quote)
+    row.request = await client.prepare(**row.fields)
+    row.quote = await client.quote(request=row.request)
+    return float(row.quote.quote)
 
 
 def _entry_state(journal: Journal, row: BatchRow) -> str | None:
@@ -255,7 +256,8 @@ async def run_batch(
             try:
                 if row in new:
                     job = await client.generate(
-                        **row.fields,
+                        request=row.request,
+                        quote=row.quote,
                         output=row.output,
                         idempotency_key=row.key,
                         max_cost=prices[row.index] * 1.0001 + 1e-9,

@@ -34,6 +34,7 @@ from typing import Any, Final, cast
 
 from .._exceptions import JournalError
 from .._types import JOB_STATUSES, TERMINAL_STATUSES, JobStatus
+from .._urls import clean_url
 from ._schema import JOB_COLUMNS, migrate
 
 __all__ = [
@@ -229,7 +230,7 @@ class Journal:
             "key": key,
             "model": model,
             "status": "QUEUING",
-            "base_url": _clean_base_url(base_url),
+            "base_url": clean_url(base_url),
             "request": _dump_json(digest_data_urls(_scrub(request)), "request"),
             "quote_usd": quote_usd,
             "output_path": output_path,
@@ -593,13 +594,6 @@ def _check_statuses(statuses: Iterable[str]) -> builtins.list[str]:
     return wanted
 
 
-def _clean_base_url(url: str) -> str:
-    """The URL without user:password, query or fragment: nothing secret is stored with a job."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 def _redact_text(text: str) -> str:
     text = _BEARER.sub(rf"\1 {_REDACTED}", text)
     for name in ("VENICE_API_KEY", "VENICE_VIDEO_API_KEY"):
@@ -684,7 +678,7 @@ def _encode_field(name: str, value: Any) -> Any:
     if name == "tags":
         return _dump_json(_scrub(dict(value or {})), "tags")
     if name == "base_url":
-        return _clean_base_url(str(value))
+        return clean_url(str(value))
     if name == "error" and value is not None:
         return _redact_text(str(value))[:_MAX_ERROR_CHARS]
     if name == "output_path" and value is not None:

@@ -18,12 +18,13 @@ import anyio.from_thread
 import anyio.to_thread
 
 from .._catalog import Catalog
-from .._client import AsyncVeniceVideo, VeniceVideo, _resolve_fields
+from .._client import AsyncVeniceVideo, VeniceVideo
 from .._models import (
     AudioTranscription,
     Progress,
     QueueRequest,
     QuoteRequest,
+    QuoteResponse,
     VideoJob,
     VideoTranscription,
 )
@@ -76,12 +77,9 @@ class Backend:
     async def catalog(self) -> Catalog:
         return cast(Catalog, await self._call("models"))
 
-    async def resolve(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Generate-style fields (local files read and inlined) to a queue body."""
-        return await self.blocking(_resolve_fields, dict(fields))
-
-    async def validate(self, body: Mapping[str, Any]) -> QueueRequest:
-        return cast(QueueRequest, await self._call("validate", dict(body)))
+    async def prepare(self, fields: Mapping[str, Any]) -> QueueRequest:
+        """Generate-style fields (local files read and inlined) to a checked request."""
+        return cast(QueueRequest, await self._call("prepare", **fields))
 
     async def validate_quote(self, request: QuoteRequest) -> QuoteRequest:
         return cast(QuoteRequest, await self._call("validate", request))
@@ -108,14 +106,14 @@ class Backend:
         max_cost: float | None,
         tags: Mapping[str, Any],
         key: str,
+        quote_usd: float | None = None,
     ) -> VideoJob:
-        """Quote, check `max_cost`, journal and queue; returns once the job is queued."""
-        body = request.to_body()
-        model = body.pop("model")
+        """Check `max_cost`, journal and queue (priced now unless `quote_usd` is known);
+        returns once the job is queued."""
         job = await self._call(
             "submit",
-            model=model,
-            extra=body,
+            request=request,
+            quote=QuoteResponse(quote=quote_usd) if quote_usd is not None else None,
             output=output,
             max_cost=max_cost,
             tags=dict(tags),

@@ -25,6 +25,7 @@ from .._exceptions import (
     DownloadError,
     InputError,
     JobFailedError,
+    JobNotFoundError,
     JobTimeoutError,
     JournalError,
     NotFoundError,
@@ -38,6 +39,7 @@ from .._exceptions import (
     ValidationError,
     VeniceVideoError,
 )
+from .._inputs import MEDIA_FIELDS
 from .._validation import Issue
 from ._budget import SpendRefused
 from ._sandbox import SandboxError
@@ -52,24 +54,10 @@ __all__ = [
 ]
 
 #: Wire field names as the tool arguments call them.
-_ARGUMENT_NAMES = {
-    "image_url": "image",
-    "end_image_url": "end_image",
-    "audio_url": "audio_input",
-    "video_url": "video",
-    "reference_image_urls": "reference_images",
-}
+_ARGUMENT_NAMES = {f.wire: f.name for f in MEDIA_FIELDS}
 _URL_QUERY = re.compile(r"(https?://[^\s?#'\"<>]+)\?[^\s'\"<>]*")
 _BEARER = re.compile(r"(?i)\bbearer\s+[^\s'\",;]+")
 _MAX_VALUE_CHARS = 200
-
-
-class JobNotFoundError(Exception):
-    """No job with this id was started through this server (on this API)."""
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"No job {job_id!r} was started through this server.")
-        self.job_id = job_id
 
 
 def scrub(text: str, hide: Iterable[str] = ()) -> str:

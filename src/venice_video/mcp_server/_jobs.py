@@ -21,12 +21,12 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import httpx
 
 from .._download import MediaInfo, verify_mp4
 from .._exceptions import JobTimeoutError, QueueOutcomeUnknownError, VeniceVideoError
 from .._models import Progress, QueueRequest, VideoJob
 from .._types import STAGE_OF_STATUS, STAGES, UNFINISHED_STATUSES
+from .._urls import clean_url
 from ..journal import JournalEntry
 from ._backend import Backend
 from ._budget import Budget
@@ -93,7 +93,7 @@ class JobRunner:
         self._trackers: dict[str, _Tracker] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._media: dict[tuple[str, int, int], MediaInfo | None] = {}
-        self._api = _clean_url(backend.base_url)
+        self._api = clean_url(backend.base_url)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -136,7 +136,12 @@ class JobRunner:
         self._trackers[key] = tracker
         try:
             job = await self.backend.submit(
-                request, output=output, max_cost=cap, tags=dict([MCP_TAG]), key=key
+                request,
+                output=output,
+                max_cost=cap,
+                tags=dict([MCP_TAG]),
+                key=key,
+                quote_usd=quote_usd,
             )
         except QueueOutcomeUnknownError:
             # It may have been charged: count it, so the budget errs on the safe side.
@@ -258,7 +263,7 @@ class JobRunner:
     # ------------------------------------------------------------------ finding
 
     def _is_mine(self, entry: JournalEntry) -> bool:
-        return entry.tags.get(MCP_TAG[0]) == MCP_TAG[1] and _clean_url(entry.base_url) == self._api
+        return entry.tags.get(MCP_TAG[0]) == MCP_TAG[1] and clean_url(entry.base_url) == self._api
 
     async def find(self, job_id: str) -> JournalEntry | None:
         """The job of this server (on this API) with this id, or `None`."""
@@ -372,10 +377,6 @@ class JobRunner:
 
 def new_key() -> str:
     return uuid.uuid4().hex
-
-
-def _clean_url(url: str) -> str:
-    return str(httpx.URL(url).copy_with(query=None, fragment=None, userinfo=b"")).rstrip("/")
 
 
 def _short_prompt(prompt: Any) -> str | None:

@@ -104,7 +104,7 @@ def _tool_errors(
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> dict[str, Any] | CallToolResult:
         try:
             result = await fn(*args, **kwargs)
-        except (VeniceVideoError, SandboxError, SpendRefused, JobNotFoundError) as exc:
+        except (VeniceVideoError, SandboxError, SpendRefused) as exc:
             return error_result(exc)
         scrubbed: dict[str, Any] = scrub_value(result)
         return scrubbed
@@ -178,9 +178,7 @@ def _register(
         return fields
 
     async def queue_request(fields: Mapping[str, Any]) -> QueueRequest:
-        given = {k: v for k, v in fields.items() if v is not None}
-        body = await backend.resolve(given)
-        return await backend.validate(body)
+        return await backend.prepare({k: v for k, v in fields.items() if v is not None})
 
     # ------------------------------------------------------------------ models
 
@@ -389,7 +387,7 @@ def _register(
         """
         entry = await runner.find(job_id)
         if entry is None:
-            raise JobNotFoundError(job_id)
+            raise JobNotFoundError(job_id, f"No job {job_id!r} was started through this server.")
         return await runner.describe(entry)
 
     @server.tool(annotations=read_only)
@@ -413,7 +411,7 @@ def _register(
         """
         entry = await runner.find(job_id)
         if entry is None:
-            raise JobNotFoundError(job_id)
+            raise JobNotFoundError(job_id, f"No job {job_id!r} was started through this server.")
         limit = min(max(timeout_s, 0.0), max_wait_s)
         started = runner.clock()
         finished = await _wait_reporting(runner, entry, limit, ctx)

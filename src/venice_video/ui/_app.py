@@ -548,7 +548,9 @@ class Gallery:
         try:
             await self.runner.blocking(self.uploads.keep_inline, body)
             await self.runner.blocking(self.config.output_dir.mkdir, parents=True, exist_ok=True)
-            await self.runner.submit(body, key=key, output=output, max_cost=cap, tags=tags)
+            await self.runner.submit(
+                body, key=key, output=output, max_cost=cap, tags=tags, quote_usd=price
+            )
         except VeniceVideoError as exc:
             self.runner.changes.mark(key)
             return _sdk_error(exc)

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._catalog import Catalog, VideoModel
 from .._exceptions import InputError
-from .._inputs import Kind, resolve_media
+from .._inputs import MEDIA_FIELDS, Kind, MediaField, resolve_media
 from .._validation import Issue
 from ._uploads import UploadError, UploadStore
 
@@ -28,21 +28,13 @@ __all__ = [
     "model_view",
 ]
 
-# Form field -> (wire field, kind of media).
-_MEDIA: dict[str, tuple[str, Kind]] = {
-    "image": ("image_url", "image"),
-    "end_image": ("end_image_url", "image"),
-    "audio_input": ("audio_url", "audio"),
-    "video": ("video_url", "video"),
-}
-_MEDIA_LISTS: dict[str, tuple[str, Kind]] = {
-    "reference_images": ("reference_image_urls", "image"),
-}
+# The media fields the form offers, from the SDK's one table.
+_FORM_MEDIA = ("image", "end_image", "audio_input", "video", "reference_images")
+_MEDIA: tuple[MediaField, ...] = tuple(f for f in MEDIA_FIELDS if f.name in _FORM_MEDIA)
 _TEXT = ("model", "prompt", "negative_prompt", "duration", "resolution", "aspect_ratio")
 #: Wire field names as the form calls them, for placing issues next to their inputs.
 FIELD_OF_WIRE: dict[str, str] = {
-    **{wire: name for name, (wire, _) in _MEDIA.items()},
-    **{wire: name for name, (wire, _) in _MEDIA_LISTS.items()},
+    **{f.wire: f.name for f in _MEDIA},
 }
 _REMEMBERED = 8
 
@@ -122,17 +114,18 @@ def form_body(form: Mapping[str, Any], media: MediaResolver) -> dict[str, Any]:
             body["upscale_factor"] = int(factor)
         except (TypeError, ValueError):
             raise FormError("upscale_factor", "expected 1, 2 or 4") from None
-    for name, (wire, kind) in _MEDIA.items():
-        value = form.get(name)
-        if value:
-            body[wire] = media.resolve(value, kind, name)
-    for name, (wire, kind) in _MEDIA_LISTS.items():
-        values = form.get(name)
-        if not values:
+    for field in _MEDIA:
+        value = form.get(field.name)
+        if not value:
             continue
-        if not isinstance(values, list):
-            raise FormError(name, "expected a list of uploaded files")
-        body[wire] = [media.resolve(v, kind, f"{name}.{i}") for i, v in enumerate(values)]
+        if not field.many:
+            body[field.wire] = media.resolve(value, field.kind, field.name)
+            continue
+        if not isinstance(value, list):
+            raise FormError(field.name, "expected a list of uploaded files")
+        body[field.wire] = [
+            media.resolve(v, field.kind, f"{field.name}.{i}") for i, v in enumerate(value)
+        ]
     return body
 
 

@@ -23,7 +23,7 @@ import anyio.to_thread
 
 from .._client import AsyncVeniceVideo
 from .._exceptions import JobTimeoutError, VeniceVideoError
-from .._models import Progress, VideoJob
+from .._models import Progress, QueueRequest, QuoteResponse, VideoJob
 from .._types import UNFINISHED_STATUSES
 from ..journal import Journal, JournalEntry
 from ._views import clean_url, scrub
@@ -140,18 +140,19 @@ class Runner:
         output: Path,
         max_cost: float | None,
         tags: Mapping[str, Any] | None = None,
+        quote_usd: float | None = None,
     ) -> VideoJob:
-        """Quote, check `max_cost`, journal and queue a resolved body; then drive it.
+        """Check `max_cost`, journal and queue a resolved, checked body; then drive it.
+
+        `quote_usd` is the price the user was shown; without it the body is priced again.
 
         Raises:
             VeniceVideoError: the SDK or the API refused; see the SDK's `submit`.
         """
         self._require_tg()
-        fields = dict(body)
-        model = str(fields.pop("model"))
         job = await self.client.submit(
-            model=model,
-            extra=fields,
+            request=QueueRequest.model_validate(dict(body)),
+            quote=QuoteResponse(quote=quote_usd) if quote_usd is not None else None,
             output=output,
             max_cost=max_cost,
             tags={**dict(tags or {}), UI_TAG[0]: UI_TAG[1]},

@@ -18,6 +18,7 @@ import httpx
 
 from .._models import Progress
 from .._types import STAGE_OF_STATUS, STAGES
+from .._urls import clean_url
 from ..journal import JournalEntry
 
 __all__ = [
@@ -64,15 +65,6 @@ def scrub(text: str | None, secrets: Iterable[str | None] = ()) -> str | None:
             text = text.replace(secret, "[download URL]")
     text = _QUERY.sub(r"\1?[redacted]", text)
     return _BEARER.sub(r"\1 [redacted]", text)
-
-
-def clean_url(url: str) -> str:
-    """A URL without credentials, query or fragment, for comparing APIs."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
-        return url.rstrip("/")
-    return str(parsed.copy_with(query=None, fragment=None, userinfo=b"")).rstrip("/")
 
 
 def is_loopback_url(url: str) -> bool:

@@ -1,0 +1,84 @@
+"""HTTP helpers for the flows: the one translation point for transport errors, and small
+readers of response headers. Strictly private."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from ._exceptions import APIConnectionError, APITimeoutError
+
+__all__ = [
+    "content_length",
+    "is_json",
+    "map_transport_error",
+    "map_transport_errors",
+    "range_total",
+]
+
+# Failures that prove the request never left this machine: sending it again is safe.
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
+
+
+def map_transport_error(exc: Exception, request: httpx.Request | None) -> APIConnectionError:
+    """The venice-video error for an httpx transport error; the key never travels with it."""
+    if request is not None:
+        request.headers.pop("authorization", None)
+    try:
+        exc_request = getattr(exc, "request", None)
+    except RuntimeError:
+        exc_request = None
+    if isinstance(exc_request, httpx.Request):
+        exc_request.headers.pop("authorization", None)
+    reached = not isinstance(exc, _NOT_SENT)
+    what = f"{request.method} {request.url.copy_with(query=None)}" if request else "request"
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(
+            f"{what} timed out ({type(exc).__name__}).", request, may_have_reached_server=reached
+        )
+    return APIConnectionError(
+        f"{what} failed: {detail} ({type(exc).__name__}).",
+        request,
+        may_have_reached_server=reached,
+    )
+
+
+@contextmanager
+def map_transport_errors(request: httpx.Request | None = None) -> Iterator[None]:
+    """Turn any httpx transport error raised inside into the most specific venice-video one."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise map_transport_error(exc, request) from exc
+
+
+def is_json(response: httpx.Response) -> bool:
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.startswith("application/json") or content_type.endswith("+json")
+
+
+def content_length(response: httpx.Response) -> int | None:
+    """The body's length in bytes when the server says it (and did not compress it)."""
+    value = response.headers.get("content-length")
+    if value is None or response.headers.get("content-encoding"):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def range_total(response: httpx.Response) -> int | None:
+    """The whole file's size from `Content-Range: bytes 100-999/1000`."""
+    value = response.headers.get("content-range", "")
+    _, _, total = value.rpartition("/")
+    return int(total) if total.isdigit() and len(total) < 20 else None

@@ -1,0 +1,75 @@
+"""A job as the flows see it: journal updates, progress notes and cancellation.
+
+Strictly private; shared by the stage modules (`_queueing`, `_waiting`, `_downloading`,
+`_lifecycle`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from ._effects import CancelToken, Flow, call
+from ._models import Progress, VideoJob
+
+if TYPE_CHECKING:
+    from ._client import BaseClient
+    from .journal import Journal, JournalEntry
+
+__all__ = ["ProgressCallback", "cancelled", "entry_job", "journal_update", "notify"]
+
+#: Called with each `Progress`; returning `False` cancels the wait (the job stays journaled).
+ProgressCallback: TypeAlias = Callable[[Progress], "bool | None"]
+
+_STAMPS = {"READY": "ready_at", "DOWNLOADED": "downloaded_at", "COMPLETED": "completed_at"}
+
+
+def journal_update(client: BaseClient, job: VideoJob, **fields: Any) -> Flow[VideoJob]:
+    """Change a job, and its journal entry when there is one."""
+    journal = client.journal
+    changes = dict(fields)
+    if "path" in changes:
+        path = changes.pop("path")
+        changes["output_path"] = str(path) if path is not None else None
+    if journal is not None:
+        entry = yield from call(_update_entry, journal, job.idempotency_key, changes)
+        if entry is not None:
+            return _merge_entry(job, entry)
+    now = client._wall()
+    updated = job.replace(**{k: v for k, v in fields.items() if k != "output_path"})
+    stamp = _STAMPS.get(str(fields.get("status")))
+    if stamp and getattr(updated, stamp) is None:
+        updated = updated.replace(**{stamp: now})
+    return updated
+
+
+def entry_job(client: BaseClient, job: VideoJob) -> Flow[VideoJob]:
+    """The job as its journal entry has it now (the job itself without a journal)."""
+    journal = client.journal
+    if journal is None:
+        return job
+    entry = yield from call(journal.get, job.idempotency_key)
+    return VideoJob.from_entry(entry) if entry is not None else job
+
+
+def notify(callback: ProgressCallback | None, progress: Progress) -> bool:
+    """Tell `callback`; `False` when it asked to stop."""
+    if callback is None:
+        return True
+    return callback(progress) is not False
+
+
+def cancelled(cancel: CancelToken | None) -> bool:
+    return cancel is not None and cancel.is_set()
+
+
+def _update_entry(journal: Journal, key: str, changes: dict[str, Any]) -> JournalEntry | None:
+    # A job built by hand (not queued through this journal) has no entry to update.
+    if journal.get(key) is None:
+        return None
+    return journal.update(key, **changes)
+
+
+def _merge_entry(job: VideoJob, entry: JournalEntry) -> VideoJob:
+    fresh = VideoJob.from_entry(entry)
+    return fresh.replace(media=job.media, elapsed_s=fresh.elapsed_s or job.elapsed_s)
