@@ -15,7 +15,8 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._catalog import Catalog, VideoModel
-    from ._client import AsyncVeniceVideo, CancelToken, ProgressCallback, VeniceVideo
+    from ._async_client import AsyncVeniceVideo
+    from ._client import CancelToken, ProgressCallback, VeniceVideo
     from ._config import Cleanup, PollPolicy, RateLimitPolicy, RetryPolicy
     from ._download import DownloadResult, MediaInfo
     from ._exceptions import (
@@ -167,7 +168,7 @@ _EXPORTS: dict[str, str] = {
     "APIStatusError": "._exceptions",
     "APITimeoutError": "._exceptions",
     "AspectRatio": "._types",
-    "AsyncVeniceVideo": "._client",
+    "AsyncVeniceVideo": "._async_client",
     "AudioTranscription": "._models",
     "AuthenticationError": "._exceptions",
     "BadRequestError": "._exceptions",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from venice_video import AsyncVeniceVideo, VeniceVideo, _client
+from venice_video import AsyncVeniceVideo, VeniceVideo, _async_client, _client
 
 # Only these differ, by design (the `a` prefix where a sync name or protocol would clash).
 RENAMED = {"close": "aclose", "__enter__": "__aenter__", "__exit__": "__aexit__"}
@@ -61,9 +61,10 @@ def test_constructors_take_the_same_arguments() -> None:
 
 def test_the_twins_differ_only_by_async_and_await() -> None:
     """The text of each async method, with `async`/`await` removed, is its sync twin's."""
-    source = Path(_client.__file__).read_text()
-    sync_text = _class_methods_text(source, "class VeniceVideo(")
-    async_text = _class_methods_text(source, "class AsyncVeniceVideo(")
+    sync_text = _class_methods_text(Path(_client.__file__).read_text(), "class VeniceVideo(")
+    async_text = _class_methods_text(
+        Path(_async_client.__file__).read_text(), "class AsyncVeniceVideo("
+    )
     for name in public_methods(VeniceVideo):
         if name in RENAMED or name in ("resume", "jobs"):
             continue  # the thread pool and task group drivers differ, by design

@@ -1,0 +1,297 @@
+"""`BaseClient`: what both client twins share. Strictly private.
+
+Configuration, the journal, request building and the one place requests are sent (through
+the shared rate limiter, 4xx/5xx turned into typed errors). Every lifecycle decision is a
+flow in its stage's module: `_endpoints` (the free calls and `prepare`), `_queueing` (the
+paid step), `_waiting`, `_downloading` and `_lifecycle`; the rules of a flow are in
+`_effects`. The twins, `VeniceVideo` (`_client`) and `AsyncVeniceVideo` (`_async_client`),
+only drive flows: one calls, the other awaits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
+
+import httpx
+
+from ._catalog import Catalog
+from ._config import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    Cleanup,
+    PollPolicy,
+    RateLimitPolicy,
+    RetryPolicy,
+)
+from ._effects import (
+    Flow,
+    read_all,
+    send,
+    sleep,
+)
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    JobNotFoundError,
+    make_status_error,
+    parse_retry_after,
+)
+from ._modelcache import ModelCache
+from ._models import (
+    Element,
+    Keyframe,
+    VideoJob,
+)
+from ._polling import CompletionStats, RateLimiter, backoff_delay, should_retry
+from ._types import JobStatus
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .journal import Journal
+
+
+logger = logging.getLogger("venice_video")
+
+T = TypeVar("T")
+
+JournalArg: TypeAlias = "Journal | str | os.PathLike[str] | bool | None"
+ElementArg: TypeAlias = "Element | Mapping[str, Any]"
+KeyframeArg: TypeAlias = "Keyframe | Mapping[str, Any]"
+
+DEFAULT_STT_MODEL = "nvidia/parakeet-tdt-0.6b-v3"
+
+__all__ = ["BaseClient", "ElementArg", "JournalArg", "KeyframeArg", "DEFAULT_STT_MODEL"]
+
+
+class _Secret:
+    """Holds the API key; its repr never shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("an API key cannot be pickled")
+
+
+# --------------------------------------------------------------------------- the pure part
+
+
+class BaseClient:
+    """What both twins share: configuration, request building, and every decision.
+
+    Strictly private; use `VeniceVideo` or `AsyncVeniceVideo`.
+    """
+
+    _http: httpx.Client | httpx.AsyncClient
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: float | httpx.Timeout | None,
+        wait_timeout: float,
+        journal: JournalArg,
+        cache_dir: str | os.PathLike[str] | Literal[False] | None,
+        catalog: Catalog | None,
+        retry: RetryPolicy,
+        poll: PollPolicy,
+        rate_limit: RateLimitPolicy,
+        idempotent_queue_retries: bool,
+        cleanup: Cleanup,
+        verify_downloads: bool,
+        validate_requests: bool,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+        rand: Callable[[], float] | None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        self._api_key = _Secret(key) if key else None
+        url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        self.base_url = url.rstrip("/")
+        self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
+        self.wait_timeout = wait_timeout
+        self.idempotent_queue_retries = idempotent_queue_retries
+        self.cleanup: Cleanup = cleanup
+        self.verify_downloads = verify_downloads
+        self.validate_requests = validate_requests
+        self._retry = retry
+        self._poll = poll
+        self._clock = clock
+        self._wall = wall_clock
+        self._rand = rand if rand is not None else random.random
+        self._limiter = RateLimiter(rate_limit)
+        self._stats = CompletionStats()
+        self._journal_arg = journal
+        self._journal: Journal | None = None
+        self._journal_owned = False
+        self._journal_lock = threading.Lock()
+        self._catalog = catalog
+        self._catalog_fixed = catalog is not None
+        self._model_cache = ModelCache(cache_dir) if cache_dir is not False else None
+        # Monotonic time each job was queued in this process: the pacer's first sample.
+        self._queued_mono: dict[str, float] = {}
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key is not None else "not set"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>)"
+
+    # ------------------------------------------------------------------ journal
+
+    @property
+    def journal(self) -> Journal | None:
+        """The job journal, opened on first use; `None` when journaling is off."""
+        if self._journal_arg is False:
+            return None
+        with self._journal_lock:
+            if self._journal is None:
+                from .journal import Journal
+
+                arg = self._journal_arg
+                if isinstance(arg, Journal):
+                    self._journal = arg
+                else:
+                    path = None if arg is None or arg is True else arg
+                    self._journal = Journal(path)
+                    self._journal_owned = True
+            return self._journal
+
+    def _close_journal(self) -> None:
+        with self._journal_lock:
+            if self._journal is not None and self._journal_owned:
+                self._journal.close()
+                self._journal = None
+
+    # ------------------------------------------------------------------ requests
+
+    def _build(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
+        authenticated: bool = True,
+    ) -> httpx.Request:
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        merged = {"User-Agent": f"venice-video/{__version__}"}
+        if authenticated and self._api_key is not None:
+            merged["Authorization"] = f"Bearer {self._api_key.get()}"
+        merged.update(headers or {})
+        request = self._http.build_request(
+            method, url, json=json, params=params, headers=merged, files=files, data=data
+        )
+        if not authenticated:
+            # A pre-signed URL must never see the key, even if the http client has defaults.
+            request.headers.pop("authorization", None)
+        return request
+
+    def _status_error(self, response: httpx.Response) -> APIStatusError:
+        error = make_status_error(response)
+        if isinstance(error, AuthenticationError) and self._api_key is None:
+            error.message += f" (no API key was given: pass api_key= or set {API_KEY_ENV})"
+            error.args = (error.message,)
+        return error
+
+    def _retry_after(self, exc: BaseException) -> float | None:
+        if isinstance(exc, APIStatusError):
+            return parse_retry_after(exc.response.headers, now=self._wall())
+        return None
+
+    def _send_flow(self, request: httpx.Request, bucket: str) -> Flow[httpx.Response]:
+        """Send through the shared rate limiter; 4xx/5xx become errors (body read)."""
+        while (wait := self._limiter.reserve(bucket, self._clock())) > 0:
+            yield from sleep(wait)
+        try:
+            response = yield from send(request)
+        except BaseException:
+            self._limiter.release(
+                bucket, self._clock(), status=None, headers=None, wall_now=self._wall()
+            )
+            raise
+        self._limiter.release(
+            bucket,
+            self._clock(),
+            status=response.status_code,
+            headers=response.headers,
+            wall_now=self._wall(),
+        )
+        logger.debug(
+            "%s %s -> %s", request.method, request.url.copy_with(query=None), response.status_code
+        )
+        if response.status_code >= 400:
+            try:
+                yield from read_all(response)
+            except APIConnectionError:
+                pass
+            raise self._status_error(response)
+        return response
+
+    def _call_flow(
+        self,
+        method: str,
+        path: str,
+        *,
+        bucket: str = "other",
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Flow[httpx.Response]:
+        """A free, idempotent call: retried with backoff on 429, 5xx and lost connections."""
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._build(method, path, json=json, params=params, files=files, data=data)
+            try:
+                response = yield from self._send_flow(request, bucket)
+                yield from read_all(response)
+                return response
+            except APIError as exc:
+                if not should_retry(self._retry, exc, attempt):
+                    raise
+                delay = backoff_delay(
+                    self._retry, attempt, retry_after=self._retry_after(exc), rand=self._rand
+                )
+                logger.info("%s %s failed (%s); retrying in %.2fs", method, path, exc, delay)
+                yield from sleep(delay)
+
+    def _jobs(
+        self, statuses: Sequence[JobStatus] | None, unfinished: bool, limit: int | None
+    ) -> list[VideoJob]:
+        journal = self.journal
+        if journal is None:
+            return []
+        entries = journal.list(statuses=statuses, unfinished=unfinished, limit=limit)
+        return [VideoJob.from_entry(e) for e in entries]
+
+    def _job_of(self, job: VideoJob | str) -> VideoJob:
+        if isinstance(job, VideoJob):
+            return job
+        journal = self.journal
+        entry = journal.find(job) if journal is not None else None
+        if entry is None:
+            raise JobNotFoundError(job)
+        return VideoJob.from_entry(entry)
