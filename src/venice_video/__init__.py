@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._catalog import Catalog, VideoModel
     from ._async_client import AsyncVeniceVideo
+    from ._catalog import Catalog, VideoModel
     from ._client import CancelToken, ProgressCallback, VeniceVideo
     from ._config import Cleanup, PollPolicy, RateLimitPolicy, RetryPolicy
     from ._download import DownloadResult, MediaInfo

@@ -45,6 +45,7 @@ from ._exceptions import (
     make_status_error,
     parse_retry_after,
 )
+from ._logs import guard_httpx_log
 from ._modelcache import ModelCache
 from ._models import (
     Element,
@@ -124,6 +125,7 @@ class BaseClient:
         wall_clock: Callable[[], float],
         rand: Callable[[], float] | None,
     ) -> None:
+        guard_httpx_log()
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self._api_key = _Secret(key) if key else None
         url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
