@@ -243,7 +243,7 @@ def serve(args: tuple[str, ...]) -> None:
     Options: --host, --port, --speed N, --data-dir DIR, --accounts FILE, --config FILE,
     --workers N, --allow-private-urls, --ephemeral; `venice-video serve --help` lists them.
     """
-    from ..server.__main__ import main as server_main
+    from ..server import main as server_main
 
     raise SystemExit(server_main(list(args)))
 

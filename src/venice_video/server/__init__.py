@@ -26,10 +26,11 @@ from ._config import (
     ServerConfig,
     load_accounts_file,
 )
-from ._run import ServerThread, default_data_dir, serve
+from ._run import AppThread, ServerThread, default_data_dir, serve
 
 __all__ = [
     "AccountConfig",
+    "AppThread",
     "Clock",
     "EndpointFaults",
     "FaultConfig",
@@ -43,5 +44,13 @@ __all__ = [
     "create_app",
     "default_data_dir",
     "load_accounts_file",
+    "main",
     "serve",
 ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The server's command line (`venice-video serve`, `python -m venice_video.server`)."""
+    from .__main__ import main as run
+
+    return run(argv)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..server._run import AppThread
+from ..server import AppThread
 
 __all__ = ["GalleryThread", "uvicorn_config"]
 
