@@ -10,12 +10,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sdk_helpers import INLINE_MODEL, SMALL, URL_MODEL, local_jobs, local_stats
 
 from venice_video import (
     AsyncVeniceVideo,
     ContentPolicyError,
+    InputError,
     JobFailedError,
     NotFoundError,
     Progress,
@@ -243,3 +245,42 @@ async def test_transcribe_audio_returns_text(async_venice: AsyncVeniceVideo) -> 
     result = await async_venice.transcribe_audio(FIXTURES / "speech.wav", timestamps=True)
     assert result.text.strip()
     assert result.duration is None or result.duration > 0
+
+
+async def test_prepare_once_then_generate_with_its_quote_asks_the_price_once(
+    server: ServerThread, api_key: str, tmp_path: Path
+) -> None:
+    paths: list[str] = []
+
+    async def record(request: httpx.Request) -> None:
+        paths.append(request.url.path)
+
+    http = httpx.AsyncClient(event_hooks={"request": [record]})
+    async with AsyncVeniceVideo(
+        api_key=api_key, base_url=server.base_url, journal=tmp_path / "j.sqlite3",
+        cache_dir=tmp_path / "cache", http_client=http,
+    ) as venice:  # fmt: skip
+        request = await venice.prepare(model=INLINE_MODEL, prompt="a red kite", **SMALL)
+        price = await venice.quote(request=request)
+        job = await venice.generate(request=request, quote=price, output=tmp_path / "kite.mp4")
+    await http.aclose()
+    assert isinstance(request, QueueRequest) and request.prompt == "a red kite"
+    assert job.status == "COMPLETED" and job.quote_usd == price.quote
+    assert sum(p.endswith("/video/quote") for p in paths) == 1
+    assert sum(p.endswith("/video/queue") for p in paths) == 1
+
+
+async def test_prepare_refuses_a_bad_request_before_anything_is_sent(
+    async_venice: AsyncVeniceVideo,
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        await async_venice.prepare(model=INLINE_MODEL, prompt="a red kite", duration="999s")
+    assert any(issue.field == "duration" for issue in caught.value.issues)
+
+
+async def test_a_request_and_its_fields_together_are_refused(
+    async_venice: AsyncVeniceVideo,
+) -> None:
+    request = await async_venice.prepare(model=INLINE_MODEL, prompt="a red kite", **SMALL)
+    with pytest.raises(InputError, match="not both"):
+        await async_venice.submit(request=request, prompt="another")

@@ -10,11 +10,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sdk_helpers import INLINE_MODEL, SMALL, URL_MODEL, local_jobs, local_stats
 
 from venice_video import (
     ContentPolicyError,
+    InputError,
     JobFailedError,
     NotFoundError,
     Progress,
@@ -233,3 +235,34 @@ def test_transcribe_audio_returns_text(venice: VeniceVideo) -> None:
     result = venice.transcribe_audio(FIXTURES / "speech.wav", timestamps=True)
     assert result.text.strip()
     assert result.duration is None or result.duration > 0
+
+
+def test_prepare_once_then_generate_with_its_quote_asks_the_price_once(
+    server: ServerThread, api_key: str, tmp_path: Path
+) -> None:
+    paths: list[str] = []
+    http = httpx.Client(event_hooks={"request": [lambda r: paths.append(r.url.path)]})
+    with VeniceVideo(
+        api_key=api_key, base_url=server.base_url, journal=tmp_path / "j.sqlite3",
+        cache_dir=tmp_path / "cache", http_client=http,
+    ) as venice:  # fmt: skip
+        request = venice.prepare(model=INLINE_MODEL, prompt="a red kite", **SMALL)
+        price = venice.quote(request=request)
+        job = venice.generate(request=request, quote=price, output=tmp_path / "kite.mp4")
+    http.close()
+    assert isinstance(request, QueueRequest) and request.prompt == "a red kite"
+    assert job.status == "COMPLETED" and job.quote_usd == price.quote
+    assert sum(p.endswith("/video/quote") for p in paths) == 1
+    assert sum(p.endswith("/video/queue") for p in paths) == 1
+
+
+def test_prepare_refuses_a_bad_request_before_anything_is_sent(venice: VeniceVideo) -> None:
+    with pytest.raises(ValidationError) as caught:
+        venice.prepare(model=INLINE_MODEL, prompt="a red kite", duration="999s")
+    assert any(issue.field == "duration" for issue in caught.value.issues)
+
+
+def test_a_request_and_its_fields_together_are_refused(venice: VeniceVideo) -> None:
+    request = venice.prepare(model=INLINE_MODEL, prompt="a red kite", **SMALL)
+    with pytest.raises(InputError, match="not both"):
+        venice.submit(request=request, prompt="another")
