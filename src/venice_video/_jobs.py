@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from ._client import BaseClient
     from .journal import Journal, JournalEntry
 
-__all__ = ["ProgressCallback", "cancelled", "entry_job", "journal_update", "notify"]
+__all__ = [
+    "ProgressCallback",
+    "cancelled",
+    "entry_job",
+    "journal_of",
+    "journal_update",
+    "notify",
+]
 
 #: Called with each `Progress`; returning `False` cancels the wait (the job stays journaled).
 ProgressCallback: TypeAlias = Callable[[Progress], "bool | None"]
@@ -24,9 +31,16 @@ ProgressCallback: TypeAlias = Callable[[Progress], "bool | None"]
 _STAMPS = {"READY": "ready_at", "DOWNLOADED": "downloaded_at", "COMPLETED": "completed_at"}
 
 
+def journal_of(client: BaseClient) -> Flow[Journal | None]:
+    """The client's journal; its first opening (files, SQLite) is blocking work (Rule 2)."""
+    if client._journal is not None or client._journal_arg is False:
+        return client._journal
+    return (yield from call(lambda: client.journal))
+
+
 def journal_update(client: BaseClient, job: VideoJob, **fields: Any) -> Flow[VideoJob]:
     """Change a job, and its journal entry when there is one."""
-    journal = client.journal
+    journal = yield from journal_of(client)
     changes = dict(fields)
     if "path" in changes:
         path = changes.pop("path")
@@ -45,7 +59,7 @@ def journal_update(client: BaseClient, job: VideoJob, **fields: Any) -> Flow[Vid
 
 def entry_job(client: BaseClient, job: VideoJob) -> Flow[VideoJob]:
     """The job as its journal entry has it now (the job itself without a journal)."""
-    journal = client.journal
+    journal = yield from journal_of(client)
     if journal is None:
         return job
     entry = yield from call(journal.get, job.idempotency_key)

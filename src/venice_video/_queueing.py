@@ -32,7 +32,7 @@ from ._exceptions import (
     SpendLimitError,
 )
 from ._inputs import check_body_size
-from ._jobs import ProgressCallback, notify
+from ._jobs import ProgressCallback, journal_of, notify
 from ._models import Progress, QueueRequest, QueueResponse, QuoteRequest, QuoteResponse, VideoJob
 from ._polling import QueueDecision, backoff_delay, classify_queue_error
 
@@ -57,7 +57,7 @@ def queue_flow(
     """Send the queue request once, or again only when that provably cannot pay twice."""
     model = str(body.get("model"))
     check_body_size(body)
-    journal = client.journal
+    journal = yield from journal_of(client)
     if journal is not None and not journaled:
         yield from call(
             journal.record_intent,
