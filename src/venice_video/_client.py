@@ -31,7 +31,8 @@ import anyio
 import httpx
 import pydantic
 
-from ._catalog import Catalog, bundled_catalog
+from ._catalog import Catalog, bundled_catalog, retired_model
+from ._choose import AsyncModelChoice, ModelChoice
 from ._config import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -92,7 +93,7 @@ from ._polling import (
     should_retry,
 )
 from ._types import AspectRatio, Duration, JobStatus, Resolution, TranscriptFormat, UpscaleFactor
-from ._validation import Issue, validate_queue, validate_quote
+from ._validation import Issue, retired_issues, validate_queue, validate_quote
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -417,6 +418,11 @@ class BaseClient:
     # ------------------------------------------------------------------ endpoints
 
     def _quote_flow(self, request: QuoteRequest) -> Flow[QuoteResponse]:
+        if self.validate_requests and retired_model(request.model) is not None:
+            # Refused before the request, unless the live list still has the model.
+            catalog = yield from self._models_flow(refresh=False)
+            if retired := retired_issues(request.model, catalog):
+                raise ValidationError(retired)
         response = yield from self._call_flow("POST", "/video/quote", json=request.to_body())
         return QuoteResponse.model_validate_json(response.content)
 
@@ -753,7 +759,9 @@ class BaseClient:
                     failed = yield from self._journal_update(
                         job, status="FAILED", error=f"the API reported {exc_status}"
                     )
-                    raise JobFailedError(f"job {queue_id} failed ({exc_status})", job=failed)
+                    raise JobFailedError(
+                        f"job {queue_id} failed ({exc_status})", job=failed, body=payload
+                    )
                 if payload is None or payload.get("status") == "COMPLETED":
                     if last_processing is not None:
                         seen_ms, average_ms = last_processing
@@ -1478,7 +1486,7 @@ def _clean_url(url: str) -> str:
 # =========================================================================== the sync twin
 
 
-class VeniceVideo(BaseClient):
+class VeniceVideo(BaseClient, ModelChoice):
     """The synchronous client.
 
     ```python
@@ -1994,7 +2002,7 @@ class VeniceVideo(BaseClient):
 # =========================================================================== the async twin
 
 
-class AsyncVeniceVideo(BaseClient):
+class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
     """The asynchronous client; the same methods as `VeniceVideo`, awaited.
 
     ```python
