@@ -121,7 +121,9 @@ def _previous_records(doc: Any) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in records if r.get("constraints")}
 
 
-def _merge(new: dict[str, Any], quote: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+def _merge(
+    new: dict[str, Any], quote: dict[str, Any], old: dict[str, Any] | None
+) -> dict[str, Any]:
     video = new["video"]
     fingerprint = json.loads(quote["fingerprint"])
     audio, configurable = AUDIO[video["audio"]]

@@ -386,6 +386,8 @@ class Catalog:
         """
         wanted = parse_needs(needs)
         given = None if inputs_given is None else parse_needs(inputs_given) | {"text"}
+        if given is not None and given & {"elements", "scene_images"}:
+            given |= {"reference"}  # elements and scene images are references too
         seconds = normal_duration(duration)
         return [
             m

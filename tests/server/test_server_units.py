@@ -64,11 +64,12 @@ def test_listed_prices_are_venices_and_multipliers_still_apply() -> None:
     catalog = bundled_catalog()
     wan = catalog["wan-3-0-text-to-video"]
     body = {"duration": "5s", "resolution": "480p", "audio": False}
-    assert quote_usd(PricingTable(), wan, body) == 0.26  # video-pricing.json: 480p|5s|off
+    assert quote_usd(PricingTable(), wan, body) == pytest.approx(0.26)  # 480p|5s|off
     doubled = PricingTable(model_multipliers={wan.id: 2.0})
-    assert quote_usd(doubled, wan, body) == 0.52
+    assert quote_usd(doubled, wan, body) == pytest.approx(0.52)
     # The placeholder family multipliers do not touch Venice's prices.
-    assert quote_usd(PricingTable(family_multipliers={"wan": 9.0}), wan, body) == 0.26
+    placeholders = PricingTable(family_multipliers={"wan": 9.0})
+    assert quote_usd(placeholders, wan, body) == pytest.approx(0.26)
 
 
 def test_simulated_times_are_tens_of_seconds_to_minutes() -> None:
