@@ -123,6 +123,7 @@ def _price_flow(
     cache = _quote_cache(client)
     yield _Call(functools.partial(cache.load, client.base_url))
     priced: list[PricedModel] = []
+    unreachable = ""
     for model in chosen:
         request = quote_shape(model, duration=duration, resolution=resolution, audio=audio)
         if request is None:
@@ -130,8 +131,8 @@ def _price_flow(
             continue
         body = request.to_body()
         quote = None if refresh else cache.get(client.base_url, body)
-        note = ""
-        if quote is None:
+        note = unreachable if quote is None else ""
+        if quote is None and not unreachable:
             try:
                 answer: QuoteResponse = yield from client._quote_flow(request)
                 quote = answer.quote
@@ -139,7 +140,8 @@ def _price_flow(
             except (BadRequestError, ValidationError) as exc:
                 note = f"not priced: {exc}".splitlines()[0][:200]
             except APIError as exc:
-                note = f"not priced: {exc.message}"[:200]
+                # Not this request's fault, and already retried: the next would fare no better.
+                note = unreachable = f"not priced: {exc.message}"[:200]
         priced.append(PricedModel(model, request, quote, note))
     yield _Call(functools.partial(cache.save, client.base_url))
     return sorted(priced, key=_cheapest_first)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._catalog import Catalog, VideoModel, retired_model
+from ._issues import Issue, PathItem, error_body, quote_value
 from ._types import ASPECT_RATIOS, DURATIONS, RESOLUTIONS, UPSCALE_FACTORS
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 Kind = Literal["queue", "quote"]
-PathItem = str | int
 
 SPEC_PROMPT_MAX = 20000
 FRAMES_PER_SECOND = 24
@@ -84,88 +83,6 @@ SPEC_VALUES: dict[str, tuple[str, ...]] = {
     "aspect_ratio": ASPECT_RATIOS,
     "resolution": RESOLUTIONS,
 }
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One problem with a request: where it is, what is wrong, and what would be accepted."""
-
-    path: tuple[PathItem, ...]
-    message: str
-    code: str = "custom"
-    received: Any = None
-    allowed: tuple[Any, ...] = ()
-    suggestion: Any = None
-    expected: str | None = field(default=None)
-    #: For `unrecognized_keys`: the keys refused.
-    keys: tuple[str, ...] = ()
-
-    @property
-    def field(self) -> str:
-        """The dotted path of the offending field, e.g. `elements.0.video_url`."""
-        return ".".join(str(p) for p in self.path)
-
-    def __str__(self) -> str:
-        text = f"{self.field or 'request'}: {self.message}"
-        if self.suggestion is not None:
-            text += f" (did you mean {self.suggestion!r}?)"
-        return text
-
-    def to_wire(self) -> dict[str, Any]:
-        """The issue as the API's `issues[]` item."""
-        wire: dict[str, Any] = {"code": self.code, "path": list(self.path), "message": self.message}
-        if self.expected is not None:
-            wire["expected"] = self.expected
-        elif self.allowed:
-            wire["expected"] = " | ".join(_quote(a) for a in self.allowed)
-        if self.received is not None:
-            wire["received"] = (
-                self.received if _is_scalar(self.received) else type(self.received).__name__
-            )
-        if self.allowed:
-            wire["options"] = list(self.allowed)
-        if self.suggestion is not None:
-            wire["suggestion"] = self.suggestion
-        if self.keys:
-            wire["keys"] = list(self.keys)
-        return wire
-
-    @classmethod
-    def from_wire(cls, wire: Mapping[str, Any]) -> Issue:
-        """Rebuild an issue from an API `issues[]` item (any shape, best effort)."""
-        raw_path = wire.get("path") or ()
-        path = tuple(p if isinstance(p, int) else str(p) for p in raw_path)
-        options = wire.get("options")
-        if not options and isinstance(wire.get("expected"), str) and "'" in wire["expected"]:
-            options = re.findall(r"'([^']*)'", wire["expected"])
-        return cls(
-            path=path,
-            message=str(wire.get("message") or wire.get("code") or "invalid"),
-            code=str(wire.get("code") or "custom"),
-            received=wire.get("received"),
-            allowed=tuple(options or ()),
-            suggestion=wire.get("suggestion"),
-            expected=wire.get("expected") if isinstance(wire.get("expected"), str) else None,
-            keys=tuple(str(k) for k in wire.get("keys") or ()),
-        )
-
-
-def error_body(issues: Sequence[Issue]) -> dict[str, Any]:
-    """The 400 body the API sends for invalid parameters."""
-    details: dict[str, Any] = {"_errors": []}
-    for issue in issues:
-        if not issue.path:
-            details["_errors"].append(issue.message)
-            continue
-        node = details
-        for part in issue.path:
-            node = node.setdefault(str(part), {"_errors": []})
-        node["_errors"].append(issue.message)
-    return {
-        "error": "Invalid request parameters",
-        "details": details,
-        "issues": [i.to_wire() for i in issues],
-    }
 
 
 def validate_queue(
@@ -698,16 +615,8 @@ def _is_url(value: str) -> bool:
     return value.startswith(("http://", "https://", "data:"))
 
 
-def _is_scalar(value: object) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
-
-
-def _quote(value: object) -> str:
-    return f"'{value}'" if isinstance(value, str) else str(value)
-
-
 def _options(values: Sequence[Any]) -> str:
-    return " | ".join(_quote(v) for v in values) if values else "(none)"
+    return " | ".join(quote_value(v) for v in values) if values else "(none)"
 
 
 def _type_name(value: object) -> str:

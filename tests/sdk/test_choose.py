@@ -210,3 +210,14 @@ def test_a_failed_retrieve_body_ends_the_wait_with_the_body(tmp_path: Path) -> N
     assert "could not render this prompt" in str(caught.value)
     assert caught.value.job.status == "FAILED"
     assert len(api.calls("/video/retrieve")) == 1
+
+
+def test_an_unreachable_api_is_asked_once_not_once_per_model(tmp_path: Path) -> None:
+    api = FakeAPI().on("/video/quote", httpx.ConnectError("refused"))
+    with mock_client(api, FakeClock(), tmp_path, journal=False) as client:
+        priced = client.models_by_price(needs="audio", duration="5s")
+    assert len(priced) > 10
+    assert all(p.quote_usd is None for p in priced)
+    assert {p.note for p in priced if p.request is not None} == {priced[0].note}
+    # One request, retried by the retry policy (4 attempts here), then no more.
+    assert len(api.calls("/video/quote")) == 4
