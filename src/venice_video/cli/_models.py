@@ -137,8 +137,9 @@ def diff_report(live: Catalog, base_url: str) -> tuple[dict[str, Any], str]:
             for model_id, fields in diff.changed.items()
         },
     }
+    where = f"{base_url} (a cached copy)" if live.source == "cache" else base_url
     head = (
-        f"bundled snapshot ({bundled_catalog_date()}) -> live list at {base_url}: "
+        f"bundled snapshot ({bundled_catalog_date()}) -> live list at {where}: "
         f"{len(diff.added)} new, {len(diff.removed)} gone, {len(diff.changed)} changed "
         "(the live list is the one used)"
     )
