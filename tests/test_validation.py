@@ -24,7 +24,7 @@ def fields_of(issues: list[Issue]) -> list[str]:
 
 
 def test_bundled_catalog_has_every_snapshot_model() -> None:
-    assert len(CATALOG) == 116
+    assert len(CATALOG) == 132  # every video model of the 2026-09-29 catalog
     assert CATALOG["topaz-video-upscale"].is_upscale
     assert CATALOG["topaz-video-upscale"].upscale_factors == (1, 2, 4)
     assert {m.id for m in CATALOG if m.vps_backed} == {
@@ -38,8 +38,9 @@ def test_bundled_catalog_has_every_snapshot_model() -> None:
 def test_catalog_round_trips_through_the_api_envelope() -> None:
     again = Catalog.from_api(CATALOG.to_api())
     assert again.ids == CATALOG.ids
+    # The envelope carries what `GET /models` does: no family, no download-URL flag.
     assert again["minimax-h3-image-to-video"] == CATALOG["minimax-h3-image-to-video"].model_copy(
-        update={"vps_backed": False}
+        update={"vps_backed": False, "family": ""}
     )
 
 

@@ -15,7 +15,8 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._async_client import AsyncVeniceVideo
-    from ._catalog import Catalog, VideoModel
+    from ._catalog import NEEDS, Catalog, CatalogDiff, RetiredModel, VideoModel
+    from ._choose import PricedModel
     from ._client import CancelToken, ProgressCallback, VeniceVideo
     from ._config import Cleanup, PollPolicy, RateLimitPolicy, RetryPolicy
     from ._download import DownloadResult, MediaInfo
@@ -86,6 +87,7 @@ if TYPE_CHECKING:
     from ._validation import Issue
 
 __all__ = [
+    "NEEDS",
     "TERMINAL_STATUSES",
     "APIConnectionError",
     "APIError",
@@ -98,6 +100,7 @@ __all__ = [
     "BadRequestError",
     "CancelToken",
     "Catalog",
+    "CatalogDiff",
     "Cleanup",
     "CompleteRequest",
     "CompleteResponse",
@@ -128,6 +131,7 @@ __all__ = [
     "PaymentRequiredError",
     "PermissionDeniedError",
     "PollPolicy",
+    "PricedModel",
     "Progress",
     "ProgressCallback",
     "QueueOutcomeUnknownError",
@@ -140,6 +144,7 @@ __all__ = [
     "RequestTooLargeError",
     "Resolution",
     "RetrieveRequest",
+    "RetiredModel",
     "RetrieveStatus",
     "RetryPolicy",
     "SeedanceConsent",
@@ -163,6 +168,7 @@ __all__ = [
 # Imported on first use, so `import venice_video._audio` (or the CLI's startup) does not pay
 # for httpx and pydantic.
 _EXPORTS: dict[str, str] = {
+    "NEEDS": "._catalog",
     "APIConnectionError": "._exceptions",
     "APIError": "._exceptions",
     "APIStatusError": "._exceptions",
@@ -174,6 +180,7 @@ _EXPORTS: dict[str, str] = {
     "BadRequestError": "._exceptions",
     "CancelToken": "._client",
     "Catalog": "._catalog",
+    "CatalogDiff": "._catalog",
     "Cleanup": "._config",
     "CompleteRequest": "._models",
     "CompleteResponse": "._models",
@@ -204,6 +211,7 @@ _EXPORTS: dict[str, str] = {
     "PaymentRequiredError": "._exceptions",
     "PermissionDeniedError": "._exceptions",
     "PollPolicy": "._config",
+    "PricedModel": "._choose",
     "Progress": "._models",
     "ProgressCallback": "._client",
     "QueueOutcomeUnknownError": "._exceptions",
@@ -215,6 +223,7 @@ _EXPORTS: dict[str, str] = {
     "RateLimitPolicy": "._config",
     "RequestTooLargeError": "._exceptions",
     "Resolution": "._types",
+    "RetiredModel": "._catalog",
     "RetrieveRequest": "._models",
     "RetrieveStatus": "._models",
     "RetryPolicy": "._config",

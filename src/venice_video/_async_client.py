@@ -20,6 +20,7 @@ import httpx
 
 from ._base_client import DEFAULT_STT_MODEL, BaseClient, ElementArg, JournalArg, KeyframeArg
 from ._catalog import Catalog
+from ._choose import AsyncModelChoice
 from ._config import (
     DEFAULT_WAIT_TIMEOUT,
     Cleanup,
@@ -85,7 +86,7 @@ __all__ = ["AsyncVeniceVideo"]
 # =========================================================================== the async twin
 
 
-class AsyncVeniceVideo(BaseClient):
+class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
     """The asynchronous client; the same methods as `VeniceVideo`, awaited.
 
     ```python

@@ -26,6 +26,7 @@ import httpx
 
 from ._base_client import DEFAULT_STT_MODEL, BaseClient, ElementArg, JournalArg, KeyframeArg
 from ._catalog import Catalog
+from ._choose import ModelChoice
 from ._config import (
     DEFAULT_WAIT_TIMEOUT,
     Cleanup,
@@ -91,7 +92,7 @@ __all__ = ["AsyncVeniceVideo", "BaseClient", "CancelToken", "ProgressCallback", 
 # =========================================================================== the sync twin
 
 
-class VeniceVideo(BaseClient):
+class VeniceVideo(BaseClient, ModelChoice):
     """The synchronous client.
 
     ```python

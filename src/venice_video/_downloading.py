@@ -35,7 +35,7 @@ from ._polling import backoff_delay, should_retry
 from ._waiting import wait_flow
 
 if TYPE_CHECKING:
-    from ._client import BaseClient
+    from ._base_client import BaseClient
     from ._download import DownloadResult, PartFile
 
 __all__ = [

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from ._catalog import Catalog, bundled_catalog
+from ._catalog import Catalog, bundled_catalog, retired_model
 from ._effects import Flow, call
 from ._exceptions import APIError, InputError, ValidationError
 from ._http import is_json
@@ -26,10 +26,10 @@ from ._models import (
     VideoTranscription,
 )
 from ._types import TranscriptFormat
-from ._validation import Issue, validate_queue, validate_quote
+from ._validation import Issue, retired_issues, validate_queue, validate_quote
 
 if TYPE_CHECKING:
-    from ._client import BaseClient
+    from ._base_client import BaseClient
 
 __all__ = [
     "REQUEST_FIELDS",
@@ -58,6 +58,11 @@ REQUEST_FIELDS = (
 
 
 def quote_flow(client: BaseClient, request: QuoteRequest) -> Flow[QuoteResponse]:
+    if client.validate_requests and retired_model(request.model) is not None:
+        # Refused before the request, unless the live list still has the model.
+        catalog = yield from models_flow(client, refresh=False)
+        if retired := retired_issues(request.model, catalog):
+            raise ValidationError(retired)
     response = yield from client._call_flow("POST", "/video/quote", json=request.to_body())
     return QuoteResponse.model_validate_json(response.content)
 

@@ -24,7 +24,7 @@ VeniceVideoError
 ├── InputError (also ValueError)      a local input cannot be used (missing, wrong type, too big)
 ├── JobError                          .job_id
 │   ├── JobNotFoundError              no such job in the journal (or started here)
-│   ├── JobFailedError                .job; the API reported that the job failed
+│   ├── JobFailedError                .job, .body; the API reported that the job failed
 │   ├── JobTimeoutError               .timeout; the wait deadline passed first
 │   ├── JobCancelledError             the caller cancelled the wait; the job is still journaled
 │   └── QueueOutcomeUnknownError      .idempotency_key, .model; never requeue blindly
@@ -411,13 +411,27 @@ class JobFailedError(JobError):
 
     Attributes:
         job: the `VideoJob` as it stood, with `status="FAILED"` and the reason in `.error`.
+        body: the retrieve answer that reported the failure (a `FAILED` status body), when
+            the failure came as one; its `error` or `message` is added to the message.
     """
 
     job: Any
+    body: object | None
 
-    def __init__(self, message: str, *, job: Any = None, job_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        job: Any = None,
+        job_id: str | None = None,
+        body: object | None = None,
+    ) -> None:
+        detail = _error_message(body) if isinstance(body, Mapping) else None
+        if detail and detail not in message:
+            message = f"{message}: {detail}"
         super().__init__(message, job_id=job_id or getattr(job, "queue_id", None))
         self.job = job
+        self.body = body
 
 
 class JobTimeoutError(JobError):

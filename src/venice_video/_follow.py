@@ -211,4 +211,3 @@ class Follower:
             followed.seen.set()
             followed.done.set()
             self._changed(followed.key)
-

@@ -13,7 +13,7 @@ from ._effects import CancelToken, Flow, call
 from ._models import Progress, VideoJob
 
 if TYPE_CHECKING:
-    from ._client import BaseClient
+    from ._base_client import BaseClient
     from .journal import Journal, JournalEntry
 
 __all__ = [

@@ -31,7 +31,7 @@ from ._urls import clean_url
 from ._waiting import wait_flow
 
 if TYPE_CHECKING:
-    from ._client import BaseClient
+    from ._base_client import BaseClient
     from .journal import JournalEntry
 
 __all__ = [

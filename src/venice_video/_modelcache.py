@@ -2,7 +2,8 @@
 
 One file per API base URL under the user's cache directory, refreshed after a TTL. When
 the API cannot be reached, a stale copy is better than nothing, and the snapshot bundled
-with the package is the last resort.
+with the package is the last resort. Quotes for the priced model listing (`QuoteCache`)
+are kept the same way, one file per base URL.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from ._catalog import Catalog
 from ._config import CACHE_DIR_ENV, MODEL_CACHE_TTL
 
-__all__ = ["ModelCache", "default_cache_dir"]
+__all__ = ["ModelCache", "QuoteCache", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:
@@ -70,25 +71,106 @@ class ModelCache:
         if not allow_stale and self._clock() - fetched_at > self.ttl:
             return None
         try:
-            catalog = Catalog.from_api(payload)
+            catalog = Catalog.from_api(payload, source="cache")
         except Exception:
             return None
         return catalog if len(catalog) else None
 
     def store(self, base_url: str, payload: Mapping[str, Any]) -> None:
         """Save a response atomically. A cache that cannot be written is silently skipped."""
-        path = self.path_for(base_url)
         record = {"fetched_at": self._clock(), "base_url": base_url, "payload": payload}
+        _write_atomically(self.path_for(base_url), record)
+
+
+class QuoteCache:
+    """`/video/quote` answers, by base URL and request body, fresh for a TTL.
+
+    Kept in memory, and on disk next to the model catalog when a directory is given, so
+    pricing the whole catalog a second time asks nothing. A quote is free, so a stale or
+    unreadable file only costs asking again.
+
+    Args:
+        directory: where the files go; `None` to keep quotes in memory only.
+        ttl: seconds a quote stays fresh.
+        clock: the wall clock (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        ttl: float = MODEL_CACHE_TTL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, dict[str, tuple[float, float]]] = {}
+        self._loaded: set[str] = set()
+        self._dirty: set[str] = set()
+
+    def path_for(self, base_url: str) -> Path | None:
+        """The file that caches the quotes of `base_url` (`None` when kept in memory)."""
+        if self.directory is None:
+            return None
+        digest = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
+        return self.directory / f"quotes-video-{digest}.json"
+
+    def load(self, base_url: str) -> None:
+        """Read the saved quotes of `base_url` once; later calls do nothing."""
+        if base_url in self._loaded:
+            return
+        self._loaded.add(base_url)
+        path = self.path_for(base_url)
+        if path is None:
+            return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(record, f)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError:
-            pass
+            saved = json.loads(path.read_text("utf-8"))["quotes"]
+            entries = {str(k): (float(v[0]), float(v[1])) for k, v in saved.items()}
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+            return
+        self._entries.setdefault(base_url, {}).update(entries)
+
+    def get(self, base_url: str, body: Mapping[str, Any]) -> float | None:
+        """The fresh quote for this request body, if one is cached."""
+        entry = self._entries.get(base_url, {}).get(_body_key(body))
+        if entry is None or self._clock() - entry[0] > self.ttl:
+            return None
+        return entry[1]
+
+    def put(self, base_url: str, body: Mapping[str, Any], quote: float) -> None:
+        """Remember a quote (written by the next `save()`)."""
+        self._entries.setdefault(base_url, {})[_body_key(body)] = (self._clock(), float(quote))
+        self._dirty.add(base_url)
+
+    def save(self, base_url: str) -> None:
+        """Write the quotes of `base_url` atomically, if any changed; failures are skipped."""
+        path = self.path_for(base_url)
+        if path is None or base_url not in self._dirty:
+            return
+        now = self._clock()
+        fresh = {k: v for k, v in self._entries.get(base_url, {}).items() if now - v[0] <= self.ttl}
+        record = {"base_url": base_url, "quotes": {k: list(v) for k, v in fresh.items()}}
+        if _write_atomically(path, record):
+            self._dirty.discard(base_url)
+
+
+def _body_key(body: Mapping[str, Any]) -> str:
+    return json.dumps(dict(body), sort_keys=True, separators=(",", ":"))
+
+
+def _write_atomically(path: Path, record: Mapping[str, Any]) -> bool:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".cache-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(record, f)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        return False
+    return True

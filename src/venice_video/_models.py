@@ -103,12 +103,14 @@ class QueueRequest(_Request):
 
     model: str
     prompt: str | None = None
-    """Required except by upscale models. The limit depends on the model (2500 by default)."""
-    duration: Duration | None = None
-    """Required except by upscale and video-to-video models (`"Auto"`)."""
+    """Required except by upscale models. The limit depends on the model (2500 characters by
+    default, up to 20,000)."""
+    duration: Duration | str | None = None
+    """Required except by upscale and video-to-video models (`"Auto"`). Which values a model
+    takes comes from the catalog (`client.models()`), not from this type."""
     negative_prompt: str | None = None
-    aspect_ratio: AspectRatio | None = None
-    resolution: Resolution | None = None
+    aspect_ratio: AspectRatio | str | None = None
+    resolution: Resolution | str | None = None
     upscale_factor: UpscaleFactor | None = None
     """Upscale models only: 1 (enhance), 2 or 4."""
     audio: bool | None = None
@@ -139,9 +141,9 @@ class QuoteRequest(_Request):
     """The body of `POST /video/quote`. The price is free to ask and nothing is queued."""
 
     model: str
-    duration: Duration | None = None
-    aspect_ratio: AspectRatio | None = None
-    resolution: Resolution | None = None
+    duration: Duration | str | None = None
+    aspect_ratio: AspectRatio | str | None = None
+    resolution: Resolution | str | None = None
     upscale_factor: UpscaleFactor | None = None
     audio: bool | None = None
     video_url: str | None = None

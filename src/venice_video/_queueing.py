@@ -37,7 +37,7 @@ from ._models import Progress, QueueRequest, QueueResponse, QuoteRequest, QuoteR
 from ._polling import QueueDecision, backoff_delay, classify_queue_error
 
 if TYPE_CHECKING:
-    from ._client import BaseClient
+    from ._base_client import BaseClient
 
 __all__ = ["output_path", "queue_flow", "submit_flow"]
 

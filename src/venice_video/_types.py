@@ -25,6 +25,9 @@ __all__ = [
     "UpscaleFactor",
 ]
 
+# The values the spec's enums list, plus those the model catalog of 2026-09 uses beyond them
+# (`2k`, `480P`, `1080P`). They help type checkers; requests are checked against the catalog
+# in force, so a value a newer catalog adds is accepted at run time all the same.
 Duration = Literal[
     "1s", "2s", "3s", "4s", "5s", "6s", "7s", "8s", "9s", "10s",
     "11s", "12s", "13s", "14s", "15s", "16s", "17s", "18s", "19s", "20s",
@@ -38,6 +41,7 @@ AspectRatio = Literal[
 Resolution = Literal[
     "256p", "360p", "480p", "540p", "580p", "720p", "1080p", "1440p", "2160p",
     "4k", "2x", "4x", "2K", "768P", "true_1080p",
+    "2k", "480P", "1080P",
 ]  # fmt: skip
 UpscaleFactor = Literal[1, 2, 4]
 ModelType = Literal["text-to-video", "image-to-video", "video"]

@@ -3,6 +3,12 @@
 Pure code with no I/O, shared by the SDK (to refuse a bad request before any money moves)
 and the local server (to answer with the same 400 the real API gives). Problems come back
 as `Issue`s in the shape of the real API's `issues[]`, so one list serves both.
+
+Values are checked against the catalog, not a fixed list: a duration, resolution or aspect
+ratio is well formed when the spec's enum has it or any model of the catalog takes it (the
+live catalog uses `2k`, `480P` and 30 s durations that older spec revisions lack). Keys
+outside the spec's request schema are refused, as the live queue does ("Unrecognized key(s)
+in object"), unless `strict_keys=False`.
 """
 
 from __future__ import annotations
@@ -10,21 +16,22 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._catalog import Catalog, VideoModel
+from ._catalog import Catalog, VideoModel, retired_model
+from ._issues import Issue, PathItem, error_body, quote_value
 from ._types import ASPECT_RATIOS, DURATIONS, RESOLUTIONS, UPSCALE_FACTORS
 
 __all__ = [
     "Issue",
     "error_body",
+    "retired_issues",
+    "unknown_keys",
     "validate_queue",
     "validate_quote",
 ]
 
 Kind = Literal["queue", "quote"]
-PathItem = str | int
 
 SPEC_PROMPT_MAX = 20000
 FRAMES_PER_SECOND = 24
@@ -60,87 +67,30 @@ QUOTE_FIELDS = frozenset(
         "video_url", "reference_video_total_duration",
     }
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One problem with a request: where it is, what is wrong, and what would be accepted."""
-
-    path: tuple[PathItem, ...]
-    message: str
-    code: str = "custom"
-    received: Any = None
-    allowed: tuple[Any, ...] = ()
-    suggestion: Any = None
-    expected: str | None = field(default=None)
-
-    @property
-    def field(self) -> str:
-        """The dotted path of the offending field, e.g. `elements.0.video_url`."""
-        return ".".join(str(p) for p in self.path)
-
-    def __str__(self) -> str:
-        text = f"{self.field or 'request'}: {self.message}"
-        if self.suggestion is not None:
-            text += f" (did you mean {self.suggestion!r}?)"
-        return text
-
-    def to_wire(self) -> dict[str, Any]:
-        """The issue as the API's `issues[]` item."""
-        wire: dict[str, Any] = {"code": self.code, "path": list(self.path), "message": self.message}
-        if self.expected is not None:
-            wire["expected"] = self.expected
-        elif self.allowed:
-            wire["expected"] = " | ".join(_quote(a) for a in self.allowed)
-        if self.received is not None:
-            wire["received"] = (
-                self.received if _is_scalar(self.received) else type(self.received).__name__
-            )
-        if self.allowed:
-            wire["options"] = list(self.allowed)
-        if self.suggestion is not None:
-            wire["suggestion"] = self.suggestion
-        return wire
-
-    @classmethod
-    def from_wire(cls, wire: Mapping[str, Any]) -> Issue:
-        """Rebuild an issue from an API `issues[]` item (any shape, best effort)."""
-        raw_path = wire.get("path") or ()
-        path = tuple(p if isinstance(p, int) else str(p) for p in raw_path)
-        options = wire.get("options")
-        if not options and isinstance(wire.get("expected"), str) and "'" in wire["expected"]:
-            options = re.findall(r"'([^']*)'", wire["expected"])
-        return cls(
-            path=path,
-            message=str(wire.get("message") or wire.get("code") or "invalid"),
-            code=str(wire.get("code") or "custom"),
-            received=wire.get("received"),
-            allowed=tuple(options or ()),
-            suggestion=wire.get("suggestion"),
-            expected=wire.get("expected") if isinstance(wire.get("expected"), str) else None,
-        )
-
-
-def error_body(issues: Sequence[Issue]) -> dict[str, Any]:
-    """The 400 body the API sends for invalid parameters."""
-    details: dict[str, Any] = {"_errors": []}
-    for issue in issues:
-        if not issue.path:
-            details["_errors"].append(issue.message)
-            continue
-        node = details
-        for part in issue.path:
-            node = node.setdefault(str(part), {"_errors": []})
-        node["_errors"].append(issue.message)
-    return {
-        "error": "Invalid request parameters",
-        "details": details,
-        "issues": [i.to_wire() for i in issues],
-    }
+#: The keys of the objects nested in a queue body, by the field that holds them.
+NESTED_FIELDS: dict[str, frozenset[str]] = {
+    "elements": frozenset({"frontal_image_url", "reference_image_urls", "video_url"}),
+    "keyframes": frozenset({"image_url", "frame_index"}),
+    "consents": frozenset({"seedance"}),
+    "seedance": frozenset(SEEDANCE_CONSENT_FLAGS),
+}
+REFERENCE_FIELDS = (
+    "reference_image_urls", "reference_video_urls", "reference_audio_urls",
+    "reference_document_urls",
+)  # fmt: skip
+SPEC_VALUES: dict[str, tuple[str, ...]] = {
+    "duration": DURATIONS,
+    "aspect_ratio": ASPECT_RATIOS,
+    "resolution": RESOLUTIONS,
+}
 
 
 def validate_queue(
-    body: Mapping[str, Any], catalog: Catalog, *, check_model: bool = True
+    body: Mapping[str, Any],
+    catalog: Catalog,
+    *,
+    check_model: bool = True,
+    strict_keys: bool = True,
 ) -> list[Issue]:
     """Everything wrong with a `/video/queue` body; empty when it would be accepted.
 
@@ -148,15 +98,69 @@ def validate_queue(
         body: the JSON body, as a mapping.
         catalog: the models to check against.
         check_model: also check the model's own constraints, not just the spec.
+        strict_keys: refuse keys the request schema does not have, as the live API does.
     """
-    return _Checker(body, catalog, "queue", check_model).run()
+    return _Checker(body, catalog, "queue", check_model, strict_keys).run()
 
 
 def validate_quote(
-    body: Mapping[str, Any], catalog: Catalog, *, check_model: bool = True
+    body: Mapping[str, Any],
+    catalog: Catalog,
+    *,
+    check_model: bool = True,
+    strict_keys: bool = True,
 ) -> list[Issue]:
     """Everything wrong with a `/video/quote` body; empty when it would be priced."""
-    return _Checker(body, catalog, "quote", check_model).run()
+    return _Checker(body, catalog, "quote", check_model, strict_keys).run()
+
+
+def retired_issues(model_id: str, catalog: Catalog) -> list[Issue]:
+    """One issue naming similar live models when `model_id` is retired and `catalog` (the live
+    list, which wins) no longer has it; otherwise none."""
+    retired = retired_model(model_id, catalog)
+    if retired is None:
+        return []
+    # The message names the similar live models; nothing more to add.
+    return [Issue(("model",), retired.message(catalog), code="model_retired")]
+
+
+def unknown_keys(body: Mapping[str, Any], kind: Kind = "queue") -> list[Issue]:
+    """The keys of a queue or quote body (nested objects included) its schema does not have.
+
+    One issue per object, worded as the live API words it:
+    `Unrecognized key(s) in object: 'x', 'y'`.
+    """
+    issues: list[Issue] = []
+    top = QUEUE_FIELDS if kind == "queue" else QUOTE_FIELDS
+    _unknown_in(body, top, (), issues, skip={"bitrate_mode"} if kind == "quote" else set())
+    if kind == "quote":
+        return issues
+    for name in ("elements", "keyframes"):
+        items = body.get(name)
+        for i, item in enumerate(items if isinstance(items, list) else ()):
+            _unknown_in(item, NESTED_FIELDS[name], (name, i), issues)
+    consents = body.get("consents")
+    _unknown_in(consents, NESTED_FIELDS["consents"], ("consents",), issues)
+    if isinstance(consents, Mapping):
+        seedance = consents.get("seedance")
+        _unknown_in(seedance, NESTED_FIELDS["seedance"], ("consents", "seedance"), issues)
+    return issues
+
+
+def _unknown_in(
+    node: object,
+    allowed: frozenset[str],
+    path: tuple[PathItem, ...],
+    issues: list[Issue],
+    skip: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    if not isinstance(node, Mapping):
+        return
+    extra = [str(k) for k in node if k not in allowed and k not in skip]
+    if extra:
+        listed = ", ".join(repr(k) for k in extra)
+        issues.append(Issue(path, f"Unrecognized key(s) in object: {listed}"[:300],
+                            code="unrecognized_keys", keys=tuple(extra)))  # fmt: skip
 
 
 def suggest(value: object, allowed: Sequence[Any]) -> Any:
@@ -178,12 +182,25 @@ def suggest(value: object, allowed: Sequence[Any]) -> Any:
 
 
 class _Checker:
-    def __init__(self, body: Mapping[str, Any], catalog: Catalog, kind: Kind, check_model: bool):
+    def __init__(
+        self,
+        body: Mapping[str, Any],
+        catalog: Catalog,
+        kind: Kind,
+        check_model: bool,
+        strict_keys: bool = True,
+    ):
         self.body = body
         self.catalog = catalog
         self.kind = kind
         self.check_model = check_model
+        self.strict_keys = strict_keys
         self.issues: list[Issue] = []
+        # The spec's values first, then any other value a model of the catalog takes.
+        self.known: dict[str, tuple[str, ...]] = {
+            name: spec + tuple(sorted(catalog.known_values[name].difference(spec)))
+            for name, spec in SPEC_VALUES.items()
+        }
 
     def add(self, path: tuple[PathItem, ...] | str, message: str, **kw: Any) -> None:
         self.issues.append(
@@ -198,7 +215,10 @@ class _Checker:
         model_id = self.body.get("model")
         if self.check_model and isinstance(model_id, str) and model_id:
             model = self.catalog.get(model_id)
-            if model is None:
+            retired = retired_issues(model_id, self.catalog) if model is None else []
+            if retired:
+                self.issues += retired
+            elif model is None:
                 hint = self.catalog.suggest(model_id, n=1)
                 self.add(
                     "model",
@@ -215,7 +235,8 @@ class _Checker:
 
     def check_schema(self) -> None:
         b = self.body
-        allowed_fields = QUEUE_FIELDS if self.kind == "queue" else QUOTE_FIELDS
+        if self.strict_keys:
+            self.issues += unknown_keys(b, self.kind)
         if self.kind == "quote" and "bitrate_mode" in b:
             self.add("bitrate_mode", "bitrate_mode is not accepted by /video/quote",
                      code="unrecognized_keys")  # fmt: skip
@@ -223,9 +244,9 @@ class _Checker:
         if self.kind == "queue":
             self.string("prompt", required=False, min_length=1, max_length=SPEC_PROMPT_MAX)
             self.string("negative_prompt", required=False, max_length=SPEC_PROMPT_MAX)
-        self.enum("duration", DURATIONS, required=False)
-        self.enum("aspect_ratio", ASPECT_RATIOS)
-        self.enum("resolution", RESOLUTIONS)
+        self.enum("duration", self.known["duration"], required=False)
+        self.enum("aspect_ratio", self.known["aspect_ratio"])
+        self.enum("resolution", self.known["resolution"])
         if "upscale_factor" in b and (
             isinstance(b["upscale_factor"], bool) or b["upscale_factor"] not in UPSCALE_FACTORS
         ):
@@ -262,7 +283,6 @@ class _Checker:
             self.add("bitrate_mode", "bitrate_mode must be 'standard' or 'high'",
                      code="invalid_enum_value", received=b["bitrate_mode"],
                      allowed=("standard", "high"))  # fmt: skip
-        del allowed_fields
 
     def type_error(self, path: tuple[PathItem, ...] | str, expected: str) -> None:
         value = self.lookup(path)
@@ -431,7 +451,7 @@ class _Checker:
         queue = self.kind == "queue"
         duration = b.get("duration")
         edit_auto = duration in ("-1", "auto") and not m.auto_duration
-        if isinstance(duration, str) and duration in DURATIONS:
+        if isinstance(duration, str) and duration in self.known["duration"]:
             if m.auto_duration:
                 if duration.lower() != "auto":
                     self.add("duration", f"{m.id} takes its duration from the input video; "
@@ -461,7 +481,7 @@ class _Checker:
                      code="invalid_type", received="undefined", allowed=m.durations)  # fmt: skip
 
         ratio = b.get("aspect_ratio")
-        if isinstance(ratio, str) and ratio in ASPECT_RATIOS and self.kind == "queue":
+        if isinstance(ratio, str) and ratio in self.known["aspect_ratio"] and self.kind == "queue":
             if not m.aspect_ratios:
                 self.add("aspect_ratio", f"{m.id} does not take aspect_ratio; leave it out "
                          "(the output follows the input)", code="unrecognized_keys",
@@ -479,7 +499,7 @@ class _Checker:
                              suggestion=suggest(ratio, m.aspect_ratios))  # fmt: skip
 
         resolution = b.get("resolution")
-        if isinstance(resolution, str) and resolution in RESOLUTIONS:
+        if isinstance(resolution, str) and resolution in self.known["resolution"]:
             if m.is_upscale:
                 factor = resolution[:-1] if resolution in ("2x", "4x") else None
                 self.add("resolution", f"{m.id} is an upscaler: use upscale_factor "
@@ -565,9 +585,10 @@ class _Checker:
         ):
             self.add("reference_audio_urls", "reference_audio_urls must come with at least one "
                      "reference image or reference video")  # fmt: skip
-        for name in ("elements", "scene_image_urls"):
+        for name in ("elements", "scene_image_urls", *REFERENCE_FIELDS):
             if given(name) and not m.is_reference_to_video:
-                self.add(name, f"{m.id} takes no {name}; use a reference-to-video model")
+                self.add(name, f"{m.id} takes no {name}; use a reference-to-video model",
+                         code="unrecognized_keys")  # fmt: skip
         if given("omni_reference_task_type") and not (
             "seedance-2-5" in m.id and m.is_reference_to_video
         ):
@@ -594,16 +615,8 @@ def _is_url(value: str) -> bool:
     return value.startswith(("http://", "https://", "data:"))
 
 
-def _is_scalar(value: object) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
-
-
-def _quote(value: object) -> str:
-    return f"'{value}'" if isinstance(value, str) else str(value)
-
-
 def _options(values: Sequence[Any]) -> str:
-    return " | ".join(_quote(v) for v in values) if values else "(none)"
+    return " | ".join(quote_value(v) for v in values) if values else "(none)"
 
 
 def _type_name(value: object) -> str:

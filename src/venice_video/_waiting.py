@@ -27,7 +27,7 @@ from ._models import Progress, VideoJob
 from ._polling import PollPacer, backoff_delay
 
 if TYPE_CHECKING:
-    from ._client import BaseClient
+    from ._base_client import BaseClient
 
 __all__ = ["error_delay", "wait_flow"]
 
@@ -110,7 +110,9 @@ def wait_flow(
                 failed = yield from journal_update(
                     client, job, status="FAILED", error=f"the API reported {exc_status}"
                 )
-                raise JobFailedError(f"job {queue_id} failed ({exc_status})", job=failed)
+                raise JobFailedError(
+                    f"job {queue_id} failed ({exc_status})", job=failed, body=payload
+                )
             if payload is None or payload.get("status") == "COMPLETED":
                 if last_processing is not None:
                     seen_ms, average_ms = last_processing

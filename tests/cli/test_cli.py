@@ -19,7 +19,7 @@ from venice_video.cli._errors import EXIT_CODES
 from venice_video.server import ServerThread
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-MODEL = "wan-2.2-a14b-text-to-video"  # 5s, 480p: the cheapest clip to render
+MODEL = "wan-3-0-text-to-video"  # 5s, 480p: a cheap clip to render ($0.26)
 SHORT = ["-m", MODEL, "-d", "5s", "-r", "480p"]
 
 Run = Callable[..., Result]
@@ -86,7 +86,7 @@ def test_generate_json_reports_the_job(run: Run, tmp_path: Path) -> None:
 def test_generate_picks_the_shortest_duration_when_none_is_given(run: Run, tmp_path: Path) -> None:
     result = run("generate", "a fox", "-m", MODEL, "-r", "480p", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "duration: 5s" in result.stderr
+    assert "duration: 2s" in result.stderr
 
 
 def test_dry_run_validates_and_quotes_without_queueing(

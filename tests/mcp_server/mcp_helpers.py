@@ -19,7 +19,7 @@ ServerFactory = Callable[..., ServerThread]
 #: `make_venice(local_server, **client_options)`: an SDK client on a local server.
 MakeVenice = Callable[..., AbstractAsyncContextManager[AsyncVeniceVideo]]
 
-#: Cheap, quick clips on the local server: 1 s at 480p ($0.07) and 5 s at 480p ($0.25).
+#: Cheap, quick clips on the local server: 1 s at 480p ($0.06) and 5 s at 480p ($0.26).
 GROK: dict[str, Any] = {
     "model": "grok-imagine-text-to-video-private",
     "prompt": "A gondola at dawn",
@@ -27,7 +27,7 @@ GROK: dict[str, Any] = {
     "resolution": "480p",
 }
 WAN: dict[str, Any] = {
-    "model": "wan-2.2-a14b-text-to-video",
+    "model": "wan-3-0-text-to-video",
     "prompt": "A gondola at dawn",
     "duration": "5s",
     "resolution": "480p",

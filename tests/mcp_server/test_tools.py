@@ -47,13 +47,13 @@ async def test_list_models_filters_by_type_and_input(connect: Connect) -> None:
         failed, everything = await call(client, "list_models")
         _, image = await call(client, "list_models", {"accepts": "image"})
         _, text = await call(client, "list_models", {"model_type": "text-to-video"})
-        _, wan = await call(client, "list_models", {"search": "wan-2.2-a14b-text"})
+        _, wan = await call(client, "list_models", {"search": "wan-3-0-text"})
     assert not failed
     assert everything["count"] == len(everything["models"]) > image["count"] > 0
     assert all("image" in m["inputs"] for m in image["models"])
     assert {m["type"] for m in text["models"]} == {"text-to-video"}
     model = next(m for m in wan["models"] if m["id"] == WAN["model"])
-    assert model["durations"] == ["5s"]
+    assert model["durations"] == ["2s", "5s", "10s", "15s", "20s", "25s", "30s"]
     assert "480p" in model["resolutions"]
     assert model["inputs"] == ["text"]
 
@@ -62,7 +62,7 @@ async def test_generate_to_file_flow(connect: Connect, mcp_root: Path) -> None:
     async with connect() as client:
         failed, started = await call(client, "start_generation", WAN)
         assert not failed, started
-        assert started["quote_usd"] == pytest.approx(0.25)
+        assert started["quote_usd"] == pytest.approx(0.26)  # Venice's price: 480p|5s|on
         assert started["state"] in ("running", "downloading", "done")
         assert "eta_s" in started or started["state"] == "done"
         job_id = started["job_id"]
@@ -80,7 +80,7 @@ async def test_generate_to_file_flow(connect: Connect, mcp_root: Path) -> None:
     assert file["resolution"] == "854x480"
     assert again["file"] == file
     assert [job["job_id"] for job in listed["jobs"]] == [job_id]
-    assert listed["limits"]["spent_usd"] == pytest.approx(0.25)
+    assert listed["limits"]["spent_usd"] == pytest.approx(0.26)
 
 
 async def test_generation_writes_the_named_output_inside_the_root(
@@ -110,7 +110,7 @@ async def test_validation_error_names_the_field_the_allowed_values_and_the_fix(
             "field": "duration",
             "message": error["issues"][0]["message"],
             "value": "6s",
-            "allowed": ["5s"],
+            "allowed": ["2s", "5s", "10s", "15s", "20s", "25s", "30s"],
             "suggestion": "5s",
         }
     ]
@@ -147,8 +147,8 @@ async def test_quote_is_free_and_says_whether_the_limits_allow_it(
         failed, bad = await call(
             client, "quote", {"model": WAN["model"], "duration": "5s", "resolution": "4k"}
         )
-    assert cheap["quote_usd"] == pytest.approx(0.07) and cheap["allowed_by_limits"] is True
-    assert dear["quote_usd"] == pytest.approx(0.25) and dear["allowed_by_limits"] is False
+    assert cheap["quote_usd"] == pytest.approx(0.06) and cheap["allowed_by_limits"] is True
+    assert dear["quote_usd"] == pytest.approx(0.26) and dear["allowed_by_limits"] is False
     assert "per-call maximum" in dear["refusal"]
     assert failed and bad["issues"][0]["field"] == "resolution"
     with Journal(journal_path) as journal:
@@ -165,10 +165,10 @@ async def test_budget_refusal_says_why_and_queues_nothing(
     assert not failed_first
     assert failed
     assert refused["error"] == "spend_limit" and refused["reason"] == "budget"
-    assert refused["quote_usd"] == pytest.approx(0.25)
+    assert refused["quote_usd"] == pytest.approx(0.26)
     assert refused["budget_usd"] == 0.30
-    assert refused["spent_usd"] == pytest.approx(0.25)
-    assert refused["remaining_usd"] == pytest.approx(0.05)
+    assert refused["spent_usd"] == pytest.approx(0.26)
+    assert refused["remaining_usd"] == pytest.approx(0.04)
     assert "operator" in refused["message"] and refused["charged"] is False
     with Journal(journal_path) as journal:
         assert len(journal.list()) == 1
@@ -218,7 +218,7 @@ async def test_sandbox_refuses_inputs_outside_the_root(
     secret = tmp_path / "secret.png"
     secret.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     (mcp_root / "frame.png").symlink_to(secret)
-    image_model = {"model": "wan-2.2-a14b-image-to-video", "prompt": "x", "duration": "5s"}
+    image_model = {"model": "wan-3-0-image-to-video", "prompt": "x", "duration": "5s"}
     async with connect() as client:
         linked = await call(client, "validate_request", {**image_model, "image": "frame.png"})
         absolute = await call(client, "start_generation", {**image_model, "image": str(secret)})
@@ -237,7 +237,7 @@ async def test_sandbox_refuses_inputs_outside_the_root(
 
 async def test_a_file_of_the_wrong_kind_is_an_input_error(connect: Connect, mcp_root: Path) -> None:
     (mcp_root / "notes.png").write_text("not a picture")
-    image_model = {"model": "wan-2.2-a14b-image-to-video", "prompt": "x", "duration": "5s"}
+    image_model = {"model": "wan-3-0-image-to-video", "prompt": "x", "duration": "5s"}
     async with connect() as client:
         arguments = {**image_model, "image": "notes.png"}
         failed, error = await call(client, "validate_request", arguments)

@@ -63,7 +63,7 @@ async def test_stdio_subprocess_generates_a_file_and_refuses_over_budget(
             refused_failed, refused = await call(client, "start_generation", GROK)
             _, done = await call(client, "wait_for_job", {"job_id": started["job_id"]})
     assert "start_generation" in tools and "transcribe_file" in tools
-    assert not failed and started["quote_usd"] == pytest.approx(0.07)
+    assert not failed and started["quote_usd"] == pytest.approx(0.06)
     assert refused_failed and refused["reason"] == "budget"
     assert done["state"] == "done"
     assert (mcp_root / done["file"]["path"]).stat().st_size == done["file"]["size_bytes"]
@@ -97,7 +97,7 @@ async def test_stdio_without_a_key_uses_the_embedded_engine_and_keeps_stdout_cle
             failed, quoted = await call(
                 client, "quote", {"model": GROK["model"], "duration": "1s", "resolution": "480p"}
             )
-    assert not failed and quoted["quote_usd"] == pytest.approx(0.07)
+    assert not failed and quoted["quote_usd"] == pytest.approx(0.06)
     assert garbled == []
 
 
@@ -159,7 +159,7 @@ async def test_streamable_http_serves_the_tools(http_process: str) -> None:
             client, "quote", {"model": GROK["model"], "duration": "1s", "resolution": "480p"}
         )
     assert "wait_for_job" in tools
-    assert not failed and quoted["quote_usd"] == pytest.approx(0.07)
+    assert not failed and quoted["quote_usd"] == pytest.approx(0.06)
 
 
 def test_parse_bind_reads_host_and_port() -> None:

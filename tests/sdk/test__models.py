@@ -15,6 +15,8 @@ from venice_video import (
     SeedanceConsent,
     VideoJob,
 )
+from venice_video._catalog import bundled_catalog
+from venice_video._validation import validate_queue
 
 
 def test_to_body_sends_only_what_was_given() -> None:
@@ -43,9 +45,17 @@ def test_to_body_sends_only_what_was_given() -> None:
     }
 
 
-def test_literals_reject_values_outside_the_spec() -> None:
+def test_values_are_left_to_the_catalog_but_types_are_checked() -> None:
+    # A value newer than the spec's enums (the 2026-09 catalog's `2k`) builds a request...
+    assert QueueRequest(model="m", resolution="2k", duration="30s").resolution == "2k"
+    # ...and the catalog in force decides: no model takes "7 seconds".
+    issues = validate_queue(
+        {"model": "wan-3-0-text-to-video", "prompt": "p", "duration": "7 seconds"},
+        bundled_catalog(),
+    )
+    assert [i.field for i in issues] == ["duration"]
     with pytest.raises(pydantic.ValidationError):
-        QueueRequest(model="m", duration="7 seconds")
+        QueueRequest(model="m", duration=7)  # type: ignore[arg-type]
 
 
 def test_a_quote_keeps_only_the_fields_that_feed_the_price() -> None:

@@ -12,14 +12,15 @@ from typing import Any
 
 import httpx
 
-#: A model with an inline mp4 result: 5 s, 480p is its cheapest clip.
-INLINE_MODEL = "wan-2.2-a14b-text-to-video"
+#: A model with an inline mp4 result: 5 s, 480p, silent is a cheap clip ($0.26).
+INLINE_MODEL = "wan-3-0-text-to-video"
 INLINE_BODY: dict[str, Any] = {
     "model": INLINE_MODEL,
     "prompt": "a lighthouse at dusk",
     "duration": "5s",
     "resolution": "480p",
     "aspect_ratio": "16:9",
+    "audio": False,
 }
 #: A download_url model: 1 s, 480p renders in a fraction of a second.
 VPS_MODEL = "grok-imagine-text-to-video-private"

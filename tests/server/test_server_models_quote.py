@@ -44,7 +44,7 @@ def test_models_with_a_key_reports_the_balance(client: httpx.Client) -> None:
 def test_quote_works_without_a_key_and_returns_a_number(server: ServerThread) -> None:
     response = httpx.post(
         f"{server.base_url}/video/quote",
-        json={"model": "wan-2.2-a14b-text-to-video", "duration": "5s", "resolution": "480p"},
+        json={"model": "wan-3-0-text-to-video", "duration": "5s", "resolution": "480p"},
     )
     assert response.status_code == 200
     quote = response.json()["quote"]
@@ -53,12 +53,13 @@ def test_quote_works_without_a_key_and_returns_a_number(server: ServerThread) ->
 
 def test_quote_grows_with_duration_resolution_and_audio(client: httpx.Client) -> None:
     def price(**body: object) -> float:
-        response = client.post("/video/quote", json={"model": "wan-2.6-text-to-video", **body})
+        response = client.post("/video/quote", json={"model": "pixverse-c1-text-to-video", **body})
         assert response.status_code == 200, response.text
         return float(response.json()["quote"])
 
+    # Venice's listed prices for this model: 0.28, 0.55, 0.52 and 0.36.
     short = price(duration="5s", resolution="720p", audio=False)
-    assert price(duration="10s", resolution="720p", audio=False) == pytest.approx(2 * short)
+    assert price(duration="10s", resolution="720p", audio=False) > short
     assert price(duration="5s", resolution="1080p", audio=False) > short
     assert price(duration="5s", resolution="720p", audio=True) > short
 
@@ -67,8 +68,8 @@ def test_quote_grows_with_duration_resolution_and_audio(client: httpx.Client) ->
     ("body", "field"),
     [
         ({"model": "no-such-model", "duration": "5s"}, "model"),
-        ({"model": "wan-2.2-a14b-text-to-video", "duration": "7s"}, "duration"),
-        ({"model": "wan-2.2-a14b-text-to-video"}, "duration"),
+        ({"model": "wan-3-0-text-to-video", "duration": "7s"}, "duration"),
+        ({"model": "wan-3-0-text-to-video"}, "duration"),
         ({"duration": "5s"}, "model"),
         (
             {"model": "seedance-2-0-text-to-video-basic", "duration": "5s", "bitrate_mode": "high"},

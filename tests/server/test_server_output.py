@@ -14,7 +14,7 @@ from _server_helpers import data_url, png, probe, queue, small_mp4, wait_done
 def test_a_5_second_720p_clip_decodes_fully_with_the_requested_shape(
     client: httpx.Client,
 ) -> None:
-    body = {"model": "wan-2.2-a14b-text-to-video", "prompt": "waves on a beach",
+    body = {"model": "wan-3-0-text-to-video", "prompt": "waves on a beach", "audio": False,
             "duration": "5s", "resolution": "720p", "aspect_ratio": "16:9"}  # fmt: skip
     job = queue(client, body)
     response = wait_done(client, body["model"], job["queue_id"])

@@ -47,14 +47,29 @@ def test_manual_clock_moves_only_when_told() -> None:
 
 def test_pricing_follows_the_table() -> None:
     catalog = bundled_catalog()
-    table = PricingTable()
-    wan = catalog["wan-2.2-a14b-text-to-video"]
-    assert quote_usd(table, wan, {"duration": "5s", "resolution": "480p"}) == pytest.approx(0.25)
-    custom = PricingTable(per_second_usd={"480p": 1.0}, model_multipliers={wan.id: 2.0})
-    assert quote_usd(custom, wan, {"duration": "5s", "resolution": "480p"}) == 10.0
+    table = PricingTable(listed_prices=False)
+    wan = catalog["wan-3-0-text-to-video"]
+    silent = {"duration": "5s", "resolution": "480p", "audio": False}
+    assert quote_usd(table, wan, silent) == pytest.approx(0.25)
+    custom = PricingTable(
+        listed_prices=False, per_second_usd={"480p": 1.0}, model_multipliers={wan.id: 2.0}
+    )
+    assert quote_usd(custom, wan, silent) == 10.0
     topaz = catalog["topaz-video-upscale"]
     assert quote_usd(table, topaz, {"upscale_factor": 4}, input_duration_s=10) == 1.0
     assert quote_usd(table, topaz, {}, input_duration_s=0.001) == table.minimum_usd
+
+
+def test_listed_prices_are_venices_and_multipliers_still_apply() -> None:
+    catalog = bundled_catalog()
+    wan = catalog["wan-3-0-text-to-video"]
+    body = {"duration": "5s", "resolution": "480p", "audio": False}
+    assert quote_usd(PricingTable(), wan, body) == pytest.approx(0.26)  # 480p|5s|off
+    doubled = PricingTable(model_multipliers={wan.id: 2.0})
+    assert quote_usd(doubled, wan, body) == pytest.approx(0.52)
+    # The placeholder family multipliers do not touch Venice's prices.
+    placeholders = PricingTable(family_multipliers={"wan": 9.0})
+    assert quote_usd(placeholders, wan, body) == pytest.approx(0.26)
 
 
 def test_simulated_times_are_tens_of_seconds_to_minutes() -> None:

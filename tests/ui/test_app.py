@@ -470,8 +470,8 @@ async def test_listing_filters_sorts_and_totals_the_spend(
 ) -> None:
     journal = Journal(tmp_path / "journal.sqlite3")
     rows = [
-        ("k1", "wan-2.2-a14b-text-to-video", "a red boat", 0.5, "COMPLETED", True),
-        ("k2", "wan-2.2-a14b-text-to-video", "a blue boat", 0.25, "FAILED", True),
+        ("k1", "wan-3-0-text-to-video", "a red boat", 0.5, "COMPLETED", True),
+        ("k2", "wan-3-0-text-to-video", "a blue boat", 0.25, "FAILED", True),
         ("k3", FAST_MODEL, "a red kite", 0.75, "COMPLETED", True),
         ("k4", FAST_MODEL, "a red car", 2.0, "QUOTED", False),
     ]
@@ -502,13 +502,13 @@ async def test_listing_filters_sorts_and_totals_the_spend(
         red = await listing("q=red")
         assert {j["key"] for j in red["jobs"]} == {"k1", "k3", "k4"}
         assert red["total_usd"] == pytest.approx(1.25) and red["all_total_usd"] == 1.5
-        wan = await listing("model=wan-2.2-a14b-text-to-video&state=done")
+        wan = await listing("model=wan-3-0-text-to-video&state=done")
         assert [j["key"] for j in wan["jobs"]] == ["k1"] and wan["total_usd"] == 0.5
         by_cost = await listing("sort=cost-desc")
         assert [j["key"] for j in by_cost["jobs"]] == ["k4", "k3", "k1", "k2"]
         cheapest = await listing("sort=cost-asc&limit=1")
         assert [j["key"] for j in cheapest["jobs"]] == ["k2"] and cheapest["count"] == 4
-        assert everything["models"] == [FAST_MODEL, "wan-2.2-a14b-text-to-video"]
+        assert everything["models"] == [FAST_MODEL, "wan-3-0-text-to-video"]
         assert "sig=z" not in str(everything)
         bad = await gallery.http.get("/api/jobs?state=sleeping")
         assert bad.status_code == 400

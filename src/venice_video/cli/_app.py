@@ -12,13 +12,14 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from .. import _exceptions as exc
-from .._catalog import VideoModel
+from .._catalog import NEEDS
 from .._client import VeniceVideo
 from .._models import QueueRequest, QuoteResponse, VideoJob
 from .._types import JOB_STATUSES, TERMINAL_STATUSES
 from ..journal import Journal
 from ._engine import open_client
 from ._errors import CLIError, report
+from ._models import CHEAPEST, diff_report, listing, pick_cheapest, render_listing, row_data
 from ._options import request_fields, request_options
 from ._progress import JobDisplay, fmt_seconds, plain_table
 from ._settings import Settings, load_settings
@@ -152,6 +153,17 @@ def _price(
     return None, client.quote(fields["model"], **{k: fields[k] for k in priced if k in fields})
 
 
+def _choose_cheapest(client: VeniceVideo, fields: dict[str, Any]) -> None:
+    """`--model cheapest`: pick the model, and say which and at what price, before any spend."""
+    choice = pick_cheapest(client, fields)
+    # Shown even with --quiet or --json: it says where the money would go.
+    click.echo(
+        f"model: {choice.id}, the cheapest that can make this video "
+        f"(${choice.quote_usd:.2f} for {choice.shape})",
+        err=True,
+    )
+
+
 def _confirm_spend(state: State, quote: float, *, yes: bool, max_cost: float | None) -> float:
     """Decide whether to spend `quote`; returns the cap to hand the SDK."""
     if max_cost is not None and quote > max_cost:
@@ -228,6 +240,8 @@ def generate(
         fields["prompt"] = prompt
     max_cost = max_cost if max_cost is not None else state.settings.max_cost
     with state.client() as client:
+        if fields["model"] == CHEAPEST:
+            _choose_cheapest(client, fields)
         _fill_defaults(state, client, fields)
         prepared, priced = _price(client, fields)
         quote = float(priced.quote)
@@ -274,32 +288,14 @@ def quote(state: State, /, prompt: str | None, **request: Any) -> None:
     if prompt:
         fields["prompt"] = prompt
     with state.client() as client:
+        if fields["model"] == CHEAPEST:
+            _choose_cheapest(client, fields)
         _fill_defaults(state, client, fields)
         price = float(_price(client, fields)[1].quote)
     state.emit({"model": fields["model"], "quote_usd": price}, f"${price:.4f}")
 
 
 # ------------------------------------------------------------------------------ models
-
-
-def _model_row(m: VideoModel) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "type": m.model_type,
-        "durations": _compact(m.durations),
-        "resolutions": " ".join(m.resolutions) or "-",
-        "aspect_ratios": " ".join(m.aspect_ratios) or "-",
-        "audio": ("configurable" if m.audio_configurable else "yes") if m.audio else "no",
-        "inputs": " ".join(m.inputs),
-    }
-
-
-def _compact(durations: tuple[str, ...]) -> str:
-    seconds = [int(d[:-1]) for d in durations if d.endswith("s") and d[:-1].isdigit()]
-    if len(seconds) == len(durations) and len(seconds) > 3:
-        if seconds == list(range(seconds[0], seconds[-1] + 1)):
-            return f"{seconds[0]}-{seconds[-1]}s"
-    return " ".join(durations) or "-"
 
 
 @cli.command()
@@ -309,30 +305,58 @@ def _compact(durations: tuple[str, ...]) -> str:
 @click.option(
     "--input", "needs_input", help="Only models taking this input (image, video, audio, ...)."
 )
-@click.option("--refresh", is_flag=True, help="Fetch the catalog again instead of the cached copy.")
+@click.option(
+    "--needs",
+    metavar="LIST",
+    help="Only models that can make it, e.g. image,audio (a first frame in, sound out). "
+    f"Known: {', '.join(NEEDS)}.",
+)
+@click.option("-d", "--duration", help="Only models taking this duration (e.g. 10s); priced at it.")
+@click.option("-r", "--resolution", help="Only models taking this resolution; priced at it.")
+@click.option("-a", "--aspect", "aspect_ratio", help="Only models taking this aspect ratio.")
+@click.option(
+    "--sort",
+    type=click.Choice(["catalog", "price", "id"]),
+    default="catalog",
+    show_default=True,
+    help="Order: as listed by the API, cheapest first, or by id.",
+)
+@click.option("--no-prices", is_flag=True, help="Skip the quotes (no /video/quote requests).")
+@click.option("--diff", is_flag=True, help="Show how the live list differs from the bundled one.")
+@click.option("--refresh", is_flag=True, help="Fetch the catalog and quotes again, not cached.")
 @pass_state
-def models(state: State, model_type: str | None, needs_input: str | None, refresh: bool) -> None:
-    """List video models and what each accepts."""
+def models(
+    state: State,
+    model_type: str | None,
+    needs_input: str | None,
+    needs: str | None,
+    duration: str | None,
+    resolution: str | None,
+    aspect_ratio: str | None,
+    sort: str,
+    no_prices: bool,
+    diff: bool,
+    refresh: bool,
+) -> None:
+    """List video models, what each accepts and what it costs (a free quote per model)."""
+    if duration is not None and duration.strip().isdigit():
+        duration = f"{duration.strip()}s"
     with state.client() as client:
         catalog = client.models(refresh=refresh)
-    chosen = catalog.filter(model_type=model_type, needs_input=needs_input)
+        if diff:
+            data, text = diff_report(catalog, client.base_url)
+            state.emit(data, text)
+            return
+        prices = not no_prices or sort == "price"
+        rows = listing(
+            client, catalog, needs=needs, duration=duration, resolution=resolution,
+            aspect_ratio=aspect_ratio, model_type=model_type, needs_input=needs_input,
+            prices=prices, sort=sort,
+        )  # fmt: skip
     if state.as_json:
-        state.emit([m.model_dump(mode="json") for m in chosen])
+        state.emit([row_data(m, p) for m, p in rows])
         return
-    rows = [_model_row(m) for m in chosen]
-    columns = ["id", "type", "durations", "resolutions", "aspect_ratios", "audio", "inputs"]
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title=f"{len(rows)} video models", show_lines=False)
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*(str(row[c]) for c in columns))
-        Console().print(table)
-    else:
-        click.echo(plain_table(rows, columns))
+    render_listing(rows, prices)
 
 
 # ------------------------------------------------------------------------------ one job

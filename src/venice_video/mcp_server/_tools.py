@@ -57,7 +57,7 @@ P = ParamSpec("P")
 # fields, so a wrong value reaches the validator, which answers with that model's options.
 ModelId = Annotated[
     str,
-    Field(description="A video model id from list_models, e.g. 'wan-2.2-a14b-text-to-video'."),
+    Field(description="A video model id from list_models, e.g. 'wan-3-0-text-to-video'."),
 ]
 Prompt = Annotated[
     str | None,

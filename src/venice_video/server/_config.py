@@ -59,14 +59,22 @@ class AccountConfig(_Strict):
 
 
 class PricingTable(_Strict):
-    """What the server charges, in USD. The hosted API prices video only through `/video/quote`
-    and publishes no table, so these numbers are plausible placeholders, not Venice's prices.
+    """What the server charges, in USD.
 
-    A generation costs `duration x (per_second_usd[resolution] + audio_per_second_usd if the
-    clip has audio) x multiplier`; an upscale costs `input duration x
-    upscale_per_second_usd[factor]`. The multiplier is `model_multipliers[model id]` when set,
-    else the first `family_multipliers` entry whose key occurs in the model id, else 1.
+    With `listed_prices` (the default) a generation costs what Venice's `/video/quote`
+    answered on 2026-09-29 for that model, resolution, duration and audio setting (the list
+    ships with the package), and a combination the list lacks follows a rule fitted to it
+    (see docs/server.md), times `model_multipliers[model id]` when set.
+
+    Without it, a generation costs `duration x (per_second_usd[resolution] +
+    audio_per_second_usd if the clip has audio) x multiplier`, placeholder numbers, where the
+    multiplier is `model_multipliers[model id]` when set, else the first `family_multipliers`
+    entry whose key occurs in the model id, else 1. Either way an upscale costs `input duration
+    x upscale_per_second_usd[factor]`.
     """
+
+    #: Charge Venice's listed prices (and the rule fitted to them) rather than the formula.
+    listed_prices: bool = True
 
     per_second_usd: dict[str, float] = Field(
         default_factory=lambda: {
@@ -215,6 +223,10 @@ class ServerConfig(_Strict):
     failing_terms: list[str] = Field(default_factory=list)
     #: Models that need `consents.seedance` when sent image or video media (409).
     consent_models: list[str] = Field(default_factory=list)
+
+    #: Refuse queue and quote keys the request schema lacks (400 "Unrecognized key(s) in
+    #: object"), as the live API does; off, unknown keys are ignored.
+    strict_keys: bool = True
 
     rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)

@@ -241,7 +241,7 @@ async def models(state: ServerState, call: Call) -> Reply:
 async def quote(state: ServerState, call: Call) -> Reply:
     optional_account(state, call)
     body = parse_json(await read_body(call, state.config.max_queue_body_bytes))
-    issues = validate_quote(body, state.catalog)
+    issues = validate_quote(body, state.catalog, strict_keys=state.config.strict_keys)
     if issues:
         raise _invalid(issues)
     model = state.catalog[body["model"]]
@@ -334,7 +334,7 @@ async def _queue(
     state: ServerState, call: Call, account: AccountRow, body: Any, key: str | None
 ) -> Reply:
     config = state.config
-    issues = validate_queue(body, state.catalog)
+    issues = validate_queue(body, state.catalog, strict_keys=state.config.strict_keys)
     if issues:
         raise _invalid(issues)
     model = state.catalog[body["model"]]

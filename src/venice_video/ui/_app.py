@@ -81,7 +81,7 @@ _SAMPLE_PROMPTS = (
     "Paper lanterns drift over a night market, slow dolly shot",
     "Waves roll onto a black sand beach under a storm sky, aerial view",
 )
-_SAMPLE_MODELS = ("grok-imagine-text-to-video-private", "wan-2.2-a14b-text-to-video")
+_SAMPLE_MODELS = ("grok-imagine-text-to-video-private", "wan-3-0-text-to-video")
 
 
 @dataclass(frozen=True)
