@@ -171,7 +171,10 @@ def suggest(value: object, allowed: Sequence[Any]) -> Any:
     by_case = [a for a in allowed if str(a).lower() == text.lower()]
     if by_case:
         return by_case[0]
-    close = difflib.get_close_matches(text, [str(a) for a in allowed], n=1, cutoff=0.5)
+    names = [str(a) for a in allowed]
+    if len(text) > 4 * max(map(len, names)):
+        return None  # no ratio reaches the cutoff, but difflib would still index all of it
+    close = difflib.get_close_matches(text, names, n=1, cutoff=0.5)
     if close:
         return next(a for a in allowed if str(a) == close[0])
     return None
