@@ -257,7 +257,7 @@ class _Checker:
         self.consents()
         if "omni_reference_task_type" in b:
             value = b["omni_reference_task_type"]
-            if value not in OMNI_TASK_TYPES and value not in OMNI_ALIASES:
+            if not isinstance(value, str) or value not in (*OMNI_TASK_TYPES, *OMNI_ALIASES):
                 self.add("omni_reference_task_type", "Invalid task type",
                          code="invalid_enum_value", received=value, allowed=OMNI_TASK_TYPES,
                          suggestion=suggest(value, OMNI_TASK_TYPES))  # fmt: skip
