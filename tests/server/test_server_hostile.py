@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _server_helpers import INLINE_BODY, VPS_BODY, VPS_MODEL
+from _server_helpers import INLINE_BODY, VPS_BODY, VPS_MODEL, offline
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -67,14 +67,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     # generator happens to queue cost no CPU beyond one render.
     config = ServerConfig(data_dir=tmp_path_factory.mktemp("hostile"), default_capacity=1)
     with ServerThread(config, clock=clock) as server:
-        state = server.app.state
-        assert state is not None
-
-        async def no_dns(host: str, port: int) -> list[str]:
-            raise OSError("no DNS in tests")
-
-        state.fetcher.resolver = no_dns
-        state.fetcher.transport = httpx.MockTransport(lambda request: httpx.Response(404))
+        offline(server)
         headers = {"Authorization": "Bearer hostile-setup"}
         with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as http:
             job = http.post("/video/queue", json=VPS_BODY).json()
