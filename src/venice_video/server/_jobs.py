@@ -395,11 +395,14 @@ class JobManager:
         job.state = "failed"
         job.outcome = outcome
         job.failed_at = self.clock.wall()
-        if not job.refunded:
-            job.refunded = True
-            self.accounts.refund(job.account, job.price_micro)
+        # The refund and the job's new state commit together: a crash in between would
+        # otherwise refund it again on the next start.
+        with self.store.transaction():
+            if not job.refunded:
+                job.refunded = True
+                self.accounts.refund(job.account, job.price_micro)
+            self._save(job)
         self._release(job)
-        self._save(job)
         self._remove_inputs(job)
 
     def _release(self, job: Job) -> None:
