@@ -12,11 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-from _server_helpers import INLINE_BODY, VPS_BODY, VPS_MODEL, queue, wait_done
+from _server_helpers import INLINE_BODY, INLINE_MODEL, VPS_BODY, VPS_MODEL, queue, wait_done
 
 from venice_video.server import ServerThread
 
 MAX_ERROR_BODY = 64 * 1024
+#: The start of a JSON body naming a real model: `MODEL + b'", ...}'`.
+MODEL = b'{"model":"' + INLINE_MODEL.encode()
 
 
 def _refuse_constant(name: str) -> Any:
@@ -84,21 +86,19 @@ def test_huge_range_numbers_never_crash(download_url: str, header: str) -> None:
 SURROGATE = b'"\\ud800"'
 SURROGATE_BODIES = [
     ("/video/quote", b'{"model":' + SURROGATE + b',"duration":"5s"}'),
-    ("/video/quote", b'{"model":"wan-2.2-a14b-text-to-video","duration":' + SURROGATE + b"}"),
+    ("/video/quote", MODEL + b'","duration":' + SURROGATE + b"}"),
     ("/video/queue", b'{"model":' + SURROGATE + b',"prompt":"a cat"}'),
     (
         "/video/queue",
-        b'{"model":"wan-2.2-a14b-text-to-video","prompt":"a cat","duration":'
-        + SURROGATE
-        + b',"resolution":"480p"}',
+        MODEL + b'","prompt":"a cat","duration":' + SURROGATE + b',"resolution":"480p"}',
     ),  # fmt: skip
     (
         "/video/queue",
-        b'{"model":"wan-2.2-a14b-text-to-video","prompt":"a cat","aspect_ratio":"\\udfff16:9"}',
+        MODEL + b'","prompt":"a cat","aspect_ratio":"\\udfff16:9"}',
     ),  # fmt: skip
     (
         "/video/queue",
-        b'{"model":"wan-2.2-a14b-text-to-video","prompt":"a cat","\\ud83dkey":1}',
+        MODEL + b'","prompt":"a cat","\\ud83dkey":1}',
     ),  # fmt: skip
     ("/video/retrieve", b'{"model":' + SURROGATE + b',"queue_id":"x"}'),
     ("/video/complete", b'{"model":"m","queue_id":' + SURROGATE + b"}"),
@@ -146,9 +146,9 @@ def test_reference_video_total_duration_up_to_150_s_is_quoted(client: httpx.Clie
     [
         ("/video/quote", b'{"model":"seedance-2-5-reference-to-video-basic","duration":"auto",'
                          b'"reference_video_total_duration":%s}'),
-        ("/video/quote", b'{"model":"wan-2.2-a14b-text-to-video","duration":"5s","audio":%s}'),
+        ("/video/quote", MODEL + b'","duration":"5s","audio":%s}'),
         ("/video/queue", b'{"model":"topaz-video-upscale","upscale_factor":%s}'),
-        ("/video/queue", b'{"model":"wan-2.2-a14b-text-to-video","prompt":"x","duration":%s}'),
+        ("/video/queue", MODEL + b'","prompt":"x","duration":%s}'),
         ("/video/retrieve", b'{"model":"m","queue_id":%s}'),
     ],
 )  # fmt: skip
@@ -218,7 +218,7 @@ def limit_client(server: ServerThread, auth_headers: dict[str, str]) -> Iterator
 
 
 def _padded(size: int) -> bytes:
-    head = b'{"model":"wan-2.2-a14b-text-to-video","duration":"5s"'
+    head = MODEL + b'","duration":"5s"'
     return head + b" " * (size - len(head) - 1) + b"}"
 
 
