@@ -227,6 +227,9 @@ def fetch_media_with_ytdlp(
         "best[protocol~='^(https?|m3u8_native|http_dash_segments)$']",
         "hls_prefer_native": True,
         "external_downloader": {"default": "native"},
+        # Live streams and HLS features the native downloader lacks fall back to ffmpeg, which
+        # would open its own connections: point yt-dlp at an ffmpeg that does not exist.
+        "ffmpeg_location": str(dest_dir / "no-ffmpeg"),
         "noplaylist": True,
         "playlist_items": "1",
         "quiet": True,
