@@ -56,6 +56,9 @@ def _int(text: str) -> int:
     return int(text)
 
 
+_DECODER: Final = json.JSONDecoder(parse_constant=_constant, parse_float=_float, parse_int=_int)
+
+
 def loads(raw: bytes) -> Any:
     """Parse a request body as strict JSON.
 
@@ -66,8 +69,7 @@ def loads(raw: bytes) -> Any:
         ValueError: any other JSON syntax error (json.JSONDecodeError).
         RecursionError: nesting deeper than the parser can follow.
     """
-    text = raw.decode("utf-8")
-    value = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int)
+    value = _DECODER.decode(raw.decode("utf-8"))
     if _SURROGATE_ESCAPE.search(raw) is not None:
         _refuse_surrogates(value)
     return value
