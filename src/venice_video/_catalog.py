@@ -341,7 +341,9 @@ class Catalog:
         wanted = _normal(model_id)
         exact = [m for m in self._models if _normal(m) == wanted]
         by_key = {_normal(m): m for m in self._models}
-        close = difflib.get_close_matches(wanted, by_key, n=n, cutoff=0.6)
+        # Past 3x the longest id no ratio reaches the cutoff; difflib would still index it all.
+        too_long = len(wanted) > 3 * max(map(len, by_key), default=0)
+        close = [] if too_long else difflib.get_close_matches(wanted, by_key, n=n, cutoff=0.6)
         found = exact + [by_key[k] for k in close if by_key[k] not in exact]
         return found[:n]
 

@@ -175,7 +175,10 @@ def suggest(value: object, allowed: Sequence[Any]) -> Any:
     by_case = [a for a in allowed if str(a).lower() == text.lower()]
     if by_case:
         return by_case[0]
-    close = difflib.get_close_matches(text, [str(a) for a in allowed], n=1, cutoff=0.5)
+    names = [str(a) for a in allowed]
+    if len(text) > 4 * max(map(len, names)):
+        return None  # no ratio reaches the cutoff, but difflib would still index all of it
+    close = difflib.get_close_matches(text, names, n=1, cutoff=0.5)
     if close:
         return next(a for a in allowed if str(a) == close[0])
     return None
@@ -275,7 +278,7 @@ class _Checker:
         self.consents()
         if "omni_reference_task_type" in b:
             value = b["omni_reference_task_type"]
-            if value not in OMNI_TASK_TYPES and value not in OMNI_ALIASES:
+            if not isinstance(value, str) or value not in (*OMNI_TASK_TYPES, *OMNI_ALIASES):
                 self.add("omni_reference_task_type", "Invalid task type",
                          code="invalid_enum_value", received=value, allowed=OMNI_TASK_TYPES,
                          suggestion=suggest(value, OMNI_TASK_TYPES))  # fmt: skip

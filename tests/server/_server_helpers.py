@@ -88,6 +88,19 @@ def probe(data: bytes) -> Any:
     return probe_media(data)
 
 
+def offline(server: Any) -> None:
+    """Keep a running server's outside fetches on the machine: its fetcher gets a resolver that
+    refuses every name and a transport that answers 404 to every address."""
+
+    async def no_dns(host: str, port: int) -> list[str]:
+        raise OSError("no DNS in tests")
+
+    state = server.app.state
+    assert state is not None
+    state.fetcher.resolver = no_dns
+    state.fetcher.transport = httpx.MockTransport(lambda request: httpx.Response(404))
+
+
 def assert_error_shape(response: httpx.Response, status: int) -> dict[str, Any]:
     """The response has `status`, a JSON body with an `error`, and no traceback."""
     assert response.status_code == status, response.text

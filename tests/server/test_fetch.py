@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from venice_video.server._fetch import (
+    Fetcher,
     FetchError,
     FetchPolicy,
     decode_data_url,
@@ -369,6 +370,16 @@ async def test_fetch_input_reports_unresolvable_hosts() -> None:
         "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
         "2002:a00:1::1",  # 6to4 of 10.0.0.1
         "::10.0.0.1",  # IPv4-compatible
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+        "64:ff9b::808:808",  # NAT64, even of a public address
+        "64:ff9b:1::a9fe:a9fe",  # local-use NAT64
+        "::ffff:0:7f00:1",  # IPv4-translated
+        "fec0::1",  # site-local
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo
+        "2600::5efe:7f00:1",  # ISATAP interface id of 127.0.0.1
+        "2600::200:5efe:a00:1",  # ISATAP (universal bit) of 10.0.0.1
+        "ff0e::1",  # global multicast
         "localhost",
         "not a host name",
         "-bad-.example",
@@ -380,8 +391,10 @@ def test_is_safe_public_host_refuses_internal_addresses(host: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "host", ["8.8.8.8", PUBLIC_IP, "2606:4700:4700::1111", "[2001:4860::8888]"]
-)
+    "host",
+    ["8.8.8.8", PUBLIC_IP, "2606:4700:4700::1111", "[2001:4860::8888]",
+     "2002:808:808::1", "2600::5efe:808:808"],
+)  # fmt: skip
 def test_is_safe_public_host_accepts_public_literals(host: str) -> None:
     assert is_safe_public_host(host) is True
 
@@ -489,3 +502,65 @@ async def test_fetch_input_resolves_international_names_in_their_ascii_form() ->
     )
     assert asked == ["xn--bcher-kva.example"]
     assert transport.requests[0].headers["host"] == "xn--bcher-kva.example"
+
+
+# --------------------------------------------------------------------------------------------
+# The Fetcher: one resolution per name in a session, checks before every connection
+
+
+async def test_a_session_resolves_each_name_once_and_keeps_the_checked_answer() -> None:
+    answers = iter([[PUBLIC_IP], ["127.0.0.1"]])
+    asked: list[str] = []
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    transport = RecordingTransport(httpx.Response(200, content=b"a"), httpx.Response(200))
+    session = Fetcher(resolver=rebinding, transport=transport).session()
+    for _ in range(2):
+        download = await session.open("https://media.example/a", max_bytes=10, timeout_s=5)
+        await download.aclose()
+    assert asked == ["media.example"]
+    assert [r.url.host for r in transport.requests] == [PUBLIC_IP, PUBLIC_IP]
+
+
+async def test_without_a_session_every_request_is_resolved_and_checked_again() -> None:
+    answers = iter([[PUBLIC_IP], ["127.0.0.1"]])
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return next(answers)
+
+    transport = RecordingTransport(httpx.Response(200, content=b"a"))
+    fetcher = Fetcher(resolver=rebinding, transport=transport)
+    await (await fetcher.open("https://media.example/a", max_bytes=10, timeout_s=5)).aclose()
+    with pytest.raises(FetchError, match=r"media\.example \(127\.0\.0\.1\)"):
+        await fetcher.open("https://media.example/a", max_bytes=10, timeout_s=5)
+    assert len(transport.requests) == 1
+
+
+async def test_open_returns_any_status_and_follows_a_303_with_a_get() -> None:
+    transport = RecordingTransport(
+        httpx.Response(303, headers={"location": "/next"}), httpx.Response(404, content=b"no")
+    )
+    fetcher = Fetcher(resolver=public_resolver, transport=transport)
+    download = await fetcher.open(
+        "https://media.example/form", method="POST", content=b"x=1", max_bytes=10, timeout_s=5,
+        headers={"Authorization": "Bearer secret", "Cookie": "a=b", "X-Extra": "kept"},
+    )  # fmt: skip
+    assert (download.status, await download.read_all()) == (404, b"no")
+    first, second = transport.requests
+    assert (first.method, second.method, second.url.path) == ("POST", "GET", "/next")
+    assert second.content == b""
+    for request in transport.requests:
+        assert "authorization" not in request.headers and "cookie" not in request.headers
+        assert request.headers["x-extra"] == "kept"
+
+
+async def test_a_download_stops_reading_at_its_limit() -> None:
+    transport = RecordingTransport(httpx.Response(200, content=b"z" * 100))
+    fetcher = Fetcher(resolver=public_resolver, transport=transport)
+    download = await fetcher.open("https://media.example/big", max_bytes=10, timeout_s=5)
+    with pytest.raises(FetchError, match="larger than the 10 bytes limit"):
+        await download.read_all()
+    assert download.closed

@@ -99,7 +99,7 @@ def test_video_transcription_refuses_loopback_by_default(
     if not stt.is_available():
         pytest.skip("the [stt] extra is not installed")
     response = client.post("/video/transcriptions", json={"url": media_host})
-    assert "non-public" in assert_error_shape(response, 400)["error"]
+    assert "not a public internet address" in assert_error_shape(response, 400)["error"]
 
 
 @pytest.mark.parametrize(

@@ -290,7 +290,7 @@ def test_private_urls_are_refused_before_any_request(
 ) -> None:
     with _MediaServer({"/clip.mp4": b"\x00" * 16}) as server:
         port = server.httpd.server_address[1]
-        with pytest.raises(STTInputError, match="non-public address"):
+        with pytest.raises(STTInputError, match="not a public internet address"):
             fetch_media_with_ytdlp(
                 url.format(port=port),
                 dest_dir=tmp_path,
@@ -307,7 +307,7 @@ def test_private_urls_are_refused_before_any_request(
 def test_transcribe_url_refuses_loopback_by_default(
     speech_server: _MediaServer, loopback_only: list[Any]
 ) -> None:
-    with pytest.raises(STTInputError, match="non-public address 127.0.0.1"):
+    with pytest.raises(STTInputError, match="127.0.0.1: not a public internet address"):
         transcribe_url(speech_server.url("/clip.mp4"))
 
 

@@ -311,8 +311,11 @@ def _not_allowed(methods: Iterable[str]) -> HTTPError:
 
 
 def _size(limit: int) -> str:
-    mib = limit / (1024 * 1024)
-    return f"{mib:g} MB" if mib >= 1 else f"{limit} bytes"
+    # Exact, in the unit the limit is a whole number of: MB (10^6 bytes) or MiB (2^20).
+    for unit, size in (("MB", 1_000_000), ("MiB", 1024 * 1024)):
+        if limit >= size and limit % size == 0:
+            return f"{limit // size} {unit}"
+    return f"{limit:,} bytes"
 
 
 def create_app(

@@ -24,6 +24,8 @@ __all__ = [
 ]
 
 MIB = 1024 * 1024
+#: Sizes the API documents ("35 MB", "25 MB") are decimal megabytes.
+MB = 1_000_000
 
 #: Names used to address endpoints in fault settings.
 Endpoint = Literal[
@@ -189,8 +191,10 @@ class ServerConfig(_Strict):
     # Inputs and limits
     #: Let queue inputs and transcription URLs point at loopback/private hosts (tests).
     allow_private_urls: bool = False
-    max_queue_body_bytes: int = Field(default=35 * MIB, ge=1)
-    max_audio_body_bytes: int = Field(default=25 * MIB, ge=1)
+    #: 35 MB (35,000,000 bytes): the queue's documented limit; quote bodies too.
+    max_queue_body_bytes: int = Field(default=35 * MB, ge=1)
+    #: 25 MB (25,000,000 bytes): the spec's limit for an uploaded audio file.
+    max_audio_body_bytes: int = Field(default=25 * MB, ge=1)
     max_json_body_bytes: int = Field(default=1 * MIB, ge=1)
     #: Largest single fetched input (image, video, audio URL).
     max_input_bytes: int = Field(default=50 * MIB, ge=1)

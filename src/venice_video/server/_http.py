@@ -7,12 +7,13 @@ and per-request overhead is what decides how many polls a second it can answer.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl
+
+from ._json import dumps, dumps_error
 
 __all__ = [
     "DRAIN_LIMIT",
@@ -96,12 +97,10 @@ class ClientDisconnected(Exception):
     """The client went away before the request body was read."""
 
 
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def json_reply(status: int, obj: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Reply:
-    return Reply(status, _dumps(obj), JSON, headers if headers is not None else [])
+    """A JSON reply; an error body (status 400 and up) is bounded in size (see `_json`)."""
+    body = dumps_error(obj) if status >= 400 else dumps(obj)
+    return Reply(status, body, JSON, headers if headers is not None else [])
 
 
 def error(status: int, message: str, **extra: Any) -> HTTPError:
@@ -163,11 +162,9 @@ async def read_body(call: Call, limit: int) -> bytes:
     """
     declared = call.headers.get(b"content-length")
     if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise error(400, "Invalid Content-Length header") from None
-        if size > limit:
+        if not declared.strip().isdigit():
+            raise error(400, "Invalid Content-Length header")
+        if len(declared.strip()) > 18 or int(declared) > limit:
             raise BodyTooLarge(limit)
     chunks: list[bytes] = []
     seen = 0
@@ -202,6 +199,10 @@ def limited_receive(receive: Receive, limit: int) -> Receive:
 
 
 _RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+#: Byte positions this long are past any file (and past what `int()` parses quickly, or at all
+#: beyond 4,300 digits); they are read as "beyond the end".
+_MAX_DIGITS = 18
+_BEYOND = 10**_MAX_DIGITS
 
 
 class RangeNotSatisfiable(Exception):
@@ -229,14 +230,19 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         raise RangeNotSatisfiable(header)
     first, last = match.group(1), match.group(2)
     if not first:
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or size == 0:
             raise RangeNotSatisfiable(header)
         start = max(0, size - suffix)
         return start, size - start
-    start = int(first)
-    end = int(last) if last else size - 1
+    start = _position(first)
+    end = _position(last) if last else size - 1
     if start >= size or end < start:
         raise RangeNotSatisfiable(header)
     end = min(end, size - 1)
     return start, end - start + 1
+
+
+def _position(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return _BEYOND if len(digits) > _MAX_DIGITS else int(digits)

@@ -16,17 +16,29 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._catalog import VideoModel
-from .._validation import Issue
+from .._validation import Issue, error_body
+from ._http import HTTPError, json_reply
 from ._pricing import duration_seconds, has_audio
 
-__all__ = ["Fetched", "Prepared", "collect_urls", "fetch_media", "prepare", "render_params"]
+__all__ = [
+    "Fetched",
+    "Prepared",
+    "collect_urls",
+    "fetch_media",
+    "prepare",
+    "reference_total_s",
+    "render_params",
+]
 
 Kind = Literal["image", "video", "audio", "document"]
 PathT = tuple[str | int, ...]
 
-#: audio_url limits from the spec: WAV or MP3, at most 30 s and 15 MB.
+#: audio_url limits from the spec: WAV or MP3, at most 30 s and 15 MB (decimal megabytes, as
+#: every size in the spec).
 AUDIO_URL_MAX_S = 30.0
-AUDIO_URL_MAX_BYTES = 15 * 1024 * 1024
+AUDIO_URL_MAX_BYTES = 15_000_000
+#: The spec's ceiling for a quote's reference_video_total_duration ("max 150s").
+REFERENCE_TOTAL_MAX_S = 150.0
 MAX_OUTPUT_SIDE = 8192
 MAX_AUTO_DURATION_S = 30.0
 
@@ -276,6 +288,24 @@ async def prepare(
                 )  # fmt: skip
             )
     return prepared
+
+
+def reference_total_s(body: Mapping[str, Any]) -> float:
+    """A quote's `reference_video_total_duration` in seconds, or 400 past the spec's 150 s.
+
+    The schema gives only `minimum: 0`; the field's description caps it at 150 s, and a
+    larger number (up to 1e308) would only overflow the price.
+    """
+    total = float(body["reference_video_total_duration"])
+    if total > REFERENCE_TOTAL_MAX_S:
+        issue = Issue(
+            ("reference_video_total_duration",),
+            f"Number must be less than or equal to {REFERENCE_TOTAL_MAX_S:g}",
+            code="too_big",
+            received=total if total < 1e9 else "a number over 1e9",
+        )
+        raise HTTPError(json_reply(400, error_body([issue])))
+    return total
 
 
 def render_params(

@@ -28,7 +28,7 @@ from .._catalog import VideoModel
 from ._accounts import Accounts
 from ._clock import Clock
 from ._config import ServerConfig
-from ._store import Store
+from ._store import AccountRow, IdempotencyRow, Store
 
 __all__ = ["Job", "JobManager", "JobState", "Outcome", "simulated_seconds"]
 
@@ -184,7 +184,15 @@ class JobManager:
                 self._waiting.setdefault(job.model, deque()).append(job.queue_id)
         for model in list(self._waiting):
             self._pump(model)
+        self._sweep_inputs()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    def _sweep_inputs(self) -> None:
+        """Remove input folders left with no live job (a crash after writing, before charging)."""
+        for folder in self.inputs_dir.iterdir():
+            job = self.jobs.get(folder.name)
+            if job is None or job.state in ("failed", "deleted"):
+                shutil.rmtree(folder, ignore_errors=True)
 
     async def close(self) -> None:
         if self._ticker is not None:
@@ -215,20 +223,45 @@ class JobManager:
     def new_queue_id(self) -> str:
         return str(uuid.uuid4())
 
+    async def store_inputs(
+        self, queue_id: str, media: Mapping[str, list[bytes]]
+    ) -> dict[str, list[str]]:
+        """Write a new job's input media under `inputs/<queue_id>/`; returns the file names.
+
+        Done before the job is charged and recorded: a crash in between leaves only a folder
+        that the next start sweeps away.
+        """
+        if not media:
+            return {}
+        try:
+            return await asyncio.to_thread(_write_inputs, self.input_dir(queue_id), media)
+        except BaseException:
+            shutil.rmtree(self.input_dir(queue_id), ignore_errors=True)
+            raise
+
     def create(
         self,
         *,
         queue_id: str,
-        account: str,
+        account: AccountRow,
         model: VideoModel,
         vps: bool,
         params: dict[str, Any],
         inputs: dict[str, list[str]],
         price_micro: int,
         outcome: Outcome,
-        idempotency_key: str | None,
-    ) -> Job:
-        """Record a new job and start it (or queue it behind the model's capacity)."""
+        idempotency: IdempotencyRow | None = None,
+    ) -> Job | None:
+        """Charge `account` and record a new job, then start it (or queue it for capacity).
+
+        The charge, the job and its idempotency record (if any) commit in one transaction:
+        after a crash there is never money taken without a job, nor a job not paid for.
+        Returns None, charging nothing and removing the job's inputs, when the balance is
+        short of `price_micro`.
+        """
+        if price_micro > account.balance_micro:
+            shutil.rmtree(self.input_dir(queue_id), ignore_errors=True)
+            return None
         self._seq += 1
         rng = random.Random(f"{self.config.seed}:{self._seq}")
         spread = self.config.execution_time_spread
@@ -236,7 +269,7 @@ class JobManager:
         job = Job(
             queue_id=queue_id,
             seq=self._seq,
-            account=account,
+            account=account.key_hash,
             model=model.id,
             vps=vps,
             price_micro=price_micro,
@@ -245,11 +278,23 @@ class JobManager:
             params=params,
             inputs=inputs,
             outcome=outcome,
-            idempotency_key=idempotency_key,
+            idempotency_key=None if idempotency is None else idempotency.key,
         )
+        before = account.balance_micro, account.jobs_created
+        account.balance_micro -= price_micro
+        account.jobs_created += 1
+        try:
+            with self.store.transaction():
+                self.accounts.save(account)
+                self._save(job)
+                if idempotency is not None:
+                    self.store.save_idempotency(idempotency)
+        except BaseException:
+            account.balance_micro, account.jobs_created = before
+            shutil.rmtree(self.input_dir(queue_id), ignore_errors=True)
+            raise
         self.jobs[queue_id] = job
         self._waiting.setdefault(job.model, deque()).append(queue_id)
-        self._save(job)
         self._pump(job.model)
         return job
 
@@ -350,11 +395,14 @@ class JobManager:
         job.state = "failed"
         job.outcome = outcome
         job.failed_at = self.clock.wall()
-        if not job.refunded:
-            job.refunded = True
-            self.accounts.refund(job.account, job.price_micro)
+        # The refund and the job's new state commit together: a crash in between would
+        # otherwise refund it again on the next start.
+        with self.store.transaction():
+            if not job.refunded:
+                job.refunded = True
+                self.accounts.refund(job.account, job.price_micro)
+            self._save(job)
         self._release(job)
-        self._save(job)
         self._remove_inputs(job)
 
     def _release(self, job: Job) -> None:
@@ -473,6 +521,17 @@ class JobManager:
             "height": job.params.get("height"),
             "duration_s": job.params.get("duration_s"),
         }
+
+
+def _write_inputs(folder: Path, media: Mapping[str, list[bytes]]) -> dict[str, list[str]]:
+    names: dict[str, list[str]] = {}
+    for target, blobs in media.items():
+        for i, data in enumerate(blobs):
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"{target}-{i}"
+            (folder / name).write_bytes(data)
+            names.setdefault(target, []).append(name)
+    return names
 
 
 def _shortest_duration(model: VideoModel) -> float:

@@ -18,6 +18,7 @@ from ._accounts import Accounts
 from ._clock import Clock
 from ._config import ServerConfig
 from ._faults import Faults
+from ._fetch import Fetcher, FetchPolicy
 from ._http import Call
 from ._jobs import Job, JobManager
 from ._ratelimit import RateLimiter
@@ -98,6 +99,8 @@ class ServerState:
             model_lookup=catalog.get,
             render=render_job,
         )
+        #: The one way the server reaches outside URLs (inputs, probes, transcriptions).
+        self.fetcher = Fetcher(allow_private=config.allow_private_urls)
         self.limiter = RateLimiter(config.rate_limits, clock)
         self.faults = Faults(config.faults)
         self._secret = self.store.secret()
@@ -126,13 +129,12 @@ class ServerState:
     def is_vps(self, model: VideoModel) -> bool:
         return model.id in self.vps_models
 
-    def fetch_policy(self) -> Any:
-        from ._fetch import FetchPolicy
-
+    def fetch_policy(self) -> FetchPolicy:
         return FetchPolicy(
             max_bytes=self.config.max_input_bytes,
             timeout_s=self.config.fetch_timeout_s,
             allow_private=self.config.allow_private_urls,
+            fetcher=self.fetcher,
         )
 
     # --- download tokens -------------------------------------------------------------------

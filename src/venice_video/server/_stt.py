@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import ipaddress
 import os
-import socket
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from ._fetch import Fetcher
 
 __all__ = [
     "MODEL_DIR_ENV",
@@ -134,16 +135,19 @@ def transcribe_url(
     timeout_s: float = 60,
     language: str | None = None,
     word_timestamps: bool = False,
+    fetcher: Fetcher | None = None,
 ) -> Transcript:
     """Download a video page's or media URL's audio with yt-dlp and transcribe it.
 
     Args:
         url: an http(s) URL yt-dlp understands, such as a video page or a direct media link.
-        allow_private: permit hosts on loopback, private or link-local addresses.
+        allow_private: permit hosts on loopback, private or link-local addresses (ignored when
+            ``fetcher`` is given: its own rule applies).
         max_bytes: refuse media larger than this.
         timeout_s: socket timeout for the download.
         language: as for :func:`transcribe_bytes`.
         word_timestamps: as for :func:`transcribe_bytes`.
+        fetcher: the fetcher every request goes through (default: a new one).
 
     Raises:
         STTUnavailableError: the ``[stt]`` extra or the model is missing.
@@ -158,20 +162,29 @@ def transcribe_url(
             max_bytes=max_bytes,
             timeout_s=timeout_s,
             allow_private=allow_private,
+            fetcher=fetcher,
         )
         with path.open("rb") as media:
             return _transcribe(media, language=language, word_timestamps=word_timestamps)
 
 
 def fetch_media_with_ytdlp(
-    url: str, *, dest_dir: Path, max_bytes: int, timeout_s: float, allow_private: bool
+    url: str,
+    *,
+    dest_dir: Path,
+    max_bytes: int,
+    timeout_s: float,
+    allow_private: bool,
+    fetcher: Fetcher | None = None,
 ) -> Path:
     """Download the best audio (or else the best single file) behind ``url`` into ``dest_dir``.
 
-    Unless ``allow_private`` is true, the URL's host, and the host of the media URL yt-dlp
-    extracts from it, must resolve only to public addresses: this keeps a server from being
-    steered at its own network. yt-dlp writes nothing outside ``dest_dir`` (no cache, no
-    config), downloads one item even from a playlist, and prints nothing.
+    Every request yt-dlp makes, for the page and for the media, goes through ``fetcher`` (see
+    ``_ytdlp``): unless ``allow_private`` is true, a host is reached only if every address it
+    resolves to is public, at the moment of connecting, and each redirect is checked before it
+    is followed. This keeps a server from being steered at its own network. yt-dlp writes
+    nothing outside ``dest_dir`` (no cache, no config), downloads one item even from a playlist,
+    uses no external downloader, and prints nothing.
 
     Returns:
         The path of the downloaded file inside ``dest_dir``.
@@ -183,17 +196,21 @@ def fetch_media_with_ytdlp(
     """
     if max_bytes <= 0:
         raise ValueError(f"max_bytes must be positive, got {max_bytes}")
-    if not allow_private:
-        _check_public_url(url)
-    else:
-        _check_url_shape(url)
+    _check_url_shape(url)
     try:
         import yt_dlp
+
+        from ._ytdlp import checked_youtube_dl
     except ImportError as exc:
         raise STTUnavailableError(f"yt-dlp is not installed: {INSTALL_HINT}") from exc
+    if fetcher is None:
+        from ._fetch import Fetcher
+
+        fetcher = Fetcher(allow_private=allow_private)
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     logger = _SilentLogger()
+    shown = _shown(url)
 
     def watch_size(status: dict[str, Any]) -> None:
         # max_filesize only helps when the size is announced up front; this catches the rest.
@@ -204,7 +221,15 @@ def fetch_media_with_ytdlp(
             raise yt_dlp.utils.DownloadError(f"media is larger than {max_bytes} bytes")
 
     options: dict[str, Any] = {
-        "format": "bestaudio/best",
+        # Only what yt-dlp downloads itself, through the fetcher: no ffmpeg or other program
+        # that would open its own connections.
+        "format": "bestaudio[protocol~='^(https?|m3u8_native|http_dash_segments)$']/"
+        "best[protocol~='^(https?|m3u8_native|http_dash_segments)$']",
+        "hls_prefer_native": True,
+        "external_downloader": {"default": "native"},
+        # Live streams and HLS features the native downloader lacks fall back to ffmpeg, which
+        # would open its own connections: point yt-dlp at an ffmpeg that does not exist.
+        "ffmpeg_location": str(dest_dir / "no-ffmpeg"),
         "noplaylist": True,
         "playlist_items": "1",
         "quiet": True,
@@ -224,30 +249,25 @@ def fetch_media_with_ytdlp(
         "fragment_retries": 1,
         "progress_hooks": [watch_size],
     }
+    failures: list[Any] = []
     try:
-        with yt_dlp.YoutubeDL(options) as ydl:
-            info = ydl.extract_info(url, download=False)
-            if info is None:
-                raise STTInputError(f"no media found at {url}")
-            if not allow_private:
-                for media_url in _media_urls(info):
-                    _check_public_url(media_url)
-            info = ydl.process_ie_result(info, download=True)
-    except STTInputError:
-        _remove_partial_downloads(dest_dir)
-        raise
+        with checked_youtube_dl(options, fetcher=fetcher, max_bytes=max_bytes) as (ydl, bridge):
+            failures = bridge.failures
+            info = ydl.extract_info(url, download=True)
     except Exception as exc:
         _remove_partial_downloads(dest_dir)
         if logger.hit_size_limit:
-            raise STTInputError(f"the media at {url} is larger than {max_bytes} bytes") from exc
-        raise STTInputError(f"could not fetch media from {url}: {_ytdlp_message(exc)}") from exc
+            raise STTInputError(f"the media at {shown} is larger than {max_bytes} bytes") from exc
+        if failures:
+            raise STTInputError(failures[0].reason) from exc
+        raise STTInputError(f"could not fetch media from {shown}: {_ytdlp_message(exc)}") from exc
 
     path = _downloaded_path(info, dest_dir)
     if logger.hit_size_limit or (path is not None and path.stat().st_size > max_bytes):
         _remove_partial_downloads(dest_dir)
-        raise STTInputError(f"the media at {url} is larger than {max_bytes} bytes")
+        raise STTInputError(f"the media at {shown} is larger than {max_bytes} bytes")
     if path is None:
-        raise STTInputError(f"yt-dlp reported no downloaded file for {url}")
+        raise STTInputError(f"yt-dlp reported no downloaded file for {shown}")
     return path
 
 
@@ -364,46 +384,26 @@ def _load_model() -> Any:
         return model
 
 
-def _check_url_shape(url: str) -> tuple[str, int]:
+def _check_url_shape(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise STTInputError(f"only http and https URLs can be fetched, got {url!r}")
+        raise STTInputError(f"only http and https URLs can be fetched, got {_shown(url)!r}")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        parts.port  # noqa: B018 (parsing it is the check)
     except ValueError as exc:
-        raise STTInputError(f"the URL {url!r} has an invalid port") from exc
+        raise STTInputError(f"the URL {_shown(url)!r} has an invalid port") from exc
     if not parts.hostname:
-        raise STTInputError(f"the URL {url!r} has no host")
-    return parts.hostname, port
+        raise STTInputError(f"the URL {_shown(url)!r} has no host")
+    if parts.username is not None or parts.password is not None:
+        raise STTInputError("URLs with embedded credentials are not fetched")
 
 
-def _check_public_url(url: str) -> None:
-    host, port = _check_url_shape(url)
-    try:
-        addresses = {
-            info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-        }
-    except (socket.gaierror, UnicodeError) as exc:
-        raise STTInputError(f"cannot resolve the host {host!r}") from exc
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if not ip.is_global or ip.is_multicast:
-            raise STTInputError(
-                f"refusing to fetch {host!r}: it resolves to the non-public address {ip}"
-            )
-
-
-def _media_urls(info: dict[str, Any]) -> list[str]:
-    urls = [str(info["url"])] if info.get("url") else []
-    for fmt in info.get("requested_formats") or ():
-        if fmt.get("url"):
-            urls.append(str(fmt["url"]))
-    for entry in info.get("entries") or ():
-        if isinstance(entry, dict):
-            urls.extend(_media_urls(entry))
-    return urls
+def _shown(url: str) -> str:
+    """The URL without credentials or query, shortened: safe to put in a message."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    text = f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _downloaded_path(info: dict[str, Any] | None, dest_dir: Path) -> Path | None:

@@ -71,7 +71,11 @@ async def audio_transcriptions(state: ServerState, call: Call) -> Reply:
                     f"{content_type[:80] or 'none'!r}")  # fmt: skip
     limit = state.config.max_audio_body_bytes
     declared = call.header(b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if (
+        declared is not None
+        and declared.isdigit()
+        and (len(declared) > 18 or int(declared) > limit)
+    ):
         raise BodyTooLarge(limit)
 
     from starlette.formparsers import MultiPartException
@@ -200,6 +204,7 @@ async def video_transcriptions(state: ServerState, call: Call) -> Reply:
             allow_private=state.config.allow_private_urls,
             max_bytes=state.config.max_transcription_url_bytes,
             timeout_s=state.config.fetch_timeout_s,
+            fetcher=state.fetcher,
         )
     except stt.STTInputError as exc:
         raise error(400, f"The video could not be transcribed: {exc}") from None

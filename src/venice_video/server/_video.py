@@ -24,8 +24,9 @@ from ._http import (
     parse_range,
     read_body,
 )
-from ._inputs import prepare, render_params
+from ._inputs import prepare, reference_total_s, render_params
 from ._jobs import Job, Outcome
+from ._json import loads as strict_loads
 from ._pricing import quote_usd
 from ._state import ServerState
 from ._store import AccountRow, IdempotencyRow
@@ -90,7 +91,7 @@ def parse_json(raw: bytes) -> Any:
         raise _invalid([Issue((), "The request body is empty; expected a JSON object",
                               code="invalid_type", expected="object")])  # fmt: skip
     try:
-        return json.loads(raw)
+        return strict_loads(raw)
     except UnicodeDecodeError:
         raise _invalid(
             [Issue((), "The request body is not valid UTF-8", code="invalid_json")]
@@ -254,13 +255,13 @@ async def quote(state: ServerState, call: Call) -> Reply:
                 raise _invalid(prepared.issues)
             input_duration = prepared.input_duration_s
         elif body.get("reference_video_total_duration") is not None:
-            input_duration = float(body["reference_video_total_duration"])
+            input_duration = reference_total_s(body)
         else:
             raise _invalid([Issue(("video_url",), f"Required: {model.id} prices by the length "
                                   "of the input video; send video_url", code="invalid_type",
                                   received="undefined")])  # fmt: skip
     elif body.get("duration") in ("-1", "auto") and body.get("reference_video_total_duration"):
-        input_duration = float(body["reference_video_total_duration"])
+        input_duration = reference_total_s(body)
     price = quote_usd(state.config.pricing, model, body, input_duration_s=input_duration)
     return json_reply(200, {"quote": price})
 
@@ -308,30 +309,19 @@ async def queue(state: ServerState, call: Call) -> Reply:
     future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     state.inflight[slot] = future
     try:
-        reply = await _queue(state, call, account, body, key)
-        if reply.status == 200:
-            response = json.loads(reply.body)
-            state.store.save_idempotency(
-                IdempotencyRow(
-                    account.key_hash,
-                    key,
-                    digest,
-                    200,
-                    response,
-                    response.get("queue_id"),
-                    state.clock.wall(),
-                    1,
-                    1,
-                )  # fmt: skip
-            )
-        return reply
+        return await _queue(state, call, account, body, key, digest)
     finally:
         del state.inflight[slot]
         future.set_result(None)
 
 
 async def _queue(
-    state: ServerState, call: Call, account: AccountRow, body: Any, key: str | None
+    state: ServerState,
+    call: Call,
+    account: AccountRow,
+    body: Any,
+    key: str | None,
+    digest: str = "",
 ) -> Reply:
     config = state.config
     issues = validate_queue(body, state.catalog, strict_keys=state.config.strict_keys)
@@ -350,16 +340,9 @@ async def _queue(
         raise _invalid(prepared.issues)
     price = quote_usd(config.pricing, model, body, input_duration_s=prepared.input_duration_s)
     price_micro = micro(price)
-    if not state.accounts.reserve(account, price_micro):
-        raise error(402, f"Insufficient balance: this request costs ${price:.6f} and the "
-                    f"balance is ${account.balance_micro / 1_000_000:.6f}",
-                    code="INSUFFICIENT_BALANCE")  # fmt: skip
+    if price_micro > account.balance_micro:
+        raise _insufficient(price, account)
     queue_id = state.jobs.new_queue_id()
-    try:
-        inputs = await asyncio.to_thread(_write_inputs, state, queue_id, prepared.media)
-    except OSError:
-        state.accounts.refund(account.key_hash, price_micro)
-        raise
     outcome: Outcome = "ok"
     if _terms(prompt, config.failing_terms):
         outcome = "inference_failed"
@@ -367,37 +350,36 @@ async def _queue(
         outcome = "provider_content_policy"
     params = render_params(model, body, prepared, seed=uuid.UUID(queue_id).int & 0x7FFFFFFF)
     vps = state.is_vps(model)
-    state.jobs.create(
+    response: dict[str, Any] = {"model": model.id, "queue_id": queue_id}
+    if vps:
+        response["download_url"] = state.download_url(call, queue_id)
+    replay = None
+    if key is not None:
+        replay = IdempotencyRow(account.key_hash, key, digest, 200, response, queue_id,
+                                state.clock.wall(), 1, 1)  # fmt: skip
+    # The inputs go to disk first; the charge, the job and its idempotency record then commit
+    # in one transaction, so a crash leaves all of them or none.
+    inputs = await state.jobs.store_inputs(queue_id, prepared.media)
+    job = state.jobs.create(
         queue_id=queue_id,
-        account=account.key_hash,
+        account=account,
         model=model,
         vps=vps,
         params=params,
         inputs=inputs,
         price_micro=price_micro,
         outcome=outcome,
-        idempotency_key=key,
+        idempotency=replay,
     )
-    account.jobs_created += 1
-    state.accounts.save(account)
-    response: dict[str, Any] = {"model": model.id, "queue_id": queue_id}
-    if vps:
-        response["download_url"] = state.download_url(call, queue_id)
+    if job is None:  # other requests spent the balance while the inputs were written
+        raise _insufficient(price, account)
     return json_reply(200, response)
 
 
-def _write_inputs(
-    state: ServerState, queue_id: str, media: Mapping[str, list[bytes]]
-) -> dict[str, list[str]]:
-    folder = state.jobs.input_dir(queue_id)
-    names: dict[str, list[str]] = {}
-    for target, blobs in media.items():
-        for i, data in enumerate(blobs):
-            folder.mkdir(parents=True, exist_ok=True)
-            name = f"{target}-{i}"
-            (folder / name).write_bytes(data)
-            names.setdefault(target, []).append(name)
-    return names
+def _insufficient(price: float, account: AccountRow) -> HTTPError:
+    return error(402, f"Insufficient balance: this request costs ${price:.6f} and the "
+                 f"balance is ${account.balance_micro / 1_000_000:.6f}",
+                 code="INSUFFICIENT_BALANCE")  # fmt: skip
 
 
 def _check_consent(body: Mapping[str, Any]) -> None:
