@@ -18,7 +18,7 @@ from av.video.reformatter import VideoReformatter
 from ._decode import av_reason, open_container, probe
 from ._encode import FAITHFUL_QUALITY, Prefetch, Writer
 from ._geometry import MAX_SIDE
-from ._overlays import overlays
+from ._overlays import n_frames, overlays
 from ._planes import F32, Planes
 from ._sound import AUDIO_RATE, decode_audio, mix, synth_audio
 from ._sources import EndFade, Gradient, KenBurns, Restyle, Scenes, Source
@@ -96,7 +96,7 @@ def render(spec: RenderSpec, out_path: Path) -> RenderResult:
 
 def _generate(spec: RenderSpec, tmp: Path) -> Encoded:
     width, height = spec.width - spec.width % 2, spec.height - spec.height % 2
-    n = max(1, round(spec.duration_s * spec.fps))
+    n = n_frames(spec)
     n_samples = round(n / spec.fps * AUDIO_RATE)
 
     source: Source

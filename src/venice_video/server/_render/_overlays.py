@@ -19,6 +19,13 @@ LABEL_TEXT: Final = "venice-video local engine - placeholder"
 #: Draws onto frame i of n.
 Overlay = Callable[[Planes, int, int], None]
 
+_CAPTION_FADE_S: Final = 0.25
+
+
+def n_frames(spec: RenderSpec) -> int:
+    """How many frames a generated clip of ``spec`` has."""
+    return max(1, round(spec.duration_s * spec.fps))
+
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     # Loading is cheap (well under a millisecond), and a font object per render keeps
@@ -141,9 +148,18 @@ def overlays(spec: RenderSpec, width: int, height: int) -> list[Overlay]:
             box = Sprite.from_image(_text_box(lines, size, max(4, size // 2), 165))
             statics.append((box, (width - box.width) // 2, height - margin - box.height))
 
+        fade = max(1, min(round(_CAPTION_FADE_S * spec.fps), n_frames(spec) // 4))
+        fade_in = spec.image is not None
+
         def draw_caption(fr: Planes, i: int, n: int) -> None:
+            # Faded out at the end, so a clip continued from the last frame does not inherit
+            # the caption; and in at the start of a clip made from an image, whose first
+            # frame is then the image itself.
+            opacity = min(1.0, (n - 1 - i) / fade)
+            if fade_in:
+                opacity = min(opacity, i / fade)
             for s, sx, sy in statics:
-                s.draw(fr, sx, sy)
+                s.draw(fr, sx, sy, opacity)
 
         out.append(draw_caption)
     return out

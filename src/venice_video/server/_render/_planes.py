@@ -108,8 +108,11 @@ class Sprite:
     def from_image(cls, img: Image.Image) -> Sprite:
         return cls.from_rgba(np.asarray(img.convert("RGBA")))
 
-    def draw(self, dst: Planes, x: int, y: int) -> None:
-        """Blend at ``(x, y)`` (rounded down to even), clipped to the frame."""
+    def draw(self, dst: Planes, x: int, y: int, opacity: float = 1.0) -> None:
+        """Blend at ``(x, y)`` (rounded down to even), clipped to the frame, at ``opacity``."""
+        weight = int(round(min(1.0, opacity) * 256))
+        if weight <= 0:
+            return
         x -= x % 2
         y -= y % 2
         for i, plane in enumerate((dst.y, dst.u, dst.v)):
@@ -122,6 +125,16 @@ class Sprite:
                 return
             src = (slice(y0 - py, y1 - py), slice(x0 - px, x1 - px))
             region = plane[y0:y1, x0:x1]
+            if weight < 256:
+                # Faded: the sprite's own alpha scaled by the weight, blended afresh.
+                alpha = 256 - self.inv[i][src] if self.inv is not None else np.uint16(256)
+                faded = (alpha * np.uint16(weight)) >> 8
+                acc = region.astype(np.uint16)
+                acc *= 256 - faded
+                acc += self.raw[i][src].astype(np.uint16) * faded
+                acc >>= 8
+                np.copyto(region, acc, casting="unsafe")
+                continue
             if self.pre is None or self.inv is None:
                 region[...] = self.raw[i][src]
                 continue

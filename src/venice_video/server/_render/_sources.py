@@ -129,7 +129,12 @@ class Scenes:
 
 
 class KenBurns:
-    """An image with a slow zoom and pan, scaled to the frame by swscale."""
+    """An image with a slow zoom and pan, scaled to the frame by swscale.
+
+    The first frame is the whole image, cover-fitted to the frame, so that a clip made from
+    the last frame of another starts where that one ended; from there the view closes in on a
+    part of it chosen by the seed.
+    """
 
     def __init__(self, data: bytes, field: str, spec: RenderSpec, width: int, height: int) -> None:
         self.w, self.h = width, height
@@ -137,18 +142,17 @@ class KenBurns:
         img = open_image(data, field, draft=(bw, bh))
         self.big = np.ascontiguousarray(np.asarray(cover(img.convert("RGB"), bw, bh)))
         rng = seeded_rng(spec, f"ken-burns:{field}")
-        self.zoom_in = bool(rng.integers(0, 2))
-        self.start = rng.uniform(0, 1, size=2)
         self.end = rng.uniform(0, 1, size=2)
         self.scaler = VideoReformatter()
 
     def paint(self, i: int, n: int, t: float) -> Planes:
         p = smoothstep(i / max(1, n - 1))
-        z = p if self.zoom_in else 1 - p
         bh, bw = self.big.shape[:2]
-        ww = round(bw + (self.w - bw) * z)
+        ww = round(bw + (self.w - bw) * p)
         wh = min(bh, max(2, round(ww * self.h / self.w)))
-        fx, fy = self.start + (self.end - self.start) * p
+        # The window is the whole image at p = 0 wherever it is anchored; the anchor only
+        # decides where the zoom ends.
+        fx, fy = self.end
         x0, y0 = round((bw - ww) * fx), round((bh - wh) * fy)
         window = self.big[y0 : y0 + wh, x0 : x0 + ww]
         src = av.VideoFrame.from_numpy_buffer(window, format="rgb24")
