@@ -46,3 +46,8 @@ __all__ = [
     "verify",
     "webm_preview",
 ]
+
+# Reprs, pickles and tracebacks name the public home of the result types and errors.
+for _public in (AudioInfo, Frame, MediaError, MediaInfo, MediaVerificationError):
+    _public.__module__ = __name__
+del _public
