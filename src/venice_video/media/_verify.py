@@ -95,32 +95,21 @@ def _decode_samples(av: Any, path: Path, track: Track, numbers: list[int]) -> tu
 
     A decoder made from the track's own configuration record, not a demuxer: opening the
     container with FFmpeg would decode the first picture once more just to describe it.
-    Returns the pictures' size.
+    A fresh decoder for each sample, read straight into the packet: at 4K a decoder keeps a
+    12 MiB picture in its pool, and a second one would keep two. Returns the pictures' size.
     """
     wanted = set(numbers)
     positions = {n: at for n, at in enumerate(track.samples()) if n in wanted}
-    try:
-        context = av.CodecContext.create(codec_name(track.codec), "r")
-        context.extradata = track.config
-    except Exception as exc:  # av.error.*, ValueError: a codec or configuration FFmpeg refuses
-        raise Invalid(f"its video codec cannot be set up ({av_reason(exc)})") from None
-    # One thread: these are single pictures, and frame threads would only add buffers.
-    context.thread_count = 1
     size = (0, 0)
-    with path.open("rb") as f:
+    with path.open("rb", buffering=0) as f:
         for number in numbers:
             offset, length = positions[number]
-            f.seek(offset)
-            packet = av.Packet(f.read(length))
             where = f"video keyframe {number + 1} of {track.sample_count}"
-            try:
-                frames = [*context.decode(packet), *context.decode(None)]
-            except Exception as exc:
-                raise Invalid(
-                    f"{where} cannot be decoded ({av_reason(exc)}): the media data is corrupt"
-                ) from None
-            finally:
-                context.flush_buffers()
+            packet = av.Packet(length)
+            f.seek(offset)
+            if f.readinto(memoryview(packet)) != length:
+                raise Invalid(f"the file ends inside {where}")
+            frames = _decode_one(av, track, packet, where)
             if len(frames) != 1:
                 raise Invalid(
                     f"{where} decoded to {len(frames)} pictures: the media data is corrupt"
@@ -128,7 +117,24 @@ def _decode_samples(av: Any, path: Path, track: Track, numbers: list[int]) -> tu
             if frames[0].is_corrupt:
                 raise Invalid(f"{where} decoded with errors: the media data is corrupt")
             size = (int(frames[0].width), int(frames[0].height))
+            del frames, packet  # before the next sample's buffers are allocated
     return size
+
+
+def _decode_one(av: Any, track: Track, packet: Any, where: str) -> list[Any]:
+    try:
+        context = av.CodecContext.create(codec_name(track.codec), "r")
+        context.extradata = track.config
+        # One thread: a single picture, and frame threads would only add buffers.
+        context.thread_count = 1
+    except Exception as exc:  # av.error.*, ValueError: a codec or configuration FFmpeg refuses
+        raise Invalid(f"its video codec cannot be set up ({av_reason(exc)})") from None
+    try:
+        return [*context.decode(packet), *context.decode(None)]
+    except Exception as exc:
+        raise Invalid(
+            f"{where} cannot be decoded ({av_reason(exc)}): the media data is corrupt"
+        ) from None
 
 
 def _verify_by_demuxing(av: Any, path: Path, track: Track, decode: Decode) -> MediaInfo:
