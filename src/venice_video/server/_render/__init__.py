@@ -5,8 +5,9 @@ the requested size, frame rate and duration, so that clients, players and tests 
 of file the hosted service returns. The picture is a placeholder, and says so in a corner label:
 
 * text-to-video: moving gradients and soft shapes whose palette and motion come from the prompt;
-* image-to-video: the image, cover-fitted, with a slow pan and zoom (Ken Burns), optionally
-  cross-fading to an end image;
+* image-to-video: the image, cover-fitted, first as it is and then slowly zooming into a part
+  of it (Ken Burns), optionally cross-fading to an end image. The first frame is the image, so
+  a clip made from another clip's last frame starts where that one ended;
 * video-to-video: the input restyled (tone curve, posterize, tint), looped or trimmed;
 * upscale: every input frame rescaled with Lanczos, keeping the input's frame count and rate.
 
@@ -14,7 +15,14 @@ The same :class:`RenderSpec` always gives the same bytes (x264 runs with a fixed
 Frames are painted straight into the planes of yuv420p frames with vectorised numpy, a second
 thread paints while x264 encodes, and every static overlay (caption, label, thumbnails) is
 rasterised once: a 5 s 720p clip with sound takes about 0.7 to 1 s on two cores, most of it in
-the encoder (``benchmarks/bench_render.py`` measures it).
+the encoder (``benchmarks/bench_render.py`` measures it). The caption and label fade out over
+the last quarter second (and in over the first, for a clip made from an image), so a last
+frame carries no caption into the next clip.
+
+Modules: ``_spec`` (what to render), ``_geometry`` (sizes), ``_planes`` (frames, colour,
+sprites), ``_decode`` (inputs, probing), ``_sound``, ``_encode`` (the mp4 writer),
+``_sources`` (picture sources, a ``Source`` protocol), ``_overlays`` and ``_engine``
+(``render`` itself).
 """
 
 from ...media import MediaInfo
