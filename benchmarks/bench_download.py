@@ -333,8 +333,10 @@ def bench_verification(clip: Path, repeat: int, full_decode: bool) -> bool:
             f"{(peak.peak - baseline) / MIB:>20.1f} MiB"
         )
     passed = ratio <= 1.5 and worst <= 64
+    best_ratio = min(times[True]) / min(times[False])
+    print(f"fastest verified / fastest unverified: {best_ratio:.2f}x (less sensitive to load)")
     print(
-        f"verified / unverified: {ratio:.2f}x (target <= 1.5x); peak {worst:.1f} MiB above "
+        f"median verified / unverified: {ratio:.2f}x (target <= 1.5x); peak {worst:.1f} MiB above "
         f"baseline (target <= 64 MiB): {'met' if passed else 'NOT met'}"
     )
     return passed
