@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from venice_video._download import verify_mp4
+from venice_video.media import verify as verify_mp4
 
 PYTHON = sys.executable
 CLI = str(Path(PYTHON).parent / "venice-video")

@@ -29,7 +29,9 @@ from pathlib import Path
 
 import av
 
-from venice_video.server._render import RenderSpec, _Planes, _Writer, render
+from venice_video.server._render import RenderSpec, render
+from venice_video.server._render._encode import Writer
+from venice_video.server._render._planes import Planes
 
 PROMPT = "A red fox trots through a snowy birch forest at dawn, soft golden light, cinematic"
 
@@ -58,9 +60,9 @@ def _measure(name: str, repeat: int, run: Callable[[], object]) -> Row:
 
 
 def _encode_black(path: Path) -> None:
-    writer = _Writer(path, 1280, 720, 24, None)
+    writer = Writer(path, 1280, 720, 24, None)
     for _ in range(120):
-        frame = _Planes.new(1280, 720)
+        frame = Planes.new(1280, 720)
         frame.y[...] = 16
         frame.u[...] = 128
         frame.v[...] = 128

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ._choose import PricedModel
     from ._client import CancelToken, ProgressCallback, VeniceVideo
     from ._config import Cleanup, PollPolicy, RateLimitPolicy, RetryPolicy
-    from ._download import DownloadResult, MediaInfo
+    from ._download import DownloadResult
     from ._exceptions import (
         APIConnectionError,
         APIError,
@@ -85,6 +85,7 @@ if TYPE_CHECKING:
         UpscaleFactor,
     )
     from ._validation import Issue
+    from .media import MediaInfo
 
 __all__ = [
     "NEEDS",
@@ -165,8 +166,7 @@ __all__ = [
     "__version__",
 ]
 
-# Imported on first use, so `import venice_video._audio` (or the CLI's startup) does not pay
-# for httpx and pydantic.
+# Imported on first use, so the CLI's startup does not pay for httpx and pydantic.
 _EXPORTS: dict[str, str] = {
     "NEEDS": "._catalog",
     "APIConnectionError": "._exceptions",
@@ -204,7 +204,7 @@ _EXPORTS: dict[str, str] = {
     "JobTimeoutError": "._exceptions",
     "JournalError": "._exceptions",
     "Keyframe": "._models",
-    "MediaInfo": "._download",
+    "MediaInfo": ".media",
     "ModelType": "._types",
     "NotFoundError": "._exceptions",
     "PayloadTooLargeError": "._exceptions",

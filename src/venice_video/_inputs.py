@@ -99,7 +99,7 @@ def resolve_audio(value: MediaInput, *, field: str) -> str:
     """An audio clip (WAV or MP3, at most 30 s and 15 MB) as a URL."""
     if isinstance(value, str) and is_url(value):
         return value
-    from ._audio import probe_audio
+    from .media import probe_audio
 
     data = _read(value, field)
     name = _name(value)
@@ -112,7 +112,7 @@ def resolve_audio(value: MediaInput, *, field: str) -> str:
     if info.format not in _AUDIO_FORMATS:
         raise InputError(
             f"{field}: {name} is {info.format}; the API takes WAV or MP3 audio. Convert it "
-            "first, for example with venice_video._audio.extract_audio(path, format='wav')."
+            "first, for example with venice_video.media.extract_audio(path, format='wav')."
         )
     if info.duration_s is not None and info.duration_s > AUDIO_MAX_SECONDS + 0.05:
         raise InputError(
@@ -128,7 +128,7 @@ def load_for_transcription(value: str | os.PathLike[str] | bytes) -> tuple[bytes
     Audio files go as they are; a video has its audio track extracted (PyAV) to a 16 kHz
     mono WAV, which is smaller and what speech-to-text wants.
     """
-    from ._audio import extract_audio, sniff_audio_format
+    from .media import extract_audio, sniff_audio_format
 
     data = _read(value, "file")
     name = Path(os.fspath(value)).name if not isinstance(value, bytes) else "audio"
@@ -292,7 +292,7 @@ def _name(value: object) -> str:
 
 
 def _sniff(data: bytes) -> str | None:
-    from ._audio import sniff_mime
+    from .media import sniff_mime
 
     return sniff_mime(data)
 

@@ -18,8 +18,8 @@ from ._types import AspectRatio, Duration, JobStatus, Resolution, TranscriptForm
 from ._types import RetrieveStatus as RetrieveStatusLiteral
 
 if TYPE_CHECKING:
-    from ._download import MediaInfo
     from .journal import JournalEntry
+    from .media import MediaInfo
 
 __all__ = [
     "AudioTranscription",

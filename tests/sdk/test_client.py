@@ -25,7 +25,7 @@ from venice_video import (
     ValidationError,
     VeniceVideo,
 )
-from venice_video._download import verify_mp4
+from venice_video.media import verify as verify_mp4
 from venice_video.server import ServerThread
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

@@ -5,15 +5,13 @@ import os
 import random
 import stat
 import struct
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import anyio.to_thread
 import pytest
 
-from venice_video import _download
-from venice_video._download import DownloadResult, MediaInfo, PartFile, verify_mp4
+from venice_video._download import DownloadResult, PartFile
 from venice_video._exceptions import DownloadError, DownloadVerificationError
 
 av = pytest.importorskip("av")
@@ -102,189 +100,6 @@ def _corrupt_middle(data: bytes, pattern: str) -> bytes:
         "ones": b"\xff" * 2000,
     }[pattern]
     return data[:start] + garbage + data[start + 2000 :]
-
-
-@pytest.fixture
-def without_pyav(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make `import av` fail, as in the SDK's core install."""
-    monkeypatch.setitem(sys.modules, "av", None)
-
-
-# ------------------------------------------------------------------------- verify_mp4
-
-
-@pytest.mark.parametrize("kind", ["av", "faststart"])
-def test_verify_mp4_describes_a_clip_with_audio(
-    tmp_path: Path, clips: dict[str, bytes], kind: str
-) -> None:
-    info = verify_mp4(_write(tmp_path, clips[kind]))
-    assert info == MediaInfo(
-        width=64,
-        height=64,
-        duration_s=pytest.approx(1.0, abs=0.05),  # type: ignore[arg-type]
-        fps=24.0,
-        frames=24,
-        has_audio=True,
-        video_codec="h264",
-        audio_codec="aac",
-    )
-
-
-def test_verify_mp4_describes_a_clip_without_audio(tmp_path: Path, clips: dict[str, bytes]) -> None:
-    info = verify_mp4(_write(tmp_path, clips["video"]))
-    assert (info.frames, info.has_audio, info.audio_codec) == (24, False, None)
-    assert (info.width, info.height, info.video_codec) == (64, 64, "h264")
-
-
-@pytest.mark.parametrize("kind", ["av", "video", "faststart"])
-@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
-def test_verify_mp4_rejects_a_truncated_file(
-    tmp_path: Path, clips: dict[str, bytes], kind: str, keep: float
-) -> None:
-    data = clips[kind]
-    path = _write(tmp_path, data[: int(len(data) * keep)])
-    with pytest.raises(DownloadVerificationError, match="truncated|no 'moov'|no 'mdat'"):
-        verify_mp4(path)
-
-
-def test_verify_mp4_rejects_a_file_whose_moov_is_cut(
-    tmp_path: Path, clips: dict[str, bytes]
-) -> None:
-    data = clips["av"]  # moov is the last box
-    with pytest.raises(DownloadVerificationError, match="'moov' box .* truncated"):
-        verify_mp4(_write(tmp_path, data[:-100]))
-
-
-def test_verify_mp4_rejects_a_file_without_moov(tmp_path: Path, clips: dict[str, bytes]) -> None:
-    data = clips["av"]
-    offset, size = _boxes(data)[b"moov"]
-    with pytest.raises(DownloadVerificationError, match="no 'moov' box"):
-        verify_mp4(_write(tmp_path, data[:offset] + data[offset + size :]))
-
-
-@pytest.mark.parametrize("kind", ["av", "faststart"])
-def test_verify_mp4_rejects_a_cut_mdat_even_when_box_sizes_add_up(
-    tmp_path: Path, clips: dict[str, bytes], kind: str
-) -> None:
-    path = _write(tmp_path, _cut_mdat_keeping_boxes_consistent(clips[kind], 5000))
-    with pytest.raises(DownloadVerificationError, match="outside the media data"):
-        verify_mp4(path)
-
-
-def test_pyav_alone_rejects_a_cut_mdat(
-    tmp_path: Path, clips: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Even if the structural check missed it, demuxing and decoding would not."""
-    path = _write(tmp_path, _cut_mdat_keeping_boxes_consistent(clips["faststart"], 5000))
-    monkeypatch.setattr(_download, "_check_structure", lambda path: None)
-    with pytest.raises(DownloadVerificationError, match="index lists|cannot be decoded"):
-        verify_mp4(path)
-
-
-def test_pyav_alone_counts_packets_against_the_index(
-    tmp_path: Path, clips: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Whole frames missing from the end decode cleanly; only the count shows the loss."""
-    data = clips["video-faststart"]
-    with av.open(str(_write(tmp_path, data, "whole.mp4"))) as container:
-        positions = [p.pos for p in container.demux() if p.size]
-    offset, size = _boxes(data)[b"mdat"]
-    cut = offset + size - positions[-3]  # the last three frames, exactly
-    path = _write(tmp_path, _cut_mdat_keeping_boxes_consistent(data, cut))
-    monkeypatch.setattr(_download, "_check_structure", lambda path: None)
-    with pytest.raises(DownloadVerificationError, match="21 packets but its index lists 24"):
-        verify_mp4(path)
-
-
-@pytest.mark.parametrize("pattern", ["random", "zeros", "ones"])
-@pytest.mark.parametrize("kind", ["av", "video"])
-def test_verify_mp4_rejects_a_corrupted_middle(
-    tmp_path: Path, clips: dict[str, bytes], kind: str, pattern: str
-) -> None:
-    path = _write(tmp_path, _corrupt_middle(clips[kind], pattern))
-    with pytest.raises(DownloadVerificationError, match="cannot be decoded|decoded with errors"):
-        verify_mp4(path)
-
-
-def test_verify_mp4_rejects_garbage_bytes(tmp_path: Path) -> None:
-    path = _write(tmp_path, random.Random(1).randbytes(50_000))
-    with pytest.raises(DownloadVerificationError, match="not an MP4"):
-        verify_mp4(path)
-
-
-def test_verify_mp4_rejects_an_empty_file(tmp_path: Path) -> None:
-    with pytest.raises(DownloadVerificationError, match="empty"):
-        verify_mp4(_write(tmp_path, b""))
-
-
-def test_verify_mp4_rejects_an_html_error_page(tmp_path: Path) -> None:
-    page = b"\n<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head></html>"
-    with pytest.raises(DownloadVerificationError, match="HTML page.*502 Bad Gateway"):
-        verify_mp4(_write(tmp_path, page))
-
-
-def test_verify_mp4_rejects_a_json_error_body(tmp_path: Path) -> None:
-    body = b'{"error": "Media not found"}'
-    with pytest.raises(DownloadVerificationError, match="JSON.*Media not found"):
-        verify_mp4(_write(tmp_path, body))
-
-
-def test_verify_mp4_rejects_bytes_after_the_last_box(
-    tmp_path: Path, clips: dict[str, bytes]
-) -> None:
-    for tail in (b"\x00\x01\x02", random.Random(2).randbytes(300)):
-        with pytest.raises(DownloadVerificationError, match="stray bytes|corrupt|truncated"):
-            verify_mp4(_write(tmp_path, clips["av"] + tail))
-
-
-def test_verify_mp4_rejects_an_audio_only_file(tmp_path: Path) -> None:
-    path = tmp_path / "audio.mp4"
-    with av.open(str(path), "w") as container:
-        sound = container.add_stream("aac", rate=48000)
-        sound.layout = "mono"
-        chunk = av.AudioFrame.from_ndarray(
-            np.zeros((1, 4800), np.float32), format="fltp", layout="mono"
-        )
-        chunk.sample_rate = 48000
-        chunk.pts = 0
-        for packet in [*sound.encode(chunk), *sound.encode()]:
-            container.mux(packet)
-    with pytest.raises(DownloadVerificationError, match="no video"):
-        verify_mp4(path)
-
-
-def test_verify_mp4_error_is_a_download_error() -> None:
-    assert issubclass(DownloadVerificationError, DownloadError)
-
-
-# ------------------------------------------------------------------------- without PyAV
-
-
-@pytest.mark.usefixtures("without_pyav")
-def test_without_pyav_a_structural_check_describes_the_clip(
-    tmp_path: Path, clips: dict[str, bytes]
-) -> None:
-    info = verify_mp4(_write(tmp_path, clips["av"]))
-    assert info.frames == -1
-    assert (info.width, info.height, info.fps) == (64, 64, 24.0)
-    assert (info.video_codec, info.has_audio, info.audio_codec) == ("h264", True, "aac")
-    assert info.duration_s == pytest.approx(1.0, abs=0.05)
-
-
-@pytest.mark.usefixtures("without_pyav")
-def test_without_pyav_broken_files_still_fail(tmp_path: Path, clips: dict[str, bytes]) -> None:
-    data = clips["faststart"]
-    broken = {
-        "truncated": data[: len(data) // 2],
-        "cut mdat": _cut_mdat_keeping_boxes_consistent(data, 5000),
-        "cut moov": clips["av"][:-50],
-        "garbage": random.Random(5).randbytes(4096),
-        "empty": b"",
-        "html": b"<html><body>Not Found</body></html>",
-    }
-    for name, payload in broken.items():
-        with pytest.raises(DownloadVerificationError):
-            verify_mp4(_write(tmp_path, payload, f"{name}.mp4"))
 
 
 # ------------------------------------------------------------------------- PartFile

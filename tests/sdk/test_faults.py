@@ -16,7 +16,7 @@ import pytest
 from sdk_helpers import INLINE_MODEL, SMALL, URL_MODEL, local_jobs, local_stats
 
 from venice_video import AsyncVeniceVideo, RateLimitPolicy, VeniceVideo, VideoJob
-from venice_video._download import verify_mp4
+from venice_video.media import verify as verify_mp4
 
 JOBS = 50
 FAULTS: dict[str, Any] = {

@@ -25,9 +25,9 @@ import pytest
 from sdk_helpers import local_jobs, local_stats
 
 from venice_video import VeniceVideo
-from venice_video._download import verify_mp4
 from venice_video._exceptions import DownloadVerificationError
 from venice_video.journal import Journal
+from venice_video.media import verify as verify_mp4
 
 ROUNDS = 20
 JOBS_PER_ROUND = 3

@@ -258,6 +258,49 @@ def test_image_to_video_pans_and_zooms(tmp_path: Path) -> None:
     assert diff > 2
 
 
+def png_of(frame: RGB) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def mean_difference(a: RGB, b: RGB) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_image_to_video_starts_on_the_previous_clips_last_frame(tmp_path: Path, seed: int) -> None:
+    """A clip continued from another's last frame starts where that one ended, then moves."""
+    before = decode_frames(render(small(prompt="shot one", seed=9), tmp_path / "1.mp4").path)
+    spec = small(prompt="shot two", seed=seed, image=png_of(before[-1]), duration_s=1.0)
+    after = decode_frames(render(spec, tmp_path / "2.mp4").path)
+    assert mean_difference(after[0], before[-1]) < 4
+    assert mean_difference(after[-1], before[-1]) > 8
+
+
+def test_image_to_video_starts_on_the_image_scaled_to_the_frame(tmp_path: Path) -> None:
+    img = Image.new("RGB", (640, 360))
+    draw = ImageDraw.Draw(img)
+    for k in range(0, 640, 40):
+        draw.rectangle((k, 0, k + 19, 359), fill=(250, 200 - k // 4, k // 3))
+    draw.ellipse((200, 60, 440, 300), fill=(30, 90, 220))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    first = decode_frames(render(small(image=buf.getvalue()), tmp_path / "i.mp4").path)[0]
+    expected = np.asarray(img.resize((320, 180), Image.Resampling.BILINEAR))
+    assert mean_difference(first, expected) < 6
+
+
+def test_the_caption_fades_out_before_the_last_frame(tmp_path: Path) -> None:
+    with_caption = decode_frames(render(small(prompt="hello there"), tmp_path / "c.mp4").path)
+    without = decode_frames(
+        render(small(prompt="hello there", caption=False), tmp_path / "n.mp4").path
+    )
+    label = (slice(0, 20), slice(0, 140))  # the corner label of a 320x180 frame
+    assert mean_difference(with_caption[0][label], without[0][label]) > 15
+    assert mean_difference(with_caption[-1][label], without[-1][label]) < 5
+
+
 def test_audio_track_is_looped_to_the_clip_length(tmp_path: Path) -> None:
     result = render(small(duration_s=2.5, audio_track=wav_bytes(1.0, 440.0)), tmp_path / "a.mp4")
     assert result.has_audio

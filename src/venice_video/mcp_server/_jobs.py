@@ -22,12 +22,12 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from .._download import MediaInfo, verify_mp4
 from .._exceptions import JobTimeoutError, QueueOutcomeUnknownError, VeniceVideoError
 from .._models import Progress, QueueRequest, VideoJob
 from .._types import STAGE_OF_STATUS, STAGES, UNFINISHED_STATUSES
 from .._urls import clean_url
 from ..journal import JournalEntry
+from ..media import MediaInfo, verify
 from ._backend import Backend
 from ._budget import Budget
 from ._errors import describe_error, scrub
@@ -369,7 +369,7 @@ class JobRunner:
         key = (str(path), stat.st_size, stat.st_mtime_ns)
         if key not in self._media:
             try:
-                self._media[key] = verify_mp4(path)
+                self._media[key] = verify(path)
             except VeniceVideoError:
                 self._media[key] = None
         return self._media[key]

@@ -211,7 +211,7 @@ def _inspect_video(item: Fetched, label: str, model: VideoModel | None) -> list[
 
 
 def _inspect_audio(item: Fetched, label: str) -> list[Issue]:
-    from .._audio import probe_audio
+    from ..media import probe_audio
 
     try:
         info = probe_audio(item.data)

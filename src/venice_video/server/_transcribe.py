@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .._audio import probe_audio
 from .._validation import Issue, error_body
+from ..media import probe_audio
 from ._accounts import micro
 from ._http import (
     BodyTooLarge,

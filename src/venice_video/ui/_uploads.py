@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from .._audio import sniff_mime
 from .._config import MAX_BODY_BYTES
+from ..media import sniff_mime
 
 __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",

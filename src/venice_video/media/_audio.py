@@ -1,27 +1,24 @@
-"""Audio utilities for use before an upload: sniff a file's type, probe its length, pull out audio.
+"""Audio: probe an audio file's length before an upload, pull the sound out of a video.
 
-Importing this module needs only the standard library. :func:`extract_audio`, and
-:func:`probe_audio` for formats other than WAV and FLAC, use PyAV, which comes with the
-``[media]`` extra and is imported only when called.
+`probe_audio` reads WAV and FLAC with the standard library and other formats with PyAV when
+it is installed; `extract_audio` needs PyAV (the `[media]` extra).
 """
 
 from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from ._av import MediaSource, av_reason, import_av, open_input, optional_av, source_name
+from ._errors import MediaError
+from ._sniff import sniff_audio_format
 
-__all__ = ["AudioInfo", "extract_audio", "probe_audio", "sniff_audio_format", "sniff_mime"]
+__all__ = ["AudioInfo", "extract_audio", "probe_audio"]
 
-_AV_HINT: Final = "PyAV is needed for this: pip install 'venice-video[media]'"
 _OUTPUT_FORMATS: Final = {"wav", "flac", "mp3"}
-# Brands of an ISO base media file that mark audio-only MPEG-4 (iTunes and friends).
-_M4A_BRANDS: Final = {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "}
 
 
 @dataclass(frozen=True)
@@ -44,68 +41,6 @@ class AudioInfo:
     channels: int | None
 
 
-def sniff_audio_format(data: bytes) -> str:
-    """Name the audio container of ``data`` from its first bytes, or ``"unknown"``.
-
-    MP4-family files (m4a, mp4, mov) all report ``"m4a"``, and Matroska reports ``"webm"``:
-    these are containers that may hold audio, and the name is the one Venice's transcription
-    endpoint lists for them.
-    """
-    head = data[:64]
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "wav"
-    if head[:4] == b"fLaC":
-        return "flac"
-    if head[:4] == b"OggS":
-        return "ogg"
-    if head[4:8] == b"ftyp":
-        return "m4a"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "webm"
-    if head[:3] == b"ID3" or _is_mpeg_audio_frame(head):
-        return "mp3"
-    if _is_adts_frame(head):
-        return "aac"
-    return "unknown"
-
-
-def sniff_mime(data: bytes) -> str | None:
-    """Guess the media type of ``data`` from its magic bytes, or ``None``.
-
-    Recognises PNG, JPEG, GIF, WebP, BMP and TIFF images; MP4, QuickTime and WebM video; and
-    WAV, MP3, AAC, FLAC, Ogg and MPEG-4 audio. An ``ftyp`` file is ``audio/mp4`` only when its
-    brand says so; otherwise it is taken as video.
-    """
-    head = data[:64]
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if head[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:2] == b"BM" and head[6:10] == b"\x00\x00\x00\x00":
-        return "image/bmp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand == b"qt  ":
-            return "video/quicktime"
-        return "audio/mp4" if brand in _M4A_BRANDS else "video/mp4"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "video/webm"
-    audio = sniff_audio_format(data)
-    return {
-        "wav": "audio/wav",
-        "mp3": "audio/mpeg",
-        "aac": "audio/aac",
-        "flac": "audio/flac",
-        "ogg": "audio/ogg",
-    }.get(audio)
-
-
 def probe_audio(data: bytes) -> AudioInfo:
     """Describe an audio file: its format, duration, sample rate and channel count.
 
@@ -123,15 +58,13 @@ def probe_audio(data: bytes) -> AudioInfo:
         info = _probe_flac(data, size)
         if info is not None:
             return info
-    try:
-        import av  # noqa: F401
-    except ImportError:
+    if optional_av() is None:
         return AudioInfo(fmt, None, size, None, None)
     return _probe_with_av(data, fmt, size)
 
 
 def extract_audio(
-    source: Path | bytes,
+    source: MediaSource,
     *,
     format: str = "wav",
     sample_rate: int = 16000,
@@ -141,7 +74,7 @@ def extract_audio(
 
     The default output is a 16-bit PCM WAV at 16 kHz mono, what speech-to-text wants.
 
-        wav = extract_audio(Path("clip.mp4"))
+        wav = extract_audio("clip.mp4")
 
     Args:
         source: a path to, or the bytes of, any container PyAV can read (mp4, mov, webm, mp3...).
@@ -151,7 +84,8 @@ def extract_audio(
 
     Raises:
         ImportError: PyAV is not installed.
-        ValueError: the source has no audio track, cannot be decoded, or ``format`` is unknown.
+        MediaError: the source has no audio track or cannot be decoded.
+        ValueError: ``format`` or ``sample_rate`` is not one this can write.
     """
     if format not in _OUTPUT_FORMATS:
         raise ValueError(
@@ -159,15 +93,11 @@ def extract_audio(
         )
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    av = _import_av()
-    name = str(source) if isinstance(source, Path) else "input"
-    try:
-        container = av.open(str(source) if isinstance(source, Path) else io.BytesIO(source))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise ValueError(f"{name} could not be opened as media: {exc}") from exc
-    with container:
+    av = import_av()
+    name = source_name(source)
+    with open_input(source, name=name) as container:
         if not container.streams.audio:
-            raise ValueError(f"{name} has no audio track")
+            raise MediaError(f"{name} has no audio track", source=name)
         stream = container.streams.audio[0]
         source_channels = _channel_count(stream) or 1
         layout = "mono" if mono or source_channels < 2 else "stereo"
@@ -175,22 +105,6 @@ def extract_audio(
             pcm = b"".join(_s16_chunks(av, container, stream, layout, sample_rate, name))
             return _wav_bytes(pcm, 1 if layout == "mono" else 2, sample_rate)
         return _encode(av, container, stream, layout, sample_rate, format, name)
-
-
-def _is_mpeg_audio_frame(head: bytes) -> bool:
-    # 11 sync bits, then a version other than "reserved" and a layer other than "reserved".
-    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
-        return False
-    version = (head[1] >> 3) & 0x03
-    layer = (head[1] >> 1) & 0x03
-    bitrate = head[2] >> 4
-    rate = (head[2] >> 2) & 0x03
-    return version != 0b01 and layer != 0b00 and bitrate != 0x0F and rate != 0x03
-
-
-def _is_adts_frame(head: bytes) -> bool:
-    # ADTS shares MPEG audio's sync word but always has layer bits 00.
-    return len(head) >= 7 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0
 
 
 def _probe_wav(data: bytes, size: int) -> AudioInfo | None:
@@ -222,7 +136,7 @@ def _probe_flac(data: bytes, size: int) -> AudioInfo | None:
 
 
 def _probe_with_av(data: bytes, fmt: str, size: int) -> AudioInfo:
-    av = _import_av()
+    av = import_av()
     try:
         with av.open(io.BytesIO(data)) as container:
             streams = container.streams.audio
@@ -254,7 +168,7 @@ def _resampled(
         for frame in container.decode(stream):
             yield from resampler.resample(frame)
     except av.error.FFmpegError as exc:
-        raise ValueError(f"{name} could not be decoded: {exc}") from exc
+        raise MediaError(f"{name} could not be decoded: {av_reason(exc)}", source=name) from exc
     yield from resampler.resample(None)
 
 
@@ -292,11 +206,3 @@ def _encode(
         for packet in encoder.encode(None):
             output.mux(packet)
     return out.getvalue()
-
-
-def _import_av() -> Any:
-    try:
-        import av
-    except ImportError as exc:
-        raise ImportError(_AV_HINT) from exc
-    return av

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from venice_video._audio import (
+from venice_video.media import (
     AudioInfo,
     extract_audio,
     probe_audio,
@@ -303,7 +303,7 @@ def test_extract_audio_rejects_a_video_without_audio(tmp_path: Path) -> None:
 
 def test_extract_audio_rejects_undecodable_bytes() -> None:
     pytest.importorskip("av")
-    with pytest.raises(ValueError, match="could not be opened"):
+    with pytest.raises(ValueError, match="could not be decoded as media"):
         extract_audio(b"this is not media at all" * 8)
 
 
@@ -318,13 +318,20 @@ def test_extract_audio_explains_how_to_install_pyav(monkeypatch: pytest.MonkeyPa
         extract_audio(_wav(0.1))
 
 
-def test_importing_the_module_loads_only_the_standard_library() -> None:
+def test_importing_the_media_package_loads_no_heavy_library() -> None:
     code = (
-        "import sys; before = set(sys.modules); import venice_video._audio; "
-        "extra = {m.split('.')[0] for m in set(sys.modules) - before}; "
-        "print(sorted(extra - set(sys.stdlib_module_names) - {'venice_video'}))"
+        "import sys; import venice_video.media; "
+        "print(sorted({'av', 'PIL', 'numpy'} & {m.split('.')[0] for m in sys.modules}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_importing_venice_video_does_not_import_the_media_package() -> None:
+    code = "import sys, venice_video; print('venice_video.media' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"
