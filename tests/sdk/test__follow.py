@@ -13,6 +13,7 @@ from venice_video import JobFailedError, JobTimeoutError, Progress, VideoJob
 from venice_video._follow import Follower, can_follow
 from venice_video.journal import Journal
 
+
 def _job(key: str) -> VideoJob:
     return VideoJob(idempotency_key=key, model="m", status="COMPLETED", queue_id=f"q-{key}")
 
