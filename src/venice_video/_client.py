@@ -31,6 +31,7 @@ import anyio
 import httpx
 import pydantic
 
+from . import _output
 from ._catalog import Catalog, bundled_catalog
 from ._config import (
     API_KEY_ENV,
@@ -605,6 +606,7 @@ class BaseClient:
         tags: Mapping[str, Any] | None,
         idempotency_key: str | None,
         on_progress: ProgressCallback | None,
+        overwrite: bool = False,
     ) -> Flow[VideoJob]:
         body = yield _Call(functools.partial(_resolve_fields, fields))
         if self.validate_requests:
@@ -617,23 +619,41 @@ class BaseClient:
         assert isinstance(request, QueueRequest)
         body = request.to_body()
         check_body_size(body)
-        quote_usd: float | None = None
-        try:
-            quote = yield from self._quote_flow(QuoteRequest.from_queue(request))
-            quote_usd = quote.quote
-        except (BadRequestError, PermissionDeniedError, AuthenticationError):
-            raise
-        except APIError as exc:
-            if max_cost is not None:
-                raise
-            logger.warning("could not get a quote (%s); queueing without one", exc)
-        if max_cost is not None and quote_usd is not None and quote_usd > max_cost:
-            raise SpendLimitError(quote_usd, max_cost, model=request.model)
         key = idempotency_key or uuid.uuid4().hex
         path = _output_path(output, request.model, key)
-        queued = yield from self._queue_flow(
-            body, key=key, quote_usd=quote_usd, output_path=path, tags=tags
+        # The output is reserved before any request, so two runs cannot pay for one file.
+        claim = yield _Call(
+            functools.partial(
+                _output.claim_output, path, overwrite=overwrite, key=key, journal=self.journal
+            )
         )
+        queueing = False
+        try:
+            quote_usd: float | None = None
+            try:
+                quote = yield from self._quote_flow(QuoteRequest.from_queue(request))
+                quote_usd = quote.quote
+            except (BadRequestError, PermissionDeniedError, AuthenticationError):
+                raise
+            except APIError as exc:
+                if max_cost is not None:
+                    raise
+                logger.warning("could not get a quote (%s); queueing without one", exc)
+            if max_cost is not None and quote_usd is not None and quote_usd > max_cost:
+                raise SpendLimitError(quote_usd, max_cost, model=request.model)
+            queueing = True
+            queued = yield from self._queue_flow(
+                body, key=key, quote_usd=quote_usd, output_path=path, tags=tags
+            )
+        except BaseException as exc:
+            # No yield here (this also runs when the flow is closed). Refused: the path is
+            # free again. Perhaps queued: it stays reserved for the job.
+            if not queueing or isinstance(exc, APIError | ValidationError):
+                claim.abandon()
+            else:
+                claim.release()
+            raise
+        claim.release()
         job = VideoJob(
             idempotency_key=key,
             model=queued.model or request.model,
@@ -826,6 +846,7 @@ class BaseClient:
         on_progress: ProgressCallback | None,
         cancel: CancelToken | None,
         timeout: float | None,
+        overwrite: bool = False,
     ) -> Flow[VideoJob]:
         """Save the video to `output`: streamed to a `.part`, fsynced, verified, renamed."""
         if job.path != output:
@@ -833,7 +854,7 @@ class BaseClient:
         if job.download_url:
             if response is not None:
                 yield _Close(response)
-            return (yield from self._download_url_flow(job, output, on_progress))
+            return (yield from self._download_url_flow(job, output, on_progress, overwrite))
         failures: list[str] = []
         while True:
             if response is None:
@@ -846,7 +867,7 @@ class BaseClient:
                     )
             try:
                 result = yield from self._stream_to_part(
-                    job, response, output, on_progress, resume=False
+                    job, response, output, on_progress, resume=False, overwrite=overwrite
                 )
             except (APIConnectionError, DownloadVerificationError) as exc:
                 # Retrieve is free: a cut or corrupt inline body is fetched again from scratch.
@@ -865,7 +886,11 @@ class BaseClient:
             return (yield from self._saved(job, result))
 
     def _download_url_flow(
-        self, job: VideoJob, output: Path, on_progress: ProgressCallback | None
+        self,
+        job: VideoJob,
+        output: Path,
+        on_progress: ProgressCallback | None,
+        overwrite: bool = False,
     ) -> Flow[VideoJob]:
         """GET the pre-signed URL without credentials, resuming with `Range` after a drop."""
         from ._download import PartFile
@@ -876,7 +901,9 @@ class BaseClient:
         resumes = 0
         attempt = 0
         while True:
-            part: PartFile = yield _Call(functools.partial(PartFile, output, resume=True))
+            part: PartFile = yield _Call(
+                functools.partial(PartFile, output, resume=True, overwrite=overwrite)
+            )
             headers = {"Range": f"bytes={part.offset}-"} if part.offset else {}
             request = self._build("GET", url, headers=headers, authenticated=False)
             try:
@@ -913,7 +940,9 @@ class BaseClient:
             if part.offset and response.status_code != 206:
                 # The server ignored the Range: start the file over.
                 yield _Call(functools.partial(part.abort, keep_part=False))
-                part = yield _Call(functools.partial(PartFile, output, resume=False))
+                part = yield _Call(
+                    functools.partial(PartFile, output, resume=False, overwrite=overwrite)
+                )
             try:
                 result = yield from self._stream_to_part(
                     job, response, output, on_progress, resume=True, part=part
@@ -946,11 +975,14 @@ class BaseClient:
         *,
         resume: bool,
         part: PartFile | None = None,
+        overwrite: bool = False,
     ) -> Flow[Any]:
         from ._download import PartFile
 
         if part is None:
-            part = yield _Call(functools.partial(PartFile, output, resume=resume))
+            part = yield _Call(
+                functools.partial(PartFile, output, resume=resume, overwrite=overwrite)
+            )
         assert part is not None
         total = _content_length(response)
         expected = part.offset + total if total is not None else None
@@ -1063,6 +1095,7 @@ class BaseClient:
         on_progress: ProgressCallback | None,
         cancel: CancelToken | None,
         cleanup: Cleanup | None,
+        overwrite: bool = False,
     ) -> Flow[VideoJob]:
         """Wait, download, verify, then clean up: everything after the queue."""
         target = output or job.path or _output_path(None, job.model, job.idempotency_key)
@@ -1076,12 +1109,20 @@ class BaseClient:
                     f"the video of {job.queue_id} is no longer on the server (completed) and "
                     f"{job.path} is missing or changed"
                 )
-        job, response = yield from self._wait_flow(
-            job, timeout=timeout, on_progress=on_progress, cancel=cancel, keep_open=True
-        )
+        if target != job.path or job.status in ("DOWNLOADED", "COMPLETED"):
+            # A new place, or a saved file that changed: refuse before waiting, not after.
+            yield _Call(functools.partial(_output.check_target, target, overwrite=overwrite))
+        try:
+            job, response = yield from self._wait_flow(
+                job, timeout=timeout, on_progress=on_progress, cancel=cancel, keep_open=True
+            )
+        except JobFailedError:
+            yield _Call(functools.partial(_output.drop_claim, target))
+            raise
         job = yield from self._download_flow(
-            job, response, output=target, on_progress=on_progress, cancel=cancel, timeout=timeout
-        )
+            job, response, output=target, on_progress=on_progress, cancel=cancel,
+            timeout=timeout, overwrite=overwrite,
+        )  # fmt: skip
         job = yield from self._cleanup_flow(job, cleanup)
         self._queued_mono.pop(job.idempotency_key, None)
         _notify(
@@ -1109,6 +1150,7 @@ class BaseClient:
         cancel: CancelToken | None,
         timeout: float | None,
         cleanup: Cleanup | None,
+        overwrite: bool = False,
     ) -> Flow[VideoJob]:
         job = yield from self._submit_flow(
             fields,
@@ -1117,6 +1159,7 @@ class BaseClient:
             tags=tags,
             idempotency_key=idempotency_key,
             on_progress=on_progress,
+            overwrite=overwrite,
         )
         return (
             yield from self._finish_flow(
@@ -1126,6 +1169,7 @@ class BaseClient:
                 on_progress=on_progress,
                 cancel=cancel,
                 cleanup=cleanup,
+                overwrite=overwrite,
             )
         )
 
@@ -1356,13 +1400,7 @@ def _pydantic_issues(exc: pydantic.ValidationError) -> list[Issue]:
 
 
 def _output_path(output: str | os.PathLike[str] | None, model: str, key: str) -> Path:
-    name = f"{model}-{key[:8]}.mp4"
-    if output is None:
-        return Path.cwd() / name
-    path = Path(output).expanduser()
-    if path.is_dir():
-        return (path / name).absolute()
-    return path.absolute()
+    return _output.output_path(output, model, key)
 
 
 def _is_json(response: httpx.Response) -> bool:
@@ -1782,6 +1820,7 @@ class VeniceVideo(BaseClient):
         cancel: CancelToken | None = None,
         timeout: float | None = None,
         cleanup: Cleanup | None = None,
+        overwrite: bool = False,
     ) -> VideoJob:
         """Make a video and save it: validate, quote, queue, wait, download, verify, complete.
 
@@ -1801,7 +1840,8 @@ class VeniceVideo(BaseClient):
             reference_images, reference_videos, reference_audios, reference_documents,
                 elements, scene_images, keyframes: references for models that take them.
             extra: other queue fields, sent as given (`consents`, `bitrate_mode`, ...).
-            output: the file to write (or a directory); by default `<model>-<key>.mp4` here.
+            output: the file to write (or a directory, or `-` for standard output); by default
+                `<model>-<key>.mp4` here. It is reserved before the job is queued.
             max_cost: refuse (`SpendLimitError`) before queueing if the quote is higher.
             tags: free-form labels kept in the journal.
             idempotency_key: the `Idempotency-Key`; a new one by default.
@@ -1809,9 +1849,13 @@ class VeniceVideo(BaseClient):
             cancel: an event; once set, waiting stops (`JobCancelledError`).
             timeout: seconds to wait for the job (monotonic); by default `wait_timeout`.
             cleanup: what to do with the server's copy; by default the client's setting.
+            overwrite: replace a file already at `output`; without it such a file is kept
+                and nothing is queued (`OutputExistsError`).
 
         Raises:
             ValidationError: the request is invalid; nothing was sent.
+            OutputExistsError: a file is at `output` (and no `overwrite`); nothing was sent.
+            OutputInUseError: another run or unfinished job will write `output`.
             SpendLimitError: the quote is over `max_cost`; nothing was queued.
             QueueOutcomeUnknownError: whether the job was created is unknown.
             JobFailedError: the API reported that the job failed.
@@ -1823,7 +1867,7 @@ class VeniceVideo(BaseClient):
             self._generate_flow(
                 fields, output=output, max_cost=max_cost, tags=tags,
                 idempotency_key=idempotency_key, on_progress=on_progress, cancel=cancel,
-                timeout=timeout, cleanup=cleanup,
+                timeout=timeout, cleanup=cleanup, overwrite=overwrite,
             )
         )  # fmt: skip
 
@@ -1855,14 +1899,18 @@ class VeniceVideo(BaseClient):
         tags: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         on_progress: ProgressCallback | None = None,
+        overwrite: bool = False,
     ) -> VideoJob:
         """Validate, quote and queue a job, then return at once with its `VideoJob`.
 
-        Takes the same request arguments as `generate()`. Follow with `wait()` and
-        `download()`, or leave it to `resume()`.
+        Takes the same request arguments as `generate()`, `output` and `overwrite` included
+        (the output is reserved now). Follow with `wait()` and `download()`, or leave it to
+        `resume()`.
 
         Raises:
             ValidationError: the request is invalid; nothing was sent.
+            OutputExistsError: a file is at `output` (and no `overwrite`); nothing was sent.
+            OutputInUseError: another run or unfinished job will write `output`.
             SpendLimitError: the quote is over `max_cost`; nothing was queued.
             QueueOutcomeUnknownError: whether the job was created is unknown.
         """
@@ -1870,7 +1918,7 @@ class VeniceVideo(BaseClient):
         return self._drive(
             self._submit_flow(
                 fields, output=output, max_cost=max_cost, tags=tags,
-                idempotency_key=idempotency_key, on_progress=on_progress,
+                idempotency_key=idempotency_key, on_progress=on_progress, overwrite=overwrite,
             )
         )  # fmt: skip
 
@@ -1910,21 +1958,25 @@ class VeniceVideo(BaseClient):
         on_progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         cleanup: Cleanup | None = None,
+        overwrite: bool = False,
     ) -> VideoJob:
         """Save a job's video (waiting for it if needed), verify it, then clean up.
 
         The file is streamed to `<output>.part`, fsynced, verified and renamed atomically;
-        only then is the server's copy deleted (see `cleanup`).
+        only then is the server's copy deleted (see `cleanup`). A job whose file is already
+        saved and intact is returned as it is. A file at `output` that is not this job's is
+        kept unless `overwrite` (`OutputExistsError`).
 
         Raises:
             DownloadVerificationError: the file did not verify; the server copy is kept.
+            OutputExistsError: another file is at `output` and `overwrite` is false.
         """
         resolved = self._job_of(job)
         target = _output_path(output, resolved.model, resolved.idempotency_key) if output else None
         return self._drive(
             self._finish_flow(
                 resolved, output=target, timeout=timeout, on_progress=on_progress,
-                cancel=cancel, cleanup=cleanup,
+                cancel=cancel, cleanup=cleanup, overwrite=overwrite,
             )
         )  # fmt: skip
 
@@ -2280,6 +2332,7 @@ class AsyncVeniceVideo(BaseClient):
         cancel: CancelToken | None = None,
         timeout: float | None = None,
         cleanup: Cleanup | None = None,
+        overwrite: bool = False,
     ) -> VideoJob:
         """Make a video and save it: validate, quote, queue, wait, download, verify, complete.
 
@@ -2299,7 +2352,8 @@ class AsyncVeniceVideo(BaseClient):
             reference_images, reference_videos, reference_audios, reference_documents,
                 elements, scene_images, keyframes: references for models that take them.
             extra: other queue fields, sent as given (`consents`, `bitrate_mode`, ...).
-            output: the file to write (or a directory); by default `<model>-<key>.mp4` here.
+            output: the file to write (or a directory, or `-` for standard output); by default
+                `<model>-<key>.mp4` here. It is reserved before the job is queued.
             max_cost: refuse (`SpendLimitError`) before queueing if the quote is higher.
             tags: free-form labels kept in the journal.
             idempotency_key: the `Idempotency-Key`; a new one by default.
@@ -2307,9 +2361,13 @@ class AsyncVeniceVideo(BaseClient):
             cancel: an event; once set, waiting stops (`JobCancelledError`).
             timeout: seconds to wait for the job (monotonic); by default `wait_timeout`.
             cleanup: what to do with the server's copy; by default the client's setting.
+            overwrite: replace a file already at `output`; without it such a file is kept
+                and nothing is queued (`OutputExistsError`).
 
         Raises:
             ValidationError: the request is invalid; nothing was sent.
+            OutputExistsError: a file is at `output` (and no `overwrite`); nothing was sent.
+            OutputInUseError: another run or unfinished job will write `output`.
             SpendLimitError: the quote is over `max_cost`; nothing was queued.
             QueueOutcomeUnknownError: whether the job was created is unknown.
             JobFailedError: the API reported that the job failed.
@@ -2321,7 +2379,7 @@ class AsyncVeniceVideo(BaseClient):
             self._generate_flow(
                 fields, output=output, max_cost=max_cost, tags=tags,
                 idempotency_key=idempotency_key, on_progress=on_progress, cancel=cancel,
-                timeout=timeout, cleanup=cleanup,
+                timeout=timeout, cleanup=cleanup, overwrite=overwrite,
             )
         )  # fmt: skip
 
@@ -2353,14 +2411,18 @@ class AsyncVeniceVideo(BaseClient):
         tags: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         on_progress: ProgressCallback | None = None,
+        overwrite: bool = False,
     ) -> VideoJob:
         """Validate, quote and queue a job, then return at once with its `VideoJob`.
 
-        Takes the same request arguments as `generate()`. Follow with `wait()` and
-        `download()`, or leave it to `resume()`.
+        Takes the same request arguments as `generate()`, `output` and `overwrite` included
+        (the output is reserved now). Follow with `wait()` and `download()`, or leave it to
+        `resume()`.
 
         Raises:
             ValidationError: the request is invalid; nothing was sent.
+            OutputExistsError: a file is at `output` (and no `overwrite`); nothing was sent.
+            OutputInUseError: another run or unfinished job will write `output`.
             SpendLimitError: the quote is over `max_cost`; nothing was queued.
             QueueOutcomeUnknownError: whether the job was created is unknown.
         """
@@ -2368,7 +2430,7 @@ class AsyncVeniceVideo(BaseClient):
         return await self._drive(
             self._submit_flow(
                 fields, output=output, max_cost=max_cost, tags=tags,
-                idempotency_key=idempotency_key, on_progress=on_progress,
+                idempotency_key=idempotency_key, on_progress=on_progress, overwrite=overwrite,
             )
         )  # fmt: skip
 
@@ -2408,21 +2470,25 @@ class AsyncVeniceVideo(BaseClient):
         on_progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         cleanup: Cleanup | None = None,
+        overwrite: bool = False,
     ) -> VideoJob:
         """Save a job's video (waiting for it if needed), verify it, then clean up.
 
         The file is streamed to `<output>.part`, fsynced, verified and renamed atomically;
-        only then is the server's copy deleted (see `cleanup`).
+        only then is the server's copy deleted (see `cleanup`). A job whose file is already
+        saved and intact is returned as it is. A file at `output` that is not this job's is
+        kept unless `overwrite` (`OutputExistsError`).
 
         Raises:
             DownloadVerificationError: the file did not verify; the server copy is kept.
+            OutputExistsError: another file is at `output` and `overwrite` is false.
         """
         resolved = await anyio.to_thread.run_sync(self._job_of, job)
         target = _output_path(output, resolved.model, resolved.idempotency_key) if output else None
         return await self._drive(
             self._finish_flow(
                 resolved, output=target, timeout=timeout, on_progress=on_progress,
-                cancel=cancel, cleanup=cleanup,
+                cancel=cancel, cleanup=cleanup, overwrite=overwrite,
             )
         )  # fmt: skip
 
