@@ -31,7 +31,7 @@ import anyio
 import httpx
 import pydantic
 
-from . import _output
+from . import _local, _output
 from ._catalog import Catalog, bundled_catalog
 from ._config import (
     API_KEY_ENV,
@@ -43,6 +43,8 @@ from ._config import (
     PollPolicy,
     RateLimitPolicy,
     RetryPolicy,
+    api_id_of,
+    is_real_api,
 )
 from ._exceptions import (
     APIConnectionError,
@@ -58,6 +60,7 @@ from ._exceptions import (
     JobCancelledError,
     JobFailedError,
     JobTimeoutError,
+    MissingAPIKeyError,
     NotFoundError,
     PermissionDeniedError,
     QueueOutcomeUnknownError,
@@ -260,11 +263,16 @@ class BaseClient:
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
         rand: Callable[[], float] | None,
+        api_id: str | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self._api_key = _Secret(key) if key else None
         url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         self.base_url = url.rstrip("/")
+        #: The API the journal's entries are matched by (its URL may change; see `api_id`).
+        self.api_id = api_id or api_id_of(self.base_url)
+        # Called on close (the local engine this client started or joined).
+        self._closers: list[Callable[[], None]] = []
         self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self.wait_timeout = wait_timeout
         self.idempotent_queue_retries = idempotent_queue_retries
@@ -312,6 +320,10 @@ class BaseClient:
                     self._journal_owned = True
             return self._journal
 
+    def _run_closers(self) -> None:
+        while self._closers:
+            self._closers.pop()()
+
     def _close_journal(self) -> None:
         with self._journal_lock:
             if self._journal is not None and self._journal_owned:
@@ -333,6 +345,8 @@ class BaseClient:
         authenticated: bool = True,
     ) -> httpx.Request:
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        if authenticated and self._api_key is None and is_real_api(url):
+            raise MissingAPIKeyError(API_KEY_ENV)
         merged = {"User-Agent": f"venice-video/{__version__}"}
         if authenticated and self._api_key is not None:
             merged["Authorization"] = f"Bearer {self._api_key.get()}"
@@ -522,6 +536,8 @@ class BaseClient:
         """Send the queue request once, or again only when that provably cannot pay twice."""
         model = str(body.get("model"))
         check_body_size(body)
+        if self._api_key is None and is_real_api(self.base_url):
+            raise MissingAPIKeyError(API_KEY_ENV)  # before the journal: nothing was sent
         journal = self.journal
         if journal is not None and not journaled:
             yield _Call(
@@ -534,6 +550,7 @@ class BaseClient:
                     quote_usd=quote_usd,
                     output_path=str(output_path) if output_path else None,
                     tags=tags,
+                    api_id=self.api_id,
                 )
             )
         ambiguous = False  # an earlier attempt may have created the job
@@ -1237,8 +1254,7 @@ class BaseClient:
         journal = self.journal
         if journal is None:
             return []
-        mine = _clean_url(self.base_url)
-        entries = [e for e in journal.unfinished() if _clean_url(e.base_url) == mine]
+        entries = [e for e in journal.unfinished() if e.api == self.api_id]
         if keys is not None:
             wanted = set(keys)
             entries = [e for e in entries if e.key in wanted]
@@ -1509,10 +1525,6 @@ def _unlink(path: Path) -> None:
         pass
 
 
-def _clean_url(url: str) -> str:
-    return httpx.URL(url).copy_with(query=None, fragment=None, userinfo=b"").__str__().rstrip("/")
-
-
 # =========================================================================== the sync twin
 
 
@@ -1550,6 +1562,8 @@ class VeniceVideo(BaseClient):
         cleanup: what to do with the server's copy after a verified download.
         verify_downloads: decode each download to prove it is a complete video.
         validate_requests: check requests against the model catalog before any money moves.
+        api_id: the API the journal matches jobs by, for an API whose URL changes (the local
+            engine); by default the base URL. `resume()` only drives jobs of this API.
         transport: an httpx transport (tests: `httpx.MockTransport`).
         http_client: an `httpx.Client` to use (its lifetime stays yours).
         sleep: how to sleep; tests inject one that returns at once.
@@ -1583,6 +1597,7 @@ class VeniceVideo(BaseClient):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rand: Callable[[], float] | None = None,
+        api_id: str | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key, base_url=base_url, timeout=timeout, wait_timeout=wait_timeout,
@@ -1590,6 +1605,7 @@ class VeniceVideo(BaseClient):
             rate_limit=rate_limit, idempotent_queue_retries=idempotent_queue_retries,
             cleanup=cleanup, verify_downloads=verify_downloads,
             validate_requests=validate_requests, clock=clock, wall_clock=wall_clock, rand=rand,
+            api_id=api_id,
         )  # fmt: skip
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
@@ -1597,6 +1613,27 @@ class VeniceVideo(BaseClient):
         )
         self._sleep = sleep or time.sleep
         self._default_sleep = sleep is None
+
+    @classmethod
+    def local(cls, **kwargs: Any) -> VeniceVideo:
+        """A client for the embedded local engine: started here, or reused if one runs.
+
+        No API key is needed; the engine renders placeholder videos for development, not AI
+        video (needs the `[server]` extra). `close()` releases the engine; one this process
+        started is stopped once no other process uses it.
+
+        Args:
+            data_dir: the engine's folder (its jobs and media); by default the user data
+                folder, as the CLI uses. Jobs are journaled as that folder's, whatever port
+                the engine gets.
+            speed: how much faster than real time an engine started here runs its jobs.
+            port: the port an engine started here tries first.
+            **kwargs: any other `VeniceVideo` argument (`journal`, `wait_timeout`, ...).
+
+        Raises:
+            ImportError: the `[server]` extra is not installed.
+        """
+        return _local.local_client(cls, **kwargs)
 
     # ------------------------------------------------------------------ driving flows
 
@@ -2030,6 +2067,7 @@ class VeniceVideo(BaseClient):
         if self._owns_http:
             self._http.close()
         self._close_journal()
+        self._run_closers()
 
     def __enter__(self) -> VeniceVideo:
         return self
@@ -2091,6 +2129,7 @@ class AsyncVeniceVideo(BaseClient):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rand: Callable[[], float] | None = None,
+        api_id: str | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key, base_url=base_url, timeout=timeout, wait_timeout=wait_timeout,
@@ -2098,6 +2137,7 @@ class AsyncVeniceVideo(BaseClient):
             rate_limit=rate_limit, idempotent_queue_retries=idempotent_queue_retries,
             cleanup=cleanup, verify_downloads=verify_downloads,
             validate_requests=validate_requests, clock=clock, wall_clock=wall_clock, rand=rand,
+            api_id=api_id,
         )  # fmt: skip
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -2105,6 +2145,27 @@ class AsyncVeniceVideo(BaseClient):
         )
         self._sleep = sleep or anyio.sleep
         self._default_sleep = sleep is None
+
+    @classmethod
+    def local(cls, **kwargs: Any) -> AsyncVeniceVideo:
+        """A client for the embedded local engine: started here, or reused if one runs.
+
+        No API key is needed; the engine renders placeholder videos for development, not AI
+        video (needs the `[server]` extra). `aclose()` releases the engine; one this process
+        started is stopped once no other process uses it.
+
+        Args:
+            data_dir: the engine's folder (its jobs and media); by default the user data
+                folder, as the CLI uses. Jobs are journaled as that folder's, whatever port
+                the engine gets.
+            speed: how much faster than real time an engine started here runs its jobs.
+            port: the port an engine started here tries first.
+            **kwargs: any other `AsyncVeniceVideo` argument (`journal`, `wait_timeout`, ...).
+
+        Raises:
+            ImportError: the `[server]` extra is not installed.
+        """
+        return _local.local_client(cls, **kwargs)
 
     # ------------------------------------------------------------------ driving flows
 
@@ -2545,6 +2606,7 @@ class AsyncVeniceVideo(BaseClient):
         if self._owns_http:
             await self._http.aclose()
         await anyio.to_thread.run_sync(self._close_journal)
+        await anyio.to_thread.run_sync(self._run_closers)
 
     async def __aenter__(self) -> AsyncVeniceVideo:
         return self

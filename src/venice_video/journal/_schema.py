@@ -62,6 +62,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX jobs_created_at ON jobs (created_at)",
         ),
     ),
+    Migration(
+        version=2,
+        description="api_id: the API a job belongs to, whatever its URL now",
+        statements=("ALTER TABLE jobs ADD COLUMN api_id TEXT",),
+    ),
 )
 
 SCHEMA_VERSION: Final[int] = MIGRATIONS[-1].version
@@ -89,6 +94,7 @@ JOB_COLUMNS: Final[tuple[str, ...]] = (
     "average_execution_ms",
     "execution_ms",
     "tags",
+    "api_id",
 )
 
 _CREATE_MIGRATIONS_TABLE: Final[str] = """

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
+from .._config import api_id_of, is_local_engine_api
 from .._exceptions import JournalError
 from .._types import JOB_STATUSES, TERMINAL_STATUSES, JobStatus
 from ._schema import JOB_COLUMNS, migrate
@@ -112,6 +113,9 @@ class JournalEntry:
         average_execution_ms: the server's estimate of the total run time.
         execution_ms: how long the server had been running the job, as last seen.
         tags: free-form labels (batch id, row number, name).
+        api_id: the API the job belongs to, whatever its URL is now: the embedded local
+            engine is `local-engine:<data folder>`; `None` for entries written before
+            API ids existed (their `base_url` stands in).
     """
 
     key: str
@@ -135,6 +139,17 @@ class JournalEntry:
     average_execution_ms: float | None = None
     execution_ms: float | None = None
     tags: dict[str, Any] = field(default_factory=dict)
+    api_id: str | None = None
+
+    @property
+    def api(self) -> str:
+        """The API the job belongs to: `api_id`, else its cleaned `base_url`."""
+        return self.api_id or api_id_of(self.base_url)
+
+    @property
+    def is_local_engine(self) -> bool:
+        """True for a job of the embedded local engine, whose spending is not money."""
+        return is_local_engine_api(self.api_id)
 
     @property
     def is_finished(self) -> bool:
@@ -215,8 +230,12 @@ class Journal:
         quote_usd: float | None,
         output_path: str | None,
         tags: Mapping[str, Any] | None = None,
+        api_id: str | None = None,
     ) -> JournalEntry:
         """Record a job about to be queued (status QUEUING). Call it BEFORE sending the queue.
+
+        `api_id` names the API the job belongs to when its URL may change (the local engine);
+        by default the cleaned `base_url` does.
 
         When this returns, the entry is on disk: if the process dies while the queue request is
         in flight, a later resume finds the key and can ask the server instead of paying twice.
@@ -236,6 +255,7 @@ class Journal:
             "created_at": now,
             "updated_at": now,
             "tags": _dump_json(_scrub(dict(tags or {})), "tags"),
+            "api_id": api_id,
         }
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
@@ -406,12 +426,15 @@ class Journal:
         until: float | None = None,
         model: str | None = None,
         tag: tuple[str, Any] | None = None,
+        local: bool | None = False,
     ) -> float:
         """The sum of `quote_usd` over jobs the server accepted, in US dollars.
 
         A job counts once it has a `queue_id`, whatever happened next (a FAILED job may or may
         not have been refunded; the journal cannot know). Jobs never queued (QUOTED, QUEUING,
         CANCELLED, and UNKNOWN without a `queue_id`) cost nothing that the journal can prove.
+        Jobs of the embedded local engine are priced but cost no money: they are left out
+        unless asked for.
 
         Args:
             statuses: only jobs now in these statuses.
@@ -419,6 +442,8 @@ class Journal:
             until: only jobs created before this time.
             model: only jobs for this model.
             tag: only jobs whose `tags[name] == value`.
+            local: `False` (the default): only real spending, no local-engine jobs; `True`:
+                only local-engine jobs; `None`: both.
         """
         clauses = ["queue_id IS NOT NULL", "quote_usd IS NOT NULL", "status NOT IN (?, ?)"]
         params: builtins.list[Any] = ["QUOTED", "CANCELLED"]
@@ -437,9 +462,13 @@ class Journal:
         if model is not None:
             clauses.append("model = ?")
             params.append(model)
-        rows = self._read(f"SELECT quote_usd, tags FROM jobs WHERE {' AND '.join(clauses)}", params)
+        rows = self._read(
+            f"SELECT quote_usd, tags, api_id FROM jobs WHERE {' AND '.join(clauses)}", params
+        )
         amounts: builtins.list[float] = []
-        for quote, tags_json in rows:
+        for quote, tags_json, api_id in rows:
+            if local is not None and is_local_engine_api(api_id) != local:
+                continue
             if tag is not None:
                 tags = _load_json(tags_json)
                 if tag[0] not in tags or tags[tag[0]] != tag[1]:

@@ -47,6 +47,7 @@ class Backend:
         self.client = client
         self.journal: Journal = journal
         self.base_url = client.base_url
+        self.api_id = client.api_id
         self._stop = threading.Event()
 
     @property

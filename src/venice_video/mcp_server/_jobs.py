@@ -21,7 +21,6 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import httpx
 
 from .._download import MediaInfo, verify_mp4
 from .._exceptions import JobTimeoutError, QueueOutcomeUnknownError, VeniceVideoError
@@ -93,7 +92,7 @@ class JobRunner:
         self._trackers: dict[str, _Tracker] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._media: dict[tuple[str, int, int], MediaInfo | None] = {}
-        self._api = _clean_url(backend.base_url)
+        self._api = backend.api_id
 
     # ------------------------------------------------------------------ lifetime
 
@@ -258,7 +257,7 @@ class JobRunner:
     # ------------------------------------------------------------------ finding
 
     def _is_mine(self, entry: JournalEntry) -> bool:
-        return entry.tags.get(MCP_TAG[0]) == MCP_TAG[1] and _clean_url(entry.base_url) == self._api
+        return entry.tags.get(MCP_TAG[0]) == MCP_TAG[1] and entry.api == self._api
 
     async def find(self, job_id: str) -> JournalEntry | None:
         """The job of this server (on this API) with this id, or `None`."""
@@ -372,10 +371,6 @@ class JobRunner:
 
 def new_key() -> str:
     return uuid.uuid4().hex
-
-
-def _clean_url(url: str) -> str:
-    return str(httpx.URL(url).copy_with(query=None, fragment=None, userinfo=b"")).rstrip("/")
 
 
 def _short_prompt(prompt: Any) -> str | None:

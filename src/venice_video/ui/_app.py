@@ -59,7 +59,6 @@ from ._views import (
     STATES,
     Filter,
     api_label,
-    clean_url,
     elapsed_s,
     filter_entries,
     progress_fraction,
@@ -228,7 +227,7 @@ class Gallery:
         if path is not None:
             stat = path.stat()
             stamp = f"?v={stat.st_size}-{stat.st_mtime_ns}"
-        this_api = clean_url(entry.base_url) == self.runner.api
+        this_api = entry.api == self.runner.api
         can_resume, resume_note = self.runner.resumable(entry)
         rerun_note = missing_inputs(request, self.uploads) if request.get("model") else "no request"
         prompt = request.get("prompt")
