@@ -72,7 +72,10 @@ def resolve_image(value: MediaInput, *, field: str, budget_bytes: int = IMAGE_BU
     data = _read(value, field)
     mime = _sniff(data)
     if mime is None or not mime.startswith("image/"):
-        raise InputError(f"{field}: {_name(value)} is not an image ({mime or 'unknown type'}).")
+        raise InputError(
+            f"{field}: {_name(value)} is not an image ({mime or 'unknown type'}); images can "
+            "be PNG, JPEG, WebP, GIF, BMP or TIFF."
+        )
     if mime not in _IMAGE_TYPES or len(data) > budget_bytes:
         data, mime = _shrink(data, budget_bytes, field=field, name=_name(value))
     return to_data_url(data, mime)

@@ -228,8 +228,8 @@ def test_batch_rejects_unknown_fields_before_sending(run: Run, tmp_path: Path) -
     path = tmp_path / "bad.yaml"
     path.write_text("- prompt: one\n  colour: red\n")
     result = run("batch", str(path), "-m", MODEL)
-    assert result.exit_code == EXIT_CODES["usage"]
-    assert "colour" in result.stderr
+    assert result.exit_code == EXIT_CODES["validation"]
+    assert f"{path}:1 (row 1): colour: not a field a row takes" in result.stderr
 
 
 @pytest.mark.stt

@@ -43,6 +43,7 @@ __all__ = [
     "JournalEntry",
     "default_journal_path",
     "digest_data_urls",
+    "spent",
 ]
 
 #: Environment variable that overrides the default journal location.
@@ -83,6 +84,8 @@ _STATUS_STAMPS: Final[Mapping[str, str]] = {
     "DOWNLOADED": "downloaded_at",
     "COMPLETED": "completed_at",
 }
+# Statuses whose quote was never charged.
+_UNCHARGED: Final[frozenset[str]] = frozenset({"QUOTED", "CANCELLED"})
 _SELECT: Final[str] = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 _NEWEST_FIRST: Final[str] = "ORDER BY created_at DESC, rowid DESC"
 
@@ -160,6 +163,23 @@ class JournalEntry:
     def needs_attention(self) -> bool:
         """True when the queue outcome is UNKNOWN: the job may exist and be charged."""
         return self.status == "UNKNOWN"
+
+
+def spent(entries: Iterable[JournalEntry], *, local: bool | None = False) -> float:
+    """What these jobs cost, counted as `Journal.total_spent` counts: queued jobs' quotes.
+
+    `local=False` counts real spending only, `True` only the local engine's (not money),
+    `None` both.
+    """
+    amounts = [
+        float(e.quote_usd)
+        for e in entries
+        if e.queue_id is not None
+        and e.quote_usd is not None
+        and e.status not in _UNCHARGED
+        and (local is None or e.is_local_engine == local)
+    ]
+    return round(math.fsum(amounts), 6)
 
 
 def default_journal_path() -> Path:

@@ -350,8 +350,10 @@ class Gallery:
                 "jobs": [self.view(e) for e in found[:limit]],
                 "count": len(found),
                 "total_usd": spend_of(found),
+                "local_total_usd": spend_of(found, local=True),
                 "all_count": len(entries),
                 "all_total_usd": spend_of(entries),
+                "all_local_total_usd": spend_of(entries, local=True),
                 "models": sorted({e.model for e in entries}),
             }
 
