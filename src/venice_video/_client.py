@@ -70,7 +70,13 @@ from ._exceptions import (
     make_status_error,
     parse_retry_after,
 )
-from ._inputs import MediaInput, check_body_size, load_for_transcription, resolve_media
+from ._inputs import (
+    MediaInput,
+    check_body_size,
+    drop_ignored_fields,
+    load_for_transcription,
+    resolve_media,
+)
 from ._modelcache import ModelCache
 from ._models import (
     AudioTranscription,
@@ -509,6 +515,7 @@ class BaseClient:
         else:
             body = dict(request)
         catalog = yield from self._models_flow(refresh=False)
+        body = drop_ignored_fields(body, catalog)
         check = validate_quote if kind == "quote" else validate_queue
         issues = check(body, catalog)
         if issues:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,10 +22,13 @@ from ._exceptions import InputError, RequestTooLargeError
 if TYPE_CHECKING:
     from PIL import Image
 
+    from ._catalog import Catalog
+
 __all__ = [
     "MediaInput",
     "body_size",
     "check_body_size",
+    "drop_ignored_fields",
     "is_url",
     "load_for_transcription",
     "resolve_audio",
@@ -149,6 +153,25 @@ def load_for_transcription(value: str | os.PathLike[str] | bytes) -> tuple[bytes
             raise InputError(f"file: {exc}") from exc
         return wav, f"{Path(name).stem or 'audio'}.wav", "audio/wav"
     raise InputError(f"file: {name} is neither audio nor video ({mime or 'unknown type'}).")
+
+
+def drop_ignored_fields(body: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
+    """`body` without the fields its model would ignore, each dropped with a logged note.
+
+    An `aspect_ratio` sent to a model that lists no aspect ratios (image-to-video models
+    whose output follows the input image) is ignored by the API, or refused by some models:
+    it is left out.
+    """
+    result = dict(body)
+    model = catalog.get(str(result.get("model"))) if result.get("model") else None
+    if model is not None and not model.aspect_ratios and "aspect_ratio" in result:
+        ratio = result.pop("aspect_ratio")
+        logging.getLogger("venice_video").info(
+            "aspect_ratio %r left out: %s takes none (its output follows the input)",
+            ratio,
+            model.id,
+        )
+    return result
 
 
 def body_size(body: Mapping[str, Any]) -> int:

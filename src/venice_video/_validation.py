@@ -140,7 +140,11 @@ def error_body(issues: Sequence[Issue]) -> dict[str, Any]:
 
 
 def validate_queue(
-    body: Mapping[str, Any], catalog: Catalog, *, check_model: bool = True
+    body: Mapping[str, Any],
+    catalog: Catalog,
+    *,
+    check_model: bool = True,
+    strict_aspect_ratio: bool = True,
 ) -> list[Issue]:
     """Everything wrong with a `/video/queue` body; empty when it would be accepted.
 
@@ -148,8 +152,10 @@ def validate_queue(
         body: the JSON body, as a mapping.
         catalog: the models to check against.
         check_model: also check the model's own constraints, not just the spec.
+        strict_aspect_ratio: refuse `aspect_ratio` for a model that takes none (as some
+            image-to-video models do); otherwise it is accepted, to be ignored.
     """
-    return _Checker(body, catalog, "queue", check_model).run()
+    return _Checker(body, catalog, "queue", check_model, strict_aspect_ratio).run()
 
 
 def validate_quote(
@@ -178,11 +184,19 @@ def suggest(value: object, allowed: Sequence[Any]) -> Any:
 
 
 class _Checker:
-    def __init__(self, body: Mapping[str, Any], catalog: Catalog, kind: Kind, check_model: bool):
+    def __init__(
+        self,
+        body: Mapping[str, Any],
+        catalog: Catalog,
+        kind: Kind,
+        check_model: bool,
+        strict_aspect_ratio: bool = True,
+    ):
         self.body = body
         self.catalog = catalog
         self.kind = kind
         self.check_model = check_model
+        self.strict_aspect_ratio = strict_aspect_ratio
         self.issues: list[Issue] = []
 
     def add(self, path: tuple[PathItem, ...] | str, message: str, **kw: Any) -> None:
@@ -463,9 +477,11 @@ class _Checker:
         ratio = b.get("aspect_ratio")
         if isinstance(ratio, str) and ratio in ASPECT_RATIOS and self.kind == "queue":
             if not m.aspect_ratios:
-                self.add("aspect_ratio", f"{m.id} does not take aspect_ratio; leave it out "
-                         "(the output follows the input)", code="unrecognized_keys",
-                         received=ratio)  # fmt: skip
+                # Lenient: accepted, and ignored (the output follows the input).
+                if self.strict_aspect_ratio:
+                    self.add("aspect_ratio", f"{m.id} does not take aspect_ratio; leave it out "
+                             "(the output follows the input)", code="unrecognized_keys",
+                             received=ratio)  # fmt: skip
             elif ratio not in m.aspect_ratios:
                 if ratio in ("auto", "adaptive") and "seedance-2" in m.id and "reference" in m.id:
                     if not b.get("reference_video_urls"):
@@ -507,8 +523,9 @@ class _Checker:
 
         audio = b.get("audio")
         # `audio: true` is the spec's default, so sending it to a silent model is harmless;
-        # asking an always-audio model for silence is the mistake worth stopping.
-        if audio is False and queue and m.audio and not m.audio_configurable:
+        # asking an always-audio model for silence is the mistake worth stopping, at quote
+        # and queue alike, so a price is never given for a request the queue refuses.
+        if audio is False and m.audio and not m.audio_configurable:
             self.add("audio", f"{m.id} always generates audio and cannot turn it off; "
                      "leave audio out", received=audio)  # fmt: skip
 

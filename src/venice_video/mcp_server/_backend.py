@@ -109,8 +109,11 @@ class Backend:
         max_cost: float | None,
         tags: Mapping[str, Any],
         key: str,
+        overwrite: bool = False,
     ) -> VideoJob:
-        """Quote, check `max_cost`, journal and queue; returns once the job is queued."""
+        """Quote, check `max_cost`, journal and queue; returns once the job is queued.
+
+        The output is claimed first (`OutputExistsError` unless `overwrite`)."""
         body = request.to_body()
         model = body.pop("model")
         job = await self._call(
@@ -121,6 +124,7 @@ class Backend:
             max_cost=max_cost,
             tags=dict(tags),
             idempotency_key=key,
+            overwrite=overwrite,
         )
         return cast(VideoJob, job)
 

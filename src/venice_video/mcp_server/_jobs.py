@@ -119,7 +119,13 @@ class JobRunner:
     # ------------------------------------------------------------------ starting
 
     async def start(
-        self, request: QueueRequest, *, output: Path, key: str, quote_usd: float
+        self,
+        request: QueueRequest,
+        *,
+        output: Path,
+        key: str,
+        quote_usd: float,
+        overwrite: bool = False,
     ) -> dict[str, Any]:
         """Queue a validated, quoted request within the budget and drive it in the background.
 
@@ -135,7 +141,12 @@ class JobRunner:
         self._trackers[key] = tracker
         try:
             job = await self.backend.submit(
-                request, output=output, max_cost=cap, tags=dict([MCP_TAG]), key=key
+                request,
+                output=output,
+                max_cost=cap,
+                tags=dict([MCP_TAG]),
+                key=key,
+                overwrite=overwrite,
             )
         except QueueOutcomeUnknownError:
             # It may have been charged: count it, so the budget errs on the safe side.

@@ -334,10 +334,12 @@ async def _queue(
     state: ServerState, call: Call, account: AccountRow, body: Any, key: str | None
 ) -> Reply:
     config = state.config
-    issues = validate_queue(body, state.catalog)
+    issues = validate_queue(body, state.catalog, strict_aspect_ratio=config.strict_aspect_ratio)
     if issues:
         raise _invalid(issues)
     model = state.catalog[body["model"]]
+    if not model.aspect_ratios:
+        body.pop("aspect_ratio", None)  # ignored: the output follows the input
     if model.id in config.consent_models:
         _check_consent(body)
     prompt = body.get("prompt") if isinstance(body.get("prompt"), str) else ""
