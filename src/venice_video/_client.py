@@ -539,6 +539,7 @@ class BaseClient:
         output_path: Path | None,
         tags: Mapping[str, Any] | None,
         journaled: bool = False,
+        overwrite: bool = False,
     ) -> Flow[QueueResponse]:
         """Send the queue request once, or again only when that provably cannot pay twice."""
         model = str(body.get("model"))
@@ -558,6 +559,7 @@ class BaseClient:
                     output_path=str(output_path) if output_path else None,
                     tags=tags,
                     api_id=self.api_id,
+                    overwrite=overwrite,
                 )
             )
         ambiguous = False  # an earlier attempt may have created the job
@@ -667,8 +669,9 @@ class BaseClient:
                 raise SpendLimitError(quote_usd, max_cost, model=request.model)
             queueing = True
             queued = yield from self._queue_flow(
-                body, key=key, quote_usd=quote_usd, output_path=path, tags=tags
-            )
+                body, key=key, quote_usd=quote_usd, output_path=path, tags=tags,
+                overwrite=overwrite,
+            )  # fmt: skip
         except BaseException as exc:
             # No yield here (this also runs when the flow is closed). Refused: the path is
             # free again. Perhaps queued: it stays reserved for the job.
@@ -1133,6 +1136,11 @@ class BaseClient:
                     f"the video of {job.queue_id} is no longer on the server (completed) and "
                     f"{job.path} is missing or changed"
                 )
+        if not overwrite and target == job.path and job.status not in ("DOWNLOADED", "COMPLETED"):
+            # Whoever finishes a job may replace what its submitter allowed it to.
+            overwrite = yield _Call(
+                functools.partial(_output.may_replace, self.journal, job.idempotency_key)
+            )
         if target != job.path or job.status in ("DOWNLOADED", "COMPLETED"):
             # A new place, or a saved file that changed: refuse before waiting, not after.
             yield _Call(functools.partial(_output.check_target, target, overwrite=overwrite))

@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,10 +177,12 @@ def acquire(
     _unlock(users)
     try:
         config = ServerConfig(data_dir=folder, speed=speed)
+        # The usual port may be taken (by something else): then any free port will do.
         try:
+            if not _port_free(port):
+                raise OSError(f"port {port} is taken")
             server = ServerThread(config, port=port).start()
         except (OSError, RuntimeError):
-            # The usual port is taken (by something else): any free port will do.
             server = ServerThread(config, port=0).start()
         _write_info(folder, server.base_url)
     except BaseException:
@@ -194,10 +197,11 @@ def acquire(
 
 def local_client(cls: Callable[..., C], /, **kwargs: Any) -> C:
     """A client of class `cls` on the local engine (see `VeniceVideo.local`)."""
+    speed, port = kwargs.pop("speed", None), kwargs.pop("port", None)
     engine = acquire(
         kwargs.pop("data_dir", None),
-        speed=kwargs.pop("speed", None) or DEFAULT_SPEED,
-        port=kwargs.pop("port", None) or DEFAULT_PORT,
+        speed=DEFAULT_SPEED if speed is None else speed,
+        port=DEFAULT_PORT if port is None else port,
     )
     # The engine honours Idempotency-Key: an unknown queue outcome is settled by asking again.
     kwargs.setdefault("idempotent_queue_retries", True)
@@ -254,6 +258,18 @@ def _answers(base_url: str) -> bool:
         return httpx.get(f"{root}/_local/ping", timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _port_free(port: int) -> bool:
+    if port == 0:
+        return True
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _alive(pid: int) -> bool:

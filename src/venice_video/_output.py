@@ -54,6 +54,7 @@ __all__ = [
     "drop_claim",
     "install",
     "is_streamed",
+    "may_replace",
     "output_path",
     "part_path",
     "target_kind",
@@ -285,6 +286,12 @@ def drop_claim(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def may_replace(journal: Journal | None, key: str) -> bool:
+    """Whether the journal says job `key` was asked to replace the file at its output."""
+    entry = journal.get(key) if journal is not None else None
+    return entry is not None and entry.overwrite
 
 
 # ------------------------------------------------------------------------------ installing

@@ -162,7 +162,7 @@ async def test_budget_refusal_says_why_and_queues_nothing(
     async with connect(budget=0.30) as client:
         failed_first, first = await call(client, "start_generation", WAN)
         failed, refused = await call(client, "start_generation", WAN)
-        await call(client, "wait_for_job", {"job_id": first["job_id"]})
+        await call(client, "wait_for_job", {"job_id": first["job_id"], "timeout_s": 60})
     assert not failed_first
     assert failed
     assert refused["error"] == "spend_limit" and refused["reason"] == "budget"
@@ -317,3 +317,17 @@ async def test_outputs_never_carry_the_api_key_or_a_download_url(
     assert entry.download_url not in everything
     assert entry.download_url.split("?")[0] not in everything
     assert "authorization" not in everything.lower()
+
+
+async def test_overwrite_true_replaces_a_finished_video(connect: Connect, mcp_root: Path) -> None:
+    async with connect() as client:
+        _, first = await call(client, "start_generation", {**GROK, "output": "clips/one.mp4"})
+        await call(client, "wait_for_job", {"job_id": first["job_id"], "timeout_s": 60})
+        before = (mcp_root / "clips" / "one.mp4").stat().st_ino
+        failed, second = await call(
+            client, "start_generation", {**GROK, "output": "clips/one.mp4", "overwrite": True}
+        )
+        assert not failed, second
+        _, done = await call(client, "wait_for_job", {"job_id": second["job_id"], "timeout_s": 60})
+    assert done["state"] == "done", done.get("error")
+    assert (mcp_root / "clips" / "one.mp4").stat().st_ino != before

@@ -591,7 +591,11 @@ def jobs_resume(state: State, timeout: float | None) -> None:
     failed = [r for r in rows if r["status"] not in ("COMPLETED", "DOWNLOADED")]
     state.emit(
         rows,
-        "\n".join(f"{r['id']}  {r['status']}  {r['path'] or r.get('error', '')}" for r in rows)
+        "\n".join(
+            f"{r['id']}  {r['status']}  "
+            + (r["path"] if r not in failed else f"{r.get('error') or ''} ({r['path']})")
+            for r in rows
+        )
         or "nothing to resume",
     )
     if failed:

@@ -64,8 +64,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     ),
     Migration(
         version=2,
-        description="api_id: the API a job belongs to, whatever its URL now",
-        statements=("ALTER TABLE jobs ADD COLUMN api_id TEXT",),
+        description="api_id: the API a job belongs to; overwrite: it may replace its file",
+        statements=(
+            "ALTER TABLE jobs ADD COLUMN api_id TEXT",
+            "ALTER TABLE jobs ADD COLUMN overwrite INTEGER NOT NULL DEFAULT 0",
+        ),
     ),
 )
 
@@ -95,6 +98,7 @@ JOB_COLUMNS: Final[tuple[str, ...]] = (
     "execution_ms",
     "tags",
     "api_id",
+    "overwrite",
 )
 
 _CREATE_MIGRATIONS_TABLE: Final[str] = """

@@ -119,6 +119,7 @@ class JournalEntry:
         api_id: the API the job belongs to, whatever its URL is now: the embedded local
             engine is `local-engine:<data folder>`; `None` for entries written before
             API ids existed (their `base_url` stands in).
+        overwrite: the job was asked to replace a file already at its output.
     """
 
     key: str
@@ -143,6 +144,7 @@ class JournalEntry:
     execution_ms: float | None = None
     tags: dict[str, Any] = field(default_factory=dict)
     api_id: str | None = None
+    overwrite: bool = False
 
     @property
     def api(self) -> str:
@@ -251,11 +253,13 @@ class Journal:
         output_path: str | None,
         tags: Mapping[str, Any] | None = None,
         api_id: str | None = None,
+        overwrite: bool = False,
     ) -> JournalEntry:
         """Record a job about to be queued (status QUEUING). Call it BEFORE sending the queue.
 
         `api_id` names the API the job belongs to when its URL may change (the local engine);
-        by default the cleaned `base_url` does.
+        by default the cleaned `base_url` does. `overwrite` records that the job may replace
+        a file already at `output_path`, so whoever finishes it may too.
 
         When this returns, the entry is on disk: if the process dies while the queue request is
         in flight, a later resume finds the key and can ask the server instead of paying twice.
@@ -276,6 +280,7 @@ class Journal:
             "updated_at": now,
             "tags": _dump_json(_scrub(dict(tags or {})), "tags"),
             "api_id": api_id,
+            "overwrite": int(overwrite),
         }
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
@@ -746,4 +751,5 @@ def _entry(row: tuple[Any, ...]) -> JournalEntry:
     values["request"] = _load_json(values["request"])
     values["tags"] = _load_json(values["tags"])
     values["status"] = cast(JobStatus, values["status"])
+    values["overwrite"] = bool(values["overwrite"])
     return JournalEntry(**values)
