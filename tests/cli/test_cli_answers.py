@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -157,12 +158,17 @@ def test_serve_says_the_client_base_url_and_which_keys_work(tmp_path: Path) -> N
     process = subprocess.Popen(
         [sys.executable, "-c", code, *args], env=env, stderr=subprocess.PIPE, text=True
     )
-    try:
+    lines: list[str] = []
+
+    def read() -> None:
         assert process.stderr is not None
-        lines = [process.stderr.readline() for _ in range(2)]
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
+        lines.extend(process.stderr.readline() for _ in range(2))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=60)  # the two lines come before the server starts, or never
+    process.terminate()
+    process.communicate(timeout=30)
     text = "".join(lines)
     assert f"http://127.0.0.1:{port}/api/v1" in text
     assert "any non-empty key works" in text
