@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 import anyio
 import httpx
 
+from . import _local
 from ._base_client import DEFAULT_STT_MODEL, BaseClient, ElementArg, JournalArg, KeyframeArg
 from ._catalog import Catalog
 from ._choose import AsyncModelChoice
@@ -131,6 +132,7 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rand: Callable[[], float] | None = None,
+        api_id: str | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key, base_url=base_url, timeout=timeout, wait_timeout=wait_timeout,
@@ -138,6 +140,7 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
             rate_limit=rate_limit, idempotent_queue_retries=idempotent_queue_retries,
             cleanup=cleanup, verify_downloads=verify_downloads,
             validate_requests=validate_requests, clock=clock, wall_clock=wall_clock, rand=rand,
+            api_id=api_id,
         )  # fmt: skip
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -145,6 +148,27 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
         )
         self._sleep = sleep or anyio.sleep
         self._default_sleep = sleep is None
+
+    @classmethod
+    def local(cls, **kwargs: Any) -> AsyncVeniceVideo:
+        """A client for the embedded local engine: started here, or reused if one runs.
+
+        No API key is needed; the engine renders placeholder videos for development, not AI
+        video (needs the `[server]` extra). `aclose()` releases the engine; one this process
+        started is stopped once no other process uses it.
+
+        Args:
+            data_dir: the engine's folder (its jobs and media); by default the user data
+                folder, as the CLI uses. Jobs are journaled as that folder's, whatever port
+                the engine gets.
+            speed: how much faster than real time an engine started here runs its jobs.
+            port: the port an engine started here tries first.
+            **kwargs: any other `AsyncVeniceVideo` argument (`journal`, `wait_timeout`, ...).
+
+        Raises:
+            ImportError: the `[server]` extra is not installed.
+        """
+        return _local.local_client(cls, **kwargs)
 
     # ------------------------------------------------------------------ driving flows
 
@@ -414,6 +438,7 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
         cancel: CancelToken | None = None,
         timeout: float | None = None,
         cleanup: Cleanup | None = None,
+        overwrite: bool = False,
     ) -> VideoJob:
         """Make a video and save it: validate, quote, queue, wait, download, verify, complete.
 
@@ -436,7 +461,8 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
             request: a request from `prepare()`, instead of the fields above.
             quote: the price already asked for this request (`quote(request=...)`); it is
                 not asked again.
-            output: the file to write (or a directory); by default `<model>-<key>.mp4` here.
+            output: the file to write (or a directory, or `-` for standard output); by default
+                `<model>-<key>.mp4` here. It is reserved before the job is queued.
             max_cost: refuse (`SpendLimitError`) before queueing if the quote is higher.
             tags: free-form labels kept in the journal.
             idempotency_key: the `Idempotency-Key`; a new one by default.
@@ -445,9 +471,13 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
             timeout: seconds to wait for the job (monotonic); by default `wait_timeout`;
                 `math.inf` waits without a deadline.
             cleanup: what to do with the server's copy; by default the client's setting.
+            overwrite: replace a file already at `output`; without it such a file is kept
+                and nothing is queued (`OutputExistsError`).
 
         Raises:
             ValidationError: the request is invalid; nothing was sent.
+            OutputExistsError: a file is at `output` (and no `overwrite`); nothing was sent.
+            OutputInUseError: another run or unfinished job will write `output`.
             SpendLimitError: the quote is over `max_cost`; nothing was queued.
             QueueOutcomeUnknownError: whether the job was created is unknown.
             JobFailedError: the API reported that the job failed.
@@ -459,7 +489,7 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
             generate_flow(
                 self, prepared, quote=quote, output=output, max_cost=max_cost, tags=tags,
                 idempotency_key=idempotency_key, on_progress=on_progress, cancel=cancel,
-                timeout=timeout, cleanup=cleanup,
+                timeout=timeout, cleanup=cleanup, overwrite=overwrite,
             )
         )  # fmt: skip
 
@@ -493,15 +523,18 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
         tags: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         on_progress: ProgressCallback | None = None,
+        overwrite: bool = False,
     ) -> VideoJob:
         """Validate, quote and queue a job, then return at once with its `VideoJob`.
 
         Takes the same request arguments as `generate()` (or a prepared `request`, with its
-        `quote` if it was priced). Follow with `wait()` and `download()`, or leave it to
-        `resume()`.
+        `quote` if it was priced), `output` and `overwrite` included (the output is reserved
+        now). Follow with `wait()` and `download()`, or leave it to `resume()`.
 
         Raises:
             ValidationError: the request is invalid; nothing was sent.
+            OutputExistsError: a file is at `output` (and no `overwrite`); nothing was sent.
+            OutputInUseError: another run or unfinished job will write `output`.
             SpendLimitError: the quote is over `max_cost`; nothing was queued.
             QueueOutcomeUnknownError: whether the job was created is unknown.
         """
@@ -509,7 +542,7 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
         return await self._drive(
             submit_flow(
                 self, prepared, quote=quote, output=output, max_cost=max_cost, tags=tags,
-                idempotency_key=idempotency_key, on_progress=on_progress,
+                idempotency_key=idempotency_key, on_progress=on_progress, overwrite=overwrite,
             )
         )  # fmt: skip
 
@@ -549,21 +582,25 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
         on_progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         cleanup: Cleanup | None = None,
+        overwrite: bool = False,
     ) -> VideoJob:
         """Save a job's video (waiting for it if needed), verify it, then clean up.
 
         The file is streamed to `<output>.part`, fsynced, verified and renamed atomically;
-        only then is the server's copy deleted (see `cleanup`).
+        only then is the server's copy deleted (see `cleanup`). A job whose file is already
+        saved and intact is returned as it is. A file at `output` that is not this job's is
+        kept unless `overwrite` (`OutputExistsError`).
 
         Raises:
             DownloadVerificationError: the file did not verify; the server copy is kept.
+            OutputExistsError: another file is at `output` and `overwrite` is false.
         """
         resolved = await anyio.to_thread.run_sync(self._job_of, job)
         target = output_path(output, resolved.model, resolved.idempotency_key) if output else None
         return await self._drive(
             finish_flow(
                 self, resolved, output=target, timeout=timeout, on_progress=on_progress,
-                cancel=cancel, cleanup=cleanup,
+                cancel=cancel, cleanup=cleanup, overwrite=overwrite,
             )
         )  # fmt: skip
 
@@ -620,6 +657,7 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
         if self._owns_http:
             await self._http.aclose()
         await anyio.to_thread.run_sync(self._close_journal)
+        await anyio.to_thread.run_sync(self._run_closers)
 
     async def __aenter__(self) -> AsyncVeniceVideo:
         return self

@@ -29,6 +29,8 @@ from ._config import (
     PollPolicy,
     RateLimitPolicy,
     RetryPolicy,
+    api_id_of,
+    is_real_api,
 )
 from ._effects import (
     Flow,
@@ -42,6 +44,7 @@ from ._exceptions import (
     APIStatusError,
     AuthenticationError,
     JobNotFoundError,
+    MissingAPIKeyError,
     make_status_error,
     parse_retry_after,
 )
@@ -124,12 +127,17 @@ class BaseClient:
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
         rand: Callable[[], float] | None,
+        api_id: str | None = None,
     ) -> None:
         guard_httpx_log()
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self._api_key = _Secret(key) if key else None
         url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         self.base_url = url.rstrip("/")
+        #: The API the journal's entries are matched by (its URL may change; see `api_id`).
+        self.api_id = api_id or api_id_of(self.base_url)
+        # Called on close (the local engine this client started or joined).
+        self._closers: list[Callable[[], None]] = []
         self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self.wait_timeout = wait_timeout
         self.idempotent_queue_retries = idempotent_queue_retries
@@ -177,6 +185,10 @@ class BaseClient:
                     self._journal_owned = True
             return self._journal
 
+    def _run_closers(self) -> None:
+        while self._closers:
+            self._closers.pop()()
+
     def _close_journal(self) -> None:
         with self._journal_lock:
             if self._journal is not None and self._journal_owned:
@@ -198,6 +210,8 @@ class BaseClient:
         authenticated: bool = True,
     ) -> httpx.Request:
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        if authenticated and self._api_key is None and is_real_api(url):
+            raise MissingAPIKeyError(API_KEY_ENV)
         merged = {"User-Agent": f"venice-video/{__version__}"}
         if authenticated and self._api_key is not None:
             merged["Authorization"] = f"Bearer {self._api_key.get()}"

@@ -22,12 +22,16 @@ __all__ = [
     "DOWNLOAD_CHUNK_BYTES",
     "IMAGE_BUDGET_BYTES",
     "JOURNAL_ENV",
+    "LOCAL_ENGINE_API_PREFIX",
     "MAX_BODY_BYTES",
     "MODEL_CACHE_TTL",
     "Cleanup",
     "PollPolicy",
     "RateLimitPolicy",
     "RetryPolicy",
+    "api_id_of",
+    "is_local_engine_api",
+    "is_real_api",
 ]
 
 DEFAULT_BASE_URL: Final = "https://api.venice.ai/api/v1"
@@ -35,6 +39,9 @@ API_KEY_ENV: Final = "VENICE_API_KEY"
 BASE_URL_ENV: Final = "VENICE_BASE_URL"
 JOURNAL_ENV: Final = "VENICE_VIDEO_JOURNAL"
 CACHE_DIR_ENV: Final = "VENICE_VIDEO_CACHE_DIR"
+
+#: The API id of the embedded local engine is this prefix and its data folder.
+LOCAL_ENGINE_API_PREFIX: Final = "local-engine:"
 
 #: Per HTTP request. A queue body may carry 35 MB of inline media, hence the long write.
 DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0, write=120.0)
@@ -147,6 +154,32 @@ class RateLimitPolicy:
     failure_window: float = 30.0
     reserve: int = 1
     max_wait: float = 120.0
+
+
+def api_id_of(url: str) -> str:
+    """The API id of a base URL: the URL without credentials, query, fragment or final `/`.
+
+    Journal entries are matched to a client by API id, so a job is only resumed against the
+    API it was queued with.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return url.rstrip("/")
+    return str(parsed.copy_with(query=None, fragment=None, userinfo=b"")).rstrip("/")
+
+
+def is_real_api(url: str) -> bool:
+    """Whether `url` is on the hosted Venice API (which needs an API key)."""
+    try:
+        return httpx.URL(url).host == httpx.URL(DEFAULT_BASE_URL).host
+    except (httpx.InvalidURL, TypeError):
+        return False
+
+
+def is_local_engine_api(api_id: str | None) -> bool:
+    """Whether an API id is the embedded local engine's (whose spending is not money)."""
+    return bool(api_id) and str(api_id).startswith(LOCAL_ENGINE_API_PREFIX)
 
 
 # Reprs and tracebacks say `venice_video.X`, the public name, not this private module.

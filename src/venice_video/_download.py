@@ -1,10 +1,12 @@
-"""The safe write path for downloaded videos: `.part` file, fsync, verify, atomic rename.
+"""The safe write path for downloaded videos: `.part` file, fsync, verify, put in place.
 
 A paid video is only worth its file, so a download is never written straight to its final
 name. `PartFile` writes `<dest>.part`, and `finish()` makes it durable (fsync of the file),
-proves it is a complete, playable MP4 (`media.verify`), moves it into place with one atomic
-`os.replace`, and fsyncs the directory so the new name survives a power cut. Whatever fails,
-nothing incomplete ever appears at `dest`.
+proves it is a complete, playable MP4 (`media.verify`), puts it in place (`_output.install`:
+a new name, or an atomic replacement of a regular file only with `overwrite`), and fsyncs
+the directory so the new name survives a power cut. Whatever fails, nothing incomplete ever
+appears at `dest`, and nothing but a regular file is ever renamed over. A device, a FIFO or
+standard output (`-`) is downloaded to a temporary file, verified, then streamed into.
 
 Sync and async: `PartFile` is plain blocking file I/O and is shared by both clients.
 
@@ -26,12 +28,11 @@ from pathlib import Path
 from typing import IO, Final
 
 from ._exceptions import DownloadError, DownloadVerificationError
+from ._output import install, is_streamed, part_path, temporary_part
 from .media import MediaInfo, MediaVerificationError
 from .media import verify as verify_video
 
 __all__ = ["DownloadResult", "PartFile"]
-
-PART_SUFFIX: Final[str] = ".part"
 
 _HASH_CHUNK: Final[int] = 1 << 20
 
@@ -76,12 +77,16 @@ class PartFile:
       cannot repair it and the next attempt must start from byte 0.
 
     Nothing is ever written at `dest` unless the file verified. A file already at `dest` is only
-    replaced by a verified one, in a single atomic step.
+    replaced by a verified one, in a single atomic step, and only with `overwrite` (or when it
+    holds exactly the same bytes).
 
     Args:
-        dest: the final path of the video. Its directory is created if missing.
+        dest: the final path of the video. Its directory is created if missing. A device, FIFO
+            or `-` (standard output) is written through a temporary file instead of a `.part`.
         resume: keep the bytes already in `<dest>.part` and append to them; otherwise start
             from an empty `.part`.
+        overwrite: replace a file already at `dest`; without it `finish()` refuses
+            (`OutputExistsError`) and keeps the `.part`.
 
     Raises:
         DownloadError: the `.part` cannot be opened, or another `PartFile` is writing it.
@@ -91,14 +96,22 @@ class PartFile:
     part_path: Path
     offset: int
 
-    def __init__(self, dest: Path, *, resume: bool = False) -> None:
+    def __init__(self, dest: Path, *, resume: bool = False, overwrite: bool = False) -> None:
         self.dest = Path(dest)
-        self.part_path = self.dest.with_name(self.dest.name + PART_SUFFIX)
+        self.overwrite = overwrite
+        # A streamed target gets a private temporary file: never `/dev/null.part`.
+        self._temporary = is_streamed(self.dest)
+        if self._temporary:
+            resume = False
+            self.part_path = temporary_part()
+        else:
+            self.part_path = part_path(self.dest)
         self.offset = 0
         self._hash = hashlib.sha256()
         self._file: IO[bytes] | None = None
         try:
-            self.dest.parent.mkdir(parents=True, exist_ok=True)
+            if not self._temporary:
+                self.dest.parent.mkdir(parents=True, exist_ok=True)
             # Opened without O_TRUNC: the lock must be ours before any byte is discarded.
             fd = os.open(
                 self.part_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644
@@ -142,7 +155,7 @@ class PartFile:
         """Make the download durable, verify it, and move it to `dest`.
 
         In order: flush and fsync the `.part`, compare its size with `expected_size`,
-        verify it (`media.verify`), `os.replace` it onto `dest`, fsync the directory.
+        verify it (`media.verify`), put it at `dest` (see `_output.install`), fsync the directory.
 
         Args:
             expected_size: the size the server announced (`Content-Length` of the whole file).
@@ -153,6 +166,8 @@ class PartFile:
                 Nothing is left at `dest`; see the class docstring for what happens to the
                 `.part`.
             DownloadError: the file could not be synced or renamed.
+            OutputExistsError: a file appeared at `dest` and `overwrite` is false; the
+                verified `.part` is kept.
         """
         file = self._open_file()
         try:
@@ -185,11 +200,16 @@ class PartFile:
                     f"{exc.reason}; the partial file was deleted"
                 ) from None
         try:
-            os.replace(self.part_path, self.dest)
-            _fsync_dir(self.dest.parent)
-        except OSError as exc:
+            install(
+                self.part_path,
+                self.dest,
+                overwrite=self.overwrite,
+                size=size,
+                sha256=self._hash.hexdigest(),
+            )
+        except BaseException:
             self.abort(keep_part=True)
-            raise DownloadError(f"cannot move {self.part_path} to {self.dest}: {exc}") from exc
+            raise
         self._close()
         return DownloadResult(
             path=self.dest, size_bytes=size, sha256=self._hash.hexdigest(), media=media
@@ -203,7 +223,7 @@ class PartFile:
         if self._file is None:
             return
         try:
-            if not keep_part:
+            if not keep_part or self._temporary:
                 with contextlib.suppress(FileNotFoundError):
                     self.part_path.unlink()
         finally:
@@ -240,15 +260,3 @@ def _lock(file: IO[bytes], path: Path) -> None:
         fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:
         raise DownloadError(f"{path} is being written by another download") from exc
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Persist a rename: on POSIX the new name is only durable once the directory is synced."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:  # pragma: no cover - Windows cannot open directories
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

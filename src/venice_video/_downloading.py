@@ -66,6 +66,7 @@ def download_flow(
     on_progress: ProgressCallback | None,
     cancel: CancelToken | None,
     timeout: float | None,
+    overwrite: bool = False,
 ) -> Flow[VideoJob]:
     """Save the video to `output`: streamed to a `.part`, fsynced, verified, renamed."""
     if job.path != output:
@@ -73,7 +74,7 @@ def download_flow(
     if job.download_url:
         if response is not None:
             yield from close(response)
-        return (yield from download_url_flow(client, job, output, on_progress))
+        return (yield from download_url_flow(client, job, output, on_progress, overwrite))
     failures: list[str] = []
     while True:
         if response is None:
@@ -86,7 +87,7 @@ def download_flow(
                 )
         try:
             result = yield from stream_to_part(
-                client, job, response, output, on_progress, resume=False
+                client, job, response, output, on_progress, resume=False, overwrite=overwrite
             )
         except (APIConnectionError, DownloadVerificationError) as exc:
             # Retrieve is free: a cut or corrupt inline body is fetched again from scratch.
@@ -106,7 +107,11 @@ def download_flow(
 
 
 def download_url_flow(
-    client: BaseClient, job: VideoJob, output: Path, on_progress: ProgressCallback | None
+    client: BaseClient,
+    job: VideoJob,
+    output: Path,
+    on_progress: ProgressCallback | None,
+    overwrite: bool = False,
 ) -> Flow[VideoJob]:
     """GET the pre-signed URL without credentials, resuming with `Range` after a drop."""
     from ._download import PartFile
@@ -117,7 +122,7 @@ def download_url_flow(
     resumes = 0
     attempt = 0
     while True:
-        part = yield from call(PartFile, output, resume=True)
+        part = yield from call(PartFile, output, resume=True, overwrite=overwrite)
         headers = {"Range": f"bytes={part.offset}-"} if part.offset else {}
         request = client._build("GET", url, headers=headers, authenticated=False)
         try:
@@ -154,7 +159,7 @@ def download_url_flow(
         if part.offset and response.status_code != 206:
             # The server ignored the Range: start the file over.
             yield from call(part.abort, keep_part=False)
-            part = yield from call(PartFile, output, resume=False)
+            part = yield from call(PartFile, output, resume=False, overwrite=overwrite)
         try:
             result = yield from stream_to_part(
                 client, job, response, output, on_progress, resume=True, part=part
@@ -186,12 +191,13 @@ def stream_to_part(
     *,
     resume: bool,
     part: PartFile | None = None,
+    overwrite: bool = False,
 ) -> Flow[DownloadResult]:
     """Stream `response`'s body into `output`'s `.part`, then finish it (fsync, verify, rename)."""
     from ._download import PartFile
 
     if part is None:
-        part = yield from call(PartFile, output, resume=resume)
+        part = yield from call(PartFile, output, resume=resume, overwrite=overwrite)
     total = content_length(response)
     expected = part.offset + total if total is not None else None
     if response.status_code == 206:

@@ -16,7 +16,7 @@ from ._catalog import Catalog, bundled_catalog, retired_model
 from ._effects import Flow, call
 from ._exceptions import APIError, InputError, ValidationError
 from ._http import is_json
-from ._inputs import load_for_transcription, resolve_fields
+from ._inputs import drop_ignored_fields, load_for_transcription, resolve_fields
 from ._models import (
     AudioTranscription,
     CompleteResponse,
@@ -147,6 +147,7 @@ def validate_flow(
     else:
         body = dict(request)
     catalog = yield from models_flow(client, refresh=False)
+    body = drop_ignored_fields(body, catalog)
     check = validate_quote if kind == "quote" else validate_queue
     issues = check(body, catalog)
     if issues:

@@ -29,8 +29,12 @@ VeniceVideoError
 │   ├── JobCancelledError             the caller cancelled the wait; the job is still journaled
 │   └── QueueOutcomeUnknownError      .idempotency_key, .model; never requeue blindly
 ├── SpendLimitError                   .quote_usd, .max_cost; nothing was queued
+├── MissingAPIKeyError                no API key for the real API; nothing was sent
 ├── DownloadError
 │   └── DownloadVerificationError     the file did not verify; the server copy is kept
+├── OutputError (also ValueError)     .path; the output cannot be written there
+│   ├── OutputExistsError             a file is there (pass overwrite=True to replace it)
+│   └── OutputInUseError              .job; another run or unfinished job will write it
 └── JournalError
 ```
 
@@ -44,6 +48,7 @@ import email.utils
 import json
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -71,7 +76,11 @@ __all__ = [
     "JobNotFoundError",
     "JobTimeoutError",
     "JournalError",
+    "MissingAPIKeyError",
     "NotFoundError",
+    "OutputError",
+    "OutputExistsError",
+    "OutputInUseError",
     "PayloadTooLargeError",
     "PaymentRequiredError",
     "PermissionDeniedError",
@@ -544,6 +553,71 @@ class DownloadVerificationError(DownloadError):
 
 class JournalError(VeniceVideoError):
     """The job journal could not be read or written."""
+
+
+class MissingAPIKeyError(VeniceVideoError):
+    """A call to the real API was about to go out without an API key; nothing was sent."""
+
+    def __init__(self, env: str = "VENICE_API_KEY") -> None:
+        super().__init__(
+            f"no API key: set {env} or pass api_key=..., or run on the local engine with "
+            "VeniceVideo.local() (placeholder videos, no key needed)"
+        )
+
+
+class OutputError(VeniceVideoError, ValueError):
+    """The video cannot be written where asked (a directory, an unwritable folder, ...).
+
+    Attributes:
+        path: the output asked for.
+    """
+
+    path: Path | None
+
+    def __init__(self, message: str, *, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class OutputExistsError(OutputError):
+    """A file is already at the output; it is kept. Pass `overwrite=True` to replace it.
+
+    Attributes:
+        downloaded: the new video was already downloaded and verified (the server's copy is
+            kept, so it can be saved elsewhere); otherwise nothing was queued.
+    """
+
+    downloaded: bool
+
+    def __init__(self, path: Path, *, downloaded: bool = False) -> None:
+        if downloaded:
+            message = (
+                f"{path} appeared while the job ran and is kept; the new video was not saved "
+                "there (the server keeps its copy): download it to another file, or with "
+                "overwrite to replace it"
+            )
+        else:
+            message = f"{path} already exists; it is kept and nothing was queued"
+        super().__init__(message, path=path)
+        self.downloaded = downloaded
+
+
+class OutputInUseError(OutputError):
+    """Another run is claiming the output, or an unfinished job will write it.
+
+    Attributes:
+        job: the queue id (or journal key) of the job that will write it, if known.
+    """
+
+    job: str | None
+
+    def __init__(self, path: Path, *, job: str | None = None, reason: str | None = None) -> None:
+        if job is not None:
+            why = f"job {job} has not finished and will save its video there"
+        else:
+            why = reason or "another run is writing it"
+        super().__init__(f"{path} is taken: {why}; nothing was queued", path=path)
+        self.job = job
 
 
 # --------------------------------------------------------------------------- helpers

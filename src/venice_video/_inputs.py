@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,12 +23,15 @@ from ._exceptions import InputError, RequestTooLargeError
 if TYPE_CHECKING:
     from PIL import Image
 
+    from ._catalog import Catalog
+
 __all__ = [
     "MEDIA_FIELDS",
     "MediaField",
     "MediaInput",
     "body_size",
     "check_body_size",
+    "drop_ignored_fields",
     "is_url",
     "load_for_transcription",
     "resolve_audio",
@@ -76,7 +80,10 @@ def resolve_image(value: MediaInput, *, field: str, budget_bytes: int = IMAGE_BU
     data = _read(value, field)
     mime = _sniff(data)
     if mime is None or not mime.startswith("image/"):
-        raise InputError(f"{field}: {_name(value)} is not an image ({mime or 'unknown type'}).")
+        raise InputError(
+            f"{field}: {_name(value)} is not an image ({mime or 'unknown type'}); images can "
+            "be PNG, JPEG, WebP, GIF, BMP or TIFF."
+        )
     if mime not in _IMAGE_TYPES or len(data) > budget_bytes:
         data, mime = _shrink(data, budget_bytes, field=field, name=_name(value))
     return to_data_url(data, mime)
@@ -245,6 +252,25 @@ def _resolve_keyframe(keyframe: Any, index: int) -> dict[str, Any]:
             data["image_url"], "image", field=f"keyframes.{index}.image_url"
         )
     return data
+
+
+def drop_ignored_fields(body: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
+    """`body` without the fields its model would ignore, each dropped with a logged note.
+
+    An `aspect_ratio` sent to a model that lists no aspect ratios (image-to-video models
+    whose output follows the input image) is ignored by the API, or refused by some models:
+    it is left out.
+    """
+    result = dict(body)
+    model = catalog.get(str(result.get("model"))) if result.get("model") else None
+    if model is not None and not model.aspect_ratios and "aspect_ratio" in result:
+        ratio = result.pop("aspect_ratio")
+        logging.getLogger("venice_video").info(
+            "aspect_ratio %r left out: %s takes none (its output follows the input)",
+            ratio,
+            model.id,
+        )
+    return result
 
 
 def body_size(body: Mapping[str, Any]) -> int:

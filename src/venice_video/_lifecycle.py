@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import _output
 from ._config import Cleanup
 from ._downloading import download_flow, file_matches
 from ._effects import CancelToken, Flow, call, read_all, send, sleep
@@ -20,14 +21,14 @@ from ._exceptions import (
     BadRequestError,
     DownloadError,
     JobCancelledError,
+    JobFailedError,
     NotFoundError,
     VeniceVideoError,
 )
-from ._jobs import ProgressCallback, entry_job, journal_update, notify
+from ._jobs import ProgressCallback, entry_job, journal_of, journal_update, notify
 from ._models import Progress, QueueRequest, QuoteResponse, VideoJob
 from ._polling import backoff_delay, should_retry
 from ._queueing import output_path, queue_flow, submit_flow
-from ._urls import clean_url
 from ._waiting import wait_flow
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def finish_flow(
     on_progress: ProgressCallback | None,
     cancel: CancelToken | None,
     cleanup: Cleanup | None,
+    overwrite: bool = False,
 ) -> Flow[VideoJob]:
     """Wait, download, verify, then clean up: everything after the queue."""
     target = output or job.path or output_path(None, job.model, job.idempotency_key)
@@ -115,9 +117,20 @@ def finish_flow(
                 f"the video of {job.queue_id} is no longer on the server (completed) and "
                 f"{job.path} is missing or changed"
             )
-    job, response = yield from wait_flow(
-        client, job, timeout=timeout, on_progress=on_progress, cancel=cancel, keep_open=True
-    )
+    if not overwrite and target == job.path and job.status not in ("DOWNLOADED", "COMPLETED"):
+        # Whoever finishes a job may replace what its submitter allowed it to.
+        journal = yield from journal_of(client)
+        overwrite = yield from call(_output.may_replace, journal, job.idempotency_key)
+    if target != job.path or job.status in ("DOWNLOADED", "COMPLETED"):
+        # A new place, or a saved file that changed: refuse before waiting, not after.
+        yield from call(_output.check_target, target, overwrite=overwrite)
+    try:
+        job, response = yield from wait_flow(
+            client, job, timeout=timeout, on_progress=on_progress, cancel=cancel, keep_open=True
+        )
+    except JobFailedError:
+        yield from call(_output.drop_claim, target)
+        raise
     job = yield from download_flow(
         client,
         job,
@@ -126,6 +139,7 @@ def finish_flow(
         on_progress=on_progress,
         cancel=cancel,
         timeout=timeout,
+        overwrite=overwrite,
     )
     job = yield from cleanup_flow(client, job, cleanup)
     client._queued_mono.pop(job.idempotency_key, None)
@@ -156,6 +170,7 @@ def generate_flow(
     cancel: CancelToken | None,
     timeout: float | None,
     cleanup: Cleanup | None,
+    overwrite: bool = False,
 ) -> Flow[VideoJob]:
     """Submit a prepared request, then finish it: the whole lifecycle of one video."""
     job = yield from submit_flow(
@@ -167,6 +182,7 @@ def generate_flow(
         tags=tags,
         idempotency_key=idempotency_key,
         on_progress=on_progress,
+        overwrite=overwrite,
     )
     return (
         yield from finish_flow(
@@ -177,6 +193,7 @@ def generate_flow(
             on_progress=on_progress,
             cancel=cancel,
             cleanup=cleanup,
+            overwrite=overwrite,
         )
     )
 
@@ -243,8 +260,7 @@ def resumable(client: BaseClient, keys: Sequence[str] | None = None) -> list[Jou
     journal = client.journal
     if journal is None:
         return []
-    mine = clean_url(client.base_url)
-    entries = [e for e in journal.unfinished() if clean_url(e.base_url) == mine]
+    entries = [e for e in journal.unfinished() if e.api == client.api_id]
     if keys is not None:
         wanted = set(keys)
         entries = [e for e in entries if e.key in wanted]

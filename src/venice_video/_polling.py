@@ -79,22 +79,22 @@ def classify_queue_error(exc: BaseException, *, idempotent_retries: bool) -> Que
     """Decide a failed queue attempt.
 
     A paid request is resent only when it provably did not create a job (the connection
-    was refused before a byte went out, or a 429), or when the caller has said the server
-    honours `Idempotency-Key` (then a resend with the same key cannot create a second job).
+    was refused before a byte went out, a 429, or a 503: the API saying it is at capacity
+    and did not take the request), or when the caller has said the server honours
+    `Idempotency-Key` (then a resend with the same key cannot create a second job). Resends
+    are bounded by the retry policy's attempts and backoff.
     """
     if isinstance(exc, APIConnectionError):
         if not exc.may_have_reached_server or idempotent_retries:
             return QueueDecision.RESEND
         return QueueDecision.UNKNOWN
-    if isinstance(exc, RateLimitError):
+    if isinstance(exc, RateLimitError | ServiceUnavailableError):
         return QueueDecision.RESEND
     if isinstance(exc, APIStatusError) and exc.status_code >= 500:
-        if idempotent_retries and exc.status_code in (500, 502, 503, 504):
+        if idempotent_retries and exc.status_code in (500, 502, 504):
             return QueueDecision.RESEND
-        # A 503 is the API saying the model is at capacity: an explicit refusal. Other 5xx
-        # (a gateway timing out, an internal error) may come after the job was created.
-        if isinstance(exc, ServiceUnavailableError):
-            return QueueDecision.REFUSED
+        # Other 5xx (a gateway timing out, an internal error) may come after the job was
+        # created.
         return QueueDecision.UNKNOWN
     return QueueDecision.REFUSED
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from . import _output
+from ._config import API_KEY_ENV, is_real_api
 from ._effects import Flow, call, read_all, sleep
 from ._endpoints import quote_flow
 from ._exceptions import (
@@ -27,9 +29,11 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    MissingAPIKeyError,
     PermissionDeniedError,
     QueueOutcomeUnknownError,
     SpendLimitError,
+    ValidationError,
 )
 from ._inputs import check_body_size
 from ._jobs import ProgressCallback, journal_of, notify
@@ -53,10 +57,13 @@ def queue_flow(
     output_path: Path | None,
     tags: Mapping[str, Any] | None,
     journaled: bool = False,
+    overwrite: bool = False,
 ) -> Flow[QueueResponse]:
     """Send the queue request once, or again only when that provably cannot pay twice."""
     model = str(body.get("model"))
     check_body_size(body)
+    if client._api_key is None and is_real_api(client.base_url):
+        raise MissingAPIKeyError(API_KEY_ENV)  # before the journal: nothing was sent
     journal = yield from journal_of(client)
     if journal is not None and not journaled:
         yield from call(
@@ -68,6 +75,8 @@ def queue_flow(
             quote_usd=quote_usd,
             output_path=str(output_path) if output_path else None,
             tags=tags,
+            api_id=client.api_id,
+            overwrite=overwrite,
         )
     ambiguous = False  # an earlier attempt may have created the job
     attempt = 0
@@ -137,28 +146,48 @@ def submit_flow(
     tags: Mapping[str, Any] | None,
     idempotency_key: str | None,
     on_progress: ProgressCallback | None,
+    overwrite: bool = False,
 ) -> Flow[VideoJob]:
-    """Price a prepared request (unless `quote` already did), check `max_cost`, queue it."""
+    """Reserve the output, price a prepared request (unless `quote` already did), check
+    `max_cost`, queue it."""
     body = request.to_body()
     check_body_size(body)
-    quote_usd = quote.quote if quote is not None else None
-    if quote is None:
-        try:
-            asked = yield from quote_flow(client, QuoteRequest.from_queue(request))
-            quote_usd = asked.quote
-        except (BadRequestError, PermissionDeniedError, AuthenticationError):
-            raise
-        except APIError as exc:
-            if max_cost is not None:
-                raise
-            logger.warning("could not get a quote (%s); queueing without one", exc)
-    if max_cost is not None and quote_usd is not None and quote_usd > max_cost:
-        raise SpendLimitError(quote_usd, max_cost, model=request.model)
     key = idempotency_key or uuid.uuid4().hex
     path = output_path(output, request.model, key)
-    queued = yield from queue_flow(
-        client, body, key=key, quote_usd=quote_usd, output_path=path, tags=tags
+    journal = yield from journal_of(client)
+    # The output is reserved before any request, so two runs cannot pay for one file.
+    claim = yield from call(
+        _output.claim_output, path, overwrite=overwrite, key=key, journal=journal
     )
+    queueing = False
+    try:
+        quote_usd = quote.quote if quote is not None else None
+        if quote is None:
+            try:
+                asked = yield from quote_flow(client, QuoteRequest.from_queue(request))
+                quote_usd = asked.quote
+            except (BadRequestError, PermissionDeniedError, AuthenticationError):
+                raise
+            except APIError as exc:
+                if max_cost is not None:
+                    raise
+                logger.warning("could not get a quote (%s); queueing without one", exc)
+        if max_cost is not None and quote_usd is not None and quote_usd > max_cost:
+            raise SpendLimitError(quote_usd, max_cost, model=request.model)
+        queueing = True
+        queued = yield from queue_flow(
+            client, body, key=key, quote_usd=quote_usd, output_path=path, tags=tags,
+            overwrite=overwrite,
+        )  # fmt: skip
+    except BaseException as exc:
+        # No yield here (this also runs when the flow is closed). Refused: the path is
+        # free again. Perhaps queued: it stays reserved for the job.
+        if not queueing or isinstance(exc, APIError | ValidationError):
+            claim.abandon()
+        else:
+            claim.release()
+        raise
+    claim.release()
     job = VideoJob(
         idempotency_key=key,
         model=queued.model or request.model,
@@ -180,13 +209,7 @@ def submit_flow(
 
 def output_path(output: str | os.PathLike[str] | None, model: str, key: str) -> Path:
     """Where a job's video goes: `output`, or `<model>-<key>.mp4` in it or here."""
-    name = f"{model}-{key[:8]}.mp4"
-    if output is None:
-        return Path.cwd() / name
-    path = Path(output).expanduser()
-    if path.is_dir():
-        return (path / name).absolute()
-    return path.absolute()
+    return _output.output_path(output, model, key)
 
 
 def _reason(exc: BaseException) -> str:

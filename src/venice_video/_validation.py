@@ -91,6 +91,7 @@ def validate_queue(
     *,
     check_model: bool = True,
     strict_keys: bool = True,
+    strict_aspect_ratio: bool = True,
 ) -> list[Issue]:
     """Everything wrong with a `/video/queue` body; empty when it would be accepted.
 
@@ -99,8 +100,10 @@ def validate_queue(
         catalog: the models to check against.
         check_model: also check the model's own constraints, not just the spec.
         strict_keys: refuse keys the request schema does not have, as the live API does.
+        strict_aspect_ratio: refuse `aspect_ratio` for a model that takes none (as some
+            image-to-video models do); otherwise it is accepted, to be ignored.
     """
-    return _Checker(body, catalog, "queue", check_model, strict_keys).run()
+    return _Checker(body, catalog, "queue", check_model, strict_keys, strict_aspect_ratio).run()
 
 
 def validate_quote(
@@ -192,12 +195,14 @@ class _Checker:
         kind: Kind,
         check_model: bool,
         strict_keys: bool = True,
+        strict_aspect_ratio: bool = True,
     ):
         self.body = body
         self.catalog = catalog
         self.kind = kind
         self.check_model = check_model
         self.strict_keys = strict_keys
+        self.strict_aspect_ratio = strict_aspect_ratio
         self.issues: list[Issue] = []
         # The spec's values first, then any other value a model of the catalog takes.
         self.known: dict[str, tuple[str, ...]] = {
@@ -486,9 +491,11 @@ class _Checker:
         ratio = b.get("aspect_ratio")
         if isinstance(ratio, str) and ratio in self.known["aspect_ratio"] and self.kind == "queue":
             if not m.aspect_ratios:
-                self.add("aspect_ratio", f"{m.id} does not take aspect_ratio; leave it out "
-                         "(the output follows the input)", code="unrecognized_keys",
-                         received=ratio)  # fmt: skip
+                # Lenient: accepted, and ignored (the output follows the input).
+                if self.strict_aspect_ratio:
+                    self.add("aspect_ratio", f"{m.id} does not take aspect_ratio; leave it out "
+                             "(the output follows the input)", code="unrecognized_keys",
+                             received=ratio)  # fmt: skip
             elif ratio not in m.aspect_ratios:
                 if ratio in ("auto", "adaptive") and "seedance-2" in m.id and "reference" in m.id:
                     if not b.get("reference_video_urls"):
@@ -530,8 +537,9 @@ class _Checker:
 
         audio = b.get("audio")
         # `audio: true` is the spec's default, so sending it to a silent model is harmless;
-        # asking an always-audio model for silence is the mistake worth stopping.
-        if audio is False and queue and m.audio and not m.audio_configurable:
+        # asking an always-audio model for silence is the mistake worth stopping, at quote
+        # and queue alike, so a price is never given for a request the queue refuses.
+        if audio is False and m.audio and not m.audio_configurable:
             self.add("audio", f"{m.id} always generates audio and cannot turn it off; "
                      "leave audio out", received=audio)  # fmt: skip
 

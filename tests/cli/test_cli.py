@@ -3,64 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import av
-import httpx
 import pytest
-from click.testing import CliRunner, Result
+from cli_helpers import MODEL, SHORT, Run, assert_valid_mp4, stats
 
 import venice_video.cli._more  # noqa: F401  (registers batch, transcribe, serve, mcp)
+from speech_fixture import assert_mostly_heard
 from venice_video import VeniceVideo
-from venice_video.cli._app import cli
 from venice_video.cli._errors import EXIT_CODES
 from venice_video.server import ServerThread
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-MODEL = "wan-3-0-text-to-video"  # 5s, 480p: a cheap clip to render ($0.26)
-SHORT = ["-m", MODEL, "-d", "5s", "-r", "480p"]
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def env(server: ServerThread, api_key: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "VENICE_API_KEY": api_key,
-        "VENICE_BASE_URL": server.base_url,
-        "VENICE_VIDEO_JOURNAL": str(tmp_path / "journal.sqlite3"),
-        "VENICE_VIDEO_CONFIG": str(tmp_path / "absent.toml"),
-        "VENICE_VIDEO_OUTPUT_DIR": str(tmp_path / "out"),
-    }
-
-
-@pytest.fixture
-def run(env: dict[str, str]) -> Run:
-    def invoke(*args: str, input: str | None = None, **extra_env: str) -> Result:
-        runner = CliRunner()
-        return runner.invoke(cli, list(args), env={**env, **extra_env}, input=input,
-                             catch_exceptions=False)  # fmt: skip
-
-    return invoke
-
-
-def stats(server: ServerThread, api_key: str) -> dict[str, Any]:
-    response = httpx.get(f"{server.root_url}/_local/stats",
-                         headers={"Authorization": f"Bearer {api_key}"})  # fmt: skip
-    response.raise_for_status()
-    data: dict[str, Any] = response.json()
-    return data
-
-
-def assert_valid_mp4(path: Path, *, width: int | None = None, height: int | None = None) -> None:
-    with av.open(str(path)) as container:
-        video = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(video=0))
-        assert frames == video.frames > 0
-        if width is not None:
-            assert (video.width, video.height) == (width, height)
 
 
 def test_generate_saves_a_valid_video_and_prints_its_path(run: Run, tmp_path: Path) -> None:
@@ -227,8 +181,8 @@ def test_batch_rejects_unknown_fields_before_sending(run: Run, tmp_path: Path) -
     path = tmp_path / "bad.yaml"
     path.write_text("- prompt: one\n  colour: red\n")
     result = run("batch", str(path), "-m", MODEL)
-    assert result.exit_code == EXIT_CODES["usage"]
-    assert "colour" in result.stderr
+    assert result.exit_code == EXIT_CODES["validation"]
+    assert f"{path}:1 (row 1): colour: not a field a row takes" in result.stderr
 
 
 @pytest.mark.stt
@@ -239,7 +193,7 @@ def test_transcribe_a_local_file_as_text_and_srt(run: Run, tmp_path: Path) -> No
         pytest.skip("the [stt] extra is not installed")
     text = run("transcribe", str(FIXTURES / "speech.wav"))
     assert text.exit_code == 0, text.output
-    assert "venice" in text.stdout.lower()
+    assert_mostly_heard(text.stdout)
     srt = tmp_path / "speech.srt"
     result = run("transcribe", str(FIXTURES / "speech.wav"), "-f", "srt", "-o", str(srt))
     assert result.exit_code == 0, result.output

@@ -591,7 +591,9 @@ def test_two_processes_opening_a_new_journal_at_once_both_succeed(tmp_path: Path
     with Journal(path) as journal:
         assert {e.key for e in journal.list()} == {"k0", "k1"}
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+        assert (
+            conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == SCHEMA_VERSION
+        )
 
 
 _CRASHER = textwrap.dedent(
@@ -690,3 +692,33 @@ def test_journal_entry_is_frozen() -> None:
         entry.status = "FAILED"  # type: ignore[misc]
     assert entry.tags == {}
     assert not entry.is_finished and not entry.needs_attention
+
+
+def test_a_journal_of_the_first_schema_gains_api_ids_and_keeps_its_entries(
+    tmp_path: Path,
+) -> None:
+    from venice_video.journal._schema import MIGRATIONS
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        for statement in MIGRATIONS[0].statements:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO jobs (key, model, status, base_url, request, created_at, updated_at) "
+            "VALUES ('k', 'm', 'QUEUED', 'http://127.0.0.1:47615/api/v1/', '{}', 1, 1)"
+        )
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    with Journal(path) as journal:
+        entry = journal.get("k")
+        assert entry is not None and entry.api_id is None
+        assert entry.api == "http://127.0.0.1:47615/api/v1"
+        journal.record_intent(key="n", model="m", base_url="http://127.0.0.1:1/api/v1",
+                              request={}, quote_usd=0.5, output_path=None,
+                              api_id="local-engine:/data")  # fmt: skip
+        journal.record_queued("n", queue_id="q", download_url=None)
+        new = journal.get("n")
+        assert new is not None and new.api == "local-engine:/data" and new.is_local_engine
+        assert journal.total_spent() == 0.0
+        assert journal.total_spent(local=True) == 0.5
+        assert journal.total_spent(local=None) == 0.5

@@ -151,13 +151,29 @@ def test_queue_500_is_resent_with_the_same_key_when_the_server_honours_it(
     assert job.queue_id == "q-1"
 
 
-def test_queue_503_is_a_refusal_and_the_entry_is_failed(
+def test_queue_503_was_not_taken_and_is_resent_with_the_same_key(
+    api: FakeAPI, clock: FakeClock, tmp_path: Path
+) -> None:
+    busy = json_response(503, {"error": "Model at capacity"}, {"retry-after": "3"})
+    api.on("/video/queue", busy, busy, json_response(200, QUEUED))
+    with mock_client(api, clock, tmp_path) as client:
+        job = client.submit(**REQUEST, idempotency_key="key-7")
+    assert job.queue_id == "q-1"
+    assert [r.headers["idempotency-key"] for r in api.calls("/video/queue")] == ["key-7"] * 3
+    assert len(clock.sleeps) == 2 and all(3.0 <= s <= 3.3 for s in clock.sleeps)
+    assert entry_for(tmp_path, "key-7").status == "QUEUED"
+
+
+def test_queue_503_is_resent_a_bounded_number_of_times_then_the_entry_is_failed(
     api: FakeAPI, clock: FakeClock, tmp_path: Path
 ) -> None:
     api.on("/video/queue", json_response(503, {"error": "Model at capacity"}))
-    with mock_client(api, clock, tmp_path) as client, pytest.raises(ServiceUnavailableError):
-        client.submit(**REQUEST, idempotency_key="key-7")
-    entry = entry_for(tmp_path, "key-7")
+    retry = RetryPolicy(max_attempts=4)
+    client = mock_client(api, clock, tmp_path, retry=retry)
+    with client, pytest.raises(ServiceUnavailableError):
+        client.submit(**REQUEST, idempotency_key="key-7b")
+    assert len(api.calls("/video/queue")) == 4
+    entry = entry_for(tmp_path, "key-7b")
     assert entry.status == "FAILED"
     assert entry.queue_id is None
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from speech_fixture import DURATION_S, KEY_WORDS, SPEECH_WAV, SPOKEN, assert_mostly_heard
 from venice_video.server import _stt
 from venice_video.server._stt import (
     MODEL_DIR_ENV,
@@ -26,20 +27,9 @@ from venice_video.server._stt import (
     transcribe_url,
 )
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "speech.wav"
-SPOKEN = "Hello from Venice. This video was rendered locally."
-KEY_WORDS = ("hello", "from", "venice", "this", "video", "was", "rendered", "locally")
-
-
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z']+", text.lower()))
-
-
-def _assert_mostly_heard(text: str) -> None:
-    heard = _words(text)
-    missing = [word for word in KEY_WORDS if word not in heard]
-    # tiny.en may mishear a word of synthetic speech; most of them must come through.
-    assert len(missing) <= 2, f"missing {missing} in {text!r}"
+FIXTURE = SPEECH_WAV
+# tiny.en may mishear a word of synthetic speech; most of them must come through.
+_assert_mostly_heard = assert_mostly_heard
 
 
 def _speech_mp4(video: bool = True, audio: bool = True) -> bytes:
@@ -160,7 +150,7 @@ def test_transcribe_bytes_hears_the_fixture_sentence() -> None:
     assert isinstance(transcript, Transcript)
     _assert_mostly_heard(transcript.text)
     assert transcript.language == "en"
-    assert transcript.duration == pytest.approx(3.83, abs=0.05)
+    assert transcript.duration == pytest.approx(DURATION_S, abs=0.05)
     assert transcript.segments and transcript.segments[0].start >= 0
     assert all(s.start <= s.end <= transcript.duration + 0.5 for s in transcript.segments)
     assert len(transcript.words) >= len(KEY_WORDS) - 2

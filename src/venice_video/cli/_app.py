@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,8 +16,9 @@ from .. import _exceptions as exc
 from .._catalog import NEEDS
 from .._client import VeniceVideo
 from .._models import QueueRequest, QuoteResponse, VideoJob
+from .._output import STDOUT, check_target, output_path
 from .._types import JOB_STATUSES, TERMINAL_STATUSES
-from ..journal import Journal
+from ..journal import Journal, spent
 from ._engine import open_client
 from ._errors import CLIError, report
 from ._models import CHEAPEST, diff_report, listing, pick_cheapest, render_listing, row_data
@@ -62,8 +64,17 @@ class State:
 pass_state = click.make_pass_decorator(State)
 
 
+#: Global flags also accepted after the command (`venice-video jobs --json`).
+_ANYWHERE = frozenset({"--json", "-q", "--quiet", "--debug"})
+
+
 class _Group(click.Group):
     """Turns errors into one line and an exit code; tracebacks only with --debug."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            args = _globals_first(args, set(self.commands))
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -78,6 +89,18 @@ class _Group(click.Group):
             if state is not None and state.debug:
                 raise
             ctx.exit(report(error, as_json=bool(state and state.as_json)))
+
+
+def _globals_first(args: list[str], commands: set[str]) -> list[str]:
+    """Move `--json`, `-q` and `--debug` given after the command in front of it."""
+    start = next((i for i, a in enumerate(args) if a in commands), None)
+    if start is None or args[start] == "serve":
+        return args  # `serve` hands its arguments to the server as they are
+    head, tail = args[: start + 1], args[start + 1 :]
+    end = tail.index("--") if "--" in tail else len(tail)
+    moved = [a for a in tail[:end] if a in _ANYWHERE]
+    kept = [a for a in tail[:end] if a not in _ANYWHERE] + tail[end:]
+    return moved + head + kept
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -214,11 +237,42 @@ def _interrupted(state: State, job_hint: str | None) -> NoReturn:
     raise SystemExit(130)
 
 
+def _require_prompt(client: VeniceVideo, fields: dict[str, Any]) -> None:
+    """`generate` without a prompt is a usage mistake, said before anything is priced."""
+    model = client.models().get(fields["model"])
+    if "prompt" not in fields and (model is None or model.needs_prompt):
+        raise click.UsageError(
+            f"generate needs a PROMPT ({fields['model']} makes a video from one), e.g. "
+            'venice-video generate "A fox runs through fresh snow"'
+        )
+
+
+def _target(output: str | None, model: str, *, overwrite: bool, as_json: bool) -> None:
+    """Refuse an output that cannot be written, before anything is priced."""
+    if output is None:
+        return
+    if output == STDOUT and as_json:
+        raise click.UsageError("--json and -o - would both write to standard output")
+    if output.endswith(("/", os.sep)) or Path(output).expanduser().is_dir():
+        return  # a folder: the file gets a fresh name in it
+    check_target(output_path(output, model, key=""), overwrite=overwrite)
+
+
 @cli.command()
 @click.argument("prompt", required=False)
 @request_options
-@click.option("-o", "--output", type=click.Path(), help="File or directory to save to.")
-@click.option("--max-cost", type=float, help="Refuse if the quote is above this many USD.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(allow_dash=True),
+    help="File or directory to save to; - writes the video to standard output.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a file already at --output.")
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    help="Refuse if the quote is above this many USD.",
+)
 @click.option("-y", "--yes", is_flag=True, help="Spend without asking.")
 @click.option("--dry-run", is_flag=True, help="Validate and quote only; nothing is queued.")
 @click.option("--timeout", type=float, default=None, help="Seconds to wait for the job.")
@@ -228,6 +282,7 @@ def generate(
     /,
     prompt: str | None,
     output: str | None,
+    overwrite: bool,
     max_cost: float | None,
     yes: bool,
     dry_run: bool,
@@ -239,9 +294,11 @@ def generate(
     if prompt:
         fields["prompt"] = prompt
     max_cost = max_cost if max_cost is not None else state.settings.max_cost
+    _target(output, fields["model"], overwrite=overwrite, as_json=state.as_json)
     with state.client() as client:
         if fields["model"] == CHEAPEST:
             _choose_cheapest(client, fields)
+        _require_prompt(client, fields)
         _fill_defaults(state, client, fields)
         prepared, priced = _price(client, fields)
         quote = float(priced.quote)
@@ -271,11 +328,13 @@ def generate(
                     max_cost=cap,
                     on_progress=progress,
                     timeout=timeout,
+                    overwrite=overwrite,
                 )
         except KeyboardInterrupt:
             _interrupted(state, keys[0] if keys else None)
-    state.say(f"saved {job.path} ({fmt_seconds(job.elapsed_s)}, ${job.cost or 0:.4f})")
-    state.emit(_job_data(job), str(job.path))
+    where = "standard output" if str(job.path) == STDOUT else str(job.path)
+    state.say(f"saved {where} ({fmt_seconds(job.elapsed_s)}, ${job.cost or 0:.4f})")
+    state.emit(_job_data(job), None if str(job.path) == STDOUT else str(job.path))
 
 
 @cli.command()
@@ -400,22 +459,58 @@ def status(state: State, job_id: str) -> None:
     state.emit(data, text)
 
 
+def _saved_file(job: VideoJob) -> bool:
+    """Whether the job's video is saved and its file still the one that was verified."""
+    if job.status not in ("DOWNLOADED", "COMPLETED") or job.path is None:
+        return False
+    try:
+        return job.path.is_file() and job.size_bytes in (None, job.path.stat().st_size)
+    except OSError:
+        return False
+
+
 @cli.command()
 @click.argument("job_id")
-@click.option("-o", "--output", type=click.Path(), help="File or directory to save to.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(allow_dash=True),
+    help="File or directory to save to; - writes the video to standard output.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a file already at --output.")
 @click.option("--timeout", type=float, default=None, help="Seconds to wait for the job.")
 @pass_state
-def download(state: State, job_id: str, output: str | None, timeout: float | None) -> None:
+def download(
+    state: State, job_id: str, output: str | None, overwrite: bool, timeout: float | None
+) -> None:
     """Wait for a job if needed, save its video, verify it, then clean up the server copy."""
     with state.client() as client:
         job = _find(state, client, job_id)
+        if _saved_file(job):
+            assert job.path is not None
+            elsewhere = output is not None and output_path(output, job.model, job.id) != job.path
+            if not elsewhere:
+                state.say(f"already saved at {job.path}")
+                if job.status == "DOWNLOADED":  # the server's copy is still to be deleted
+                    job = client.download(job)
+                state.emit(_job_data(job), str(job.path))
+                return
+            if job.status == "COMPLETED":
+                raise CLIError(
+                    f"job {job.id} is already saved at {job.path}, and its server copy was "
+                    "deleted after that, so it cannot be downloaded again",
+                    family="usage",
+                    hint=f"copy {job.path} to {output}",
+                )
         display = JobDisplay(enabled=not (state.quiet or state.as_json))
         try:
             with display:
-                job = client.download(job, output, timeout=timeout, on_progress=display)
+                job = client.download(
+                    job, output, timeout=timeout, on_progress=display, overwrite=overwrite
+                )
         except KeyboardInterrupt:
             _interrupted(state, job.id)
-    state.emit(_job_data(job), str(job.path))
+    state.emit(_job_data(job), None if str(job.path) == STDOUT else str(job.path))
 
 
 @cli.command()
@@ -425,6 +520,11 @@ def complete(state: State, job_id: str) -> None:
     """Delete a job's media from the server (only once its file is safely saved)."""
     with state.client() as client:
         job = _find(state, client, job_id)
+        if job.status == "COMPLETED":
+            where = f"; its file is {job.path}" if job.path else ""
+            state.say(f"job {job.id} is already completed (its server copy is deleted){where}")
+            state.emit({"id": job.id, "success": True, "already": True}, f"completed {job.id}")
+            return
         if job.status not in ("DOWNLOADED", "COMPLETED"):
             raise CLIError(
                 f"job {job.id} has no verified local file (status {job.status}); completing "
@@ -442,7 +542,13 @@ def complete(state: State, job_id: str) -> None:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--status", "statuses", multiple=True, help="Only jobs with this status.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(JOB_STATUSES, case_sensitive=False),
+    help="Only jobs with this status (any case; repeatable).",
+)
 @click.option("--unfinished", is_flag=True, help="Only jobs not yet finished.")
 @click.option("-n", "--limit", type=int, default=None)
 @click.pass_context
@@ -455,17 +561,20 @@ def jobs(
     state = ctx.find_object(State)
     assert state is not None
     with state.journal() as journal:
-        entries = journal.list(statuses=statuses or None, unfinished=unfinished, limit=limit)
+        entries = journal.list(
+            statuses=[s.upper() for s in statuses] or None, unfinished=unfinished, limit=limit
+        )
     rows = [
         {
             "id": e.queue_id or e.key,
             "model": e.model,
             "status": e.status,
-            "cost": f"${e.quote_usd:.4f}" if e.quote_usd is not None else "-",
+            "cost": _cost_text(e.quote_usd, local=e.is_local_engine),
             "file": e.output_path or "-",
         }
         for e in entries
     ]
+    real, local = spent(entries, local=False), spent(entries, local=True)
     if state.as_json:
         state.emit(
             [
@@ -478,6 +587,7 @@ def jobs(
                     "output_path": e.output_path,
                     "error": e.error,
                     "created_at": e.created_at,
+                    "local_engine": e.is_local_engine,
                 }
                 for e in entries
             ]
@@ -486,6 +596,15 @@ def jobs(
         click.echo("no jobs")
     else:
         click.echo(plain_table(rows, ["id", "model", "status", "cost", "file"]))
+        click.echo(f"spent: ${real:.4f}")
+        if local:
+            click.echo(f"local engine: ${local:.4f} (placeholder videos; not money)")
+
+
+def _cost_text(quote: float | None, *, local: bool) -> str:
+    if quote is None:
+        return "-"
+    return f"${quote:.4f} (local)" if local else f"${quote:.4f}"
 
 
 @jobs.command("resume")
@@ -501,7 +620,11 @@ def jobs_resume(state: State, timeout: float | None) -> None:
     failed = [r for r in rows if r["status"] not in ("COMPLETED", "DOWNLOADED")]
     state.emit(
         rows,
-        "\n".join(f"{r['id']}  {r['status']}  {r['path'] or r.get('error', '')}" for r in rows)
+        "\n".join(
+            f"{r['id']}  {r['status']}  "
+            + (r["path"] if r not in failed else f"{r.get('error') or ''} ({r['path']})")
+            for r in rows
+        )
         or "nothing to resume",
     )
     if failed:

@@ -4,6 +4,10 @@ Each row gets a deterministic `Idempotency-Key` made from the batch file's path,
 number and its content. Run the same command again after a crash or Ctrl-C and every row
 is found in the journal by that key: finished rows are skipped, queued ones are waited
 for and downloaded, and nothing is queued twice.
+
+Every new row is checked before any money moves (its fields, its inputs, its output file,
+its price); a bad row is reported as `FILE:LINE (row N): field: message`, and either stops
+the batch or, with `--skip-invalid`, is left out.
 """
 
 from __future__ import annotations
@@ -12,18 +16,23 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
+import click
 
+from .. import _exceptions as exc
 from .._client import AsyncVeniceVideo
 from .._models import QueueRequest, QuoteResponse, VideoJob
+from .._output import check_target
 from ..journal import Journal
 from ._errors import CLIError
+from ._names import as_row_key, issue_text, rename
 from ._options import request_fields
+from ._progress import BatchDisplay
 
 __all__ = ["BatchRow", "BatchSummary", "load_rows", "run_batch"]
 
@@ -58,6 +67,16 @@ KNOWN = {
     "name",
     "output",
 }
+#: Row keys of the options `request_fields` may complain about.
+_ROW_KEY = {"duration": "duration", "element": "elements"}
+#: Mistakes in one row; anything else (the API unreachable, ...) stops the whole batch.
+ROW_ERRORS = (
+    exc.ValidationError,
+    exc.InputError,
+    exc.OutputError,
+    exc.BadRequestError,
+    click.BadParameter,
+)
 
 
 @dataclass
@@ -67,12 +86,15 @@ class BatchRow:
     name: str
     output: Path
     key: str
-    status: str = "pending"  # pending, skipped, done, failed, unknown
+    line: int = 0
+    status: str = "pending"  # pending, skipped, done, failed, unknown, invalid
     cost: float | None = None
     error: str | None = None
     path: Path | None = None
     request: QueueRequest | None = None
     quote: QuoteResponse | None = None
+    #: What is wrong with the row, one `FILE:LINE (row N): field: message` each.
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -96,16 +118,20 @@ class BatchSummary:
             "done": self.count("done"),
             "skipped": self.count("skipped"),
             "failed": self.count("failed") + self.count("unknown"),
+            "invalid": self.count("invalid"),
             "pending": self.count("pending"),
             "cost_usd": round(self.cost, 6),
             "rows": [
                 {
                     "index": r.index,
+                    "line": r.line,
                     "name": r.name,
                     "status": r.status,
                     "cost_usd": r.cost,
                     "path": str(r.path) if r.path else None,
+                    "output": str(r.output),
                     "error": r.error,
+                    "problems": r.problems,
                     "key": r.key,
                 }
                 for r in self.rows
@@ -118,85 +144,151 @@ def _slug(text: str, limit: int = 40) -> str:
     return slug[:limit].rstrip("-") or "video"
 
 
-def _parse(path: Path) -> list[dict[str, Any]]:
+def _file_safe(name: str, limit: int = 60) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return safe[:limit].rstrip("-.") or "video"
+
+
+def _parse(path: Path) -> list[tuple[int, Any]]:
+    """The rows of the file, each with the line it starts on."""
     text = path.read_text("utf-8")
     if path.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.safe_load(text)
+            node = yaml.compose(text)
+        except yaml.YAMLError as error:
+            raise CLIError(f"{path}: not valid YAML ({error})", family="usage") from None
         if isinstance(data, Mapping) and "jobs" in data:
             data = data["jobs"]
+            pairs = node.value if node is not None else []
+            node = next((v for k, v in pairs if k.value == "jobs"), None)
         if not isinstance(data, list):
             raise CLIError(f"{path}: expected a list of jobs (or a `jobs:` list)", family="usage")
-        rows = data
-    else:
-        rows = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise CLIError(f"{path}:{number}: not JSON ({error.msg})", family="usage") from None
-    for number, row in enumerate(rows, 1):
-        if isinstance(row, str):
-            rows[number - 1] = {"prompt": row}
-        elif not isinstance(row, Mapping):
-            raise CLIError(f"{path}: job {number} is not an object", family="usage")
-    return [dict(r) for r in rows]
+        lines = [item.start_mark.line + 1 for item in node.value] if node is not None else []
+        return [(lines[i] if i < len(lines) else 0, row) for i, row in enumerate(data)]
+    rows: list[tuple[int, Any]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as error:
+            rows.append((number, _Unreadable(f"not JSON ({error.msg})")))
+    return rows
+
+
+@dataclass
+class _Unreadable:
+    reason: str
 
 
 def load_rows(
-    path: Path, *, default_model: str, out_dir: Path, template: str, defaults: Mapping[str, Any]
+    path: Path,
+    *,
+    default_model: str,
+    out_dir: Path,
+    template: str,
+    defaults: Mapping[str, Any],
 ) -> list[BatchRow]:
-    """Read and check every row before anything is sent."""
+    """Read every row; what is wrong with one is kept in its `problems`, not raised."""
     batch_id = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
     rows: list[BatchRow] = []
-    for index, raw in enumerate(_parse(path)):
-        values = {ALIASES.get(k, k).replace("-", "_"): v for k, v in raw.items()}
-        unknown = sorted(set(values) - KNOWN)
-        if unknown:
-            raise CLIError(
-                f"{path}: job {index + 1}: unknown field(s) {', '.join(unknown)}", family="usage"
-            )
+    for index, (line, raw) in enumerate(_parse(path)):
+        number = index + 1
+        where = f"{path}:{line} (row {number})"
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        if isinstance(raw, str):
+            raw = {"prompt": raw}
+        if isinstance(raw, _Unreadable):
+            problems.append(f"{where}: {raw.reason}")
+        elif not isinstance(raw, Mapping):
+            problems.append(f"{where}: expected an object (or a prompt), not {raw!r:.40}")
+        else:
+            values = {ALIASES.get(str(k), str(k)).replace("-", "_"): v for k, v in raw.items()}
+        for name in sorted(set(values) - KNOWN):
+            problems.append(f"{where}: {name}: not a field a row takes")
+            values.pop(name)
         merged = {**defaults, **{k: v for k, v in values.items() if v is not None}}
-        if merged.get("duration") is not None:
-            merged["duration"] = str(merged["duration"])
-        if merged.get("upscale_factor") is not None:
-            merged["upscale_factor"] = str(merged["upscale_factor"])
-        fields = request_fields(merged, default_model=default_model)
+        for name in ("duration", "upscale_factor"):
+            if merged.get(name) is not None:
+                merged[name] = str(merged[name])
+        try:
+            fields = request_fields(merged, default_model=default_model)
+        except click.BadParameter as error:
+            flag = str(error.param_hint or "").strip("'\"").lstrip("-").replace("-", "_")
+            problems.append(f"{where}: {_ROW_KEY.get(flag, flag)}: {error.message}")
+            # The row cannot run; its other fields still name it and its file.
+            fields = request_fields(
+                {k: v for k, v in merged.items() if k not in ("duration", "elements")},
+                default_model=default_model,
+            )
         if merged.get("prompt"):
             fields["prompt"] = str(merged["prompt"])
         canonical = json.dumps(fields, sort_keys=True, default=str)
         key = hashlib.sha256(f"{batch_id}:{index}:{canonical}".encode()).hexdigest()[:32]
-        name = str(merged.get("name") or _slug(str(merged.get("prompt") or fields["model"])))
+        given = merged.get("name")
+        name = str(given) if given else _slug(str(merged.get("prompt") or fields["model"]))
         filename = merged.get("output") or template.format(
-            index=index + 1,
+            index=number,
             slug=_slug(str(merged.get("prompt") or "")),
-            name=name,
+            name=_file_safe(name),
             model=fields["model"],
             key=key[:8],
         )
         rows.append(
             BatchRow(
-                index=index + 1, fields=fields, name=name, output=(out_dir / str(filename)), key=key
+                index=number,
+                fields=fields,
+                name=name,
+                output=(out_dir / str(filename)).absolute(),
+                key=key,
+                line=line,
+                problems=problems,
             )
         )
-    outputs = [r.output for r in rows]
-    if len(set(outputs)) != len(outputs):
-        raise CLIError(
-            "two jobs would write the same file; use {index} or {key} in --name", family="usage"
-        )
+    first: dict[Path, BatchRow] = {}
+    for row in rows:
+        other = first.setdefault(row.output, row)
+        if other is not row:
+            row.problems.append(
+                f"{path}:{row.line} (row {row.index}): output: {row.output.name} is also row "
+                f"{other.index}'s file; give each row its own name or output"
+            )
     return rows
 
 
-async def _price(client: AsyncVeniceVideo, row: BatchRow) -> float:
+def _problem(path: Path, row: BatchRow, error: BaseException) -> list[str]:
+    where = f"{path}:{row.line} (row {row.index})"
+    if isinstance(error, exc.ValidationError) and error.issues:
+        lines = []
+        for issue in error.issues:
+            line = f"{where}: {issue_text(issue, as_row_key)}"
+            if issue.field == "model":
+                line += " (`venice-video models` lists the models)"
+            lines.append(line)
+        return lines
+    message = str(error) or type(error).__name__
+    if isinstance(error, exc.InputError):
+        name, sep, rest = message.partition(": ")
+        if sep and " " not in name:
+            return [f"{where}: {as_row_key(name)}: {rename(rest, as_row_key)}"]
+    if isinstance(error, exc.OutputError):
+        return [f"{where}: output: {message}"]
+    return [f"{where}: {rename(message, as_row_key)}"]
+
+
+async def _check_and_price(client: AsyncVeniceVideo, row: BatchRow, *, overwrite: bool) -> float:
     row.request = await client.prepare(**row.fields)
+    await anyio.to_thread.run_sync(lambda: check_target(row.output, overwrite=overwrite))
     row.quote = await client.quote(request=row.request)
     return float(row.quote.quote)
 
 
-def _entry_state(journal: Journal, row: BatchRow) -> str | None:
+def _entry_state(journal: Journal, client: AsyncVeniceVideo, row: BatchRow) -> str | None:
+    """None for a new row; else what the journal says about it (`finished`, `resume`, ...)."""
     entry = journal.get(row.key)
     if entry is None:
         return None
@@ -204,7 +296,17 @@ def _entry_state(journal: Journal, row: BatchRow) -> str | None:
     if entry.status in FINISHED and entry.output_path and Path(entry.output_path).is_file():
         row.path = Path(entry.output_path)
         return "finished"
-    return entry.status
+    if entry.api != client.api_id:
+        row.error = (
+            f"its journal entry belongs to another API ({entry.api}); resume it there with "
+            "`venice-video jobs resume`"
+        )
+        return "elsewhere"
+    if entry.status in ("FAILED", "CANCELLED"):
+        row.error = f"it {entry.status.lower()} earlier ({entry.error or 'no reason given'}); "
+        row.error += "change the row (or use another batch file) to run it again"
+        return "ended"
+    return "resume"
 
 
 async def run_batch(
@@ -212,35 +314,68 @@ async def run_batch(
     journal: Journal,
     rows: list[BatchRow],
     *,
+    source: Path,
     concurrency: int,
     max_total_cost: float | None,
-    confirm: Any,
-    on_row: Any,
+    confirm: Callable[[float, int], bool],
+    display: BatchDisplay,
     timeout: float | None = None,
+    skip_invalid: bool = False,
+    overwrite: bool = False,
 ) -> BatchSummary:
-    """Quote every new row, check the budget, then run all rows `concurrency` at a time."""
+    """Check and quote every new row, check the budget, then run all rows `concurrency` at a
+    time. Nothing is queued while a row is invalid, unless `skip_invalid` leaves it out."""
     summary = BatchSummary(rows=rows)
     new: list[BatchRow] = []
     for row in rows:
-        state = _entry_state(journal, row)
+        if row.problems:
+            continue
+        state = _entry_state(journal, client, row)
         if state == "finished":
             row.status = "skipped"
-            on_row(row)
+            display.finish(row.index, row.name, ok=True, text=f"{row.path} (done before)")
+        elif state in ("elsewhere", "ended"):
+            row.status = "failed"
+            display.finish(row.index, row.name, ok=False, text=row.error or "")
         elif state is None:
             new.append(row)
-    committed = sum(r.cost or 0.0 for r in rows if r not in new)
+    committed = sum(r.cost or 0.0 for r in rows if r.status == "pending" and r not in new)
 
     prices: dict[int, float] = {}
-
-    async def price(row: BatchRow, limit: anyio.CapacityLimiter) -> None:
-        async with limit:
-            prices[row.index] = await _price(client, row)
-
+    fatal: list[BaseException] = []
     limiter = anyio.CapacityLimiter(max(1, concurrency))
+
+    async def check(row: BatchRow) -> None:
+        async with limiter:
+            try:
+                prices[row.index] = await _check_and_price(client, row, overwrite=overwrite)
+            except ROW_ERRORS as error:
+                row.problems.extend(_problem(source, row, error))
+            except exc.VeniceVideoError as error:
+                fatal.append(error)
+
     async with anyio.create_task_group() as tg:
         for row in new:
-            tg.start_soon(price, row, limiter)
-    planned = sum(prices.values())
+            tg.start_soon(check, row)
+    if fatal:
+        raise fatal[0]
+    invalid = [r for r in rows if r.problems]
+    if invalid:
+        lines = [p for r in invalid for p in r.problems]
+        if not skip_invalid:
+            raise CLIError(
+                f"{len(invalid)} of {len(rows)} rows cannot run; nothing was queued:\n  "
+                + "\n  ".join(lines),
+                family="validation",
+                hint="fix them, or pass --skip-invalid to run the other rows",
+            )
+        for row in invalid:
+            row.status = "invalid"
+            row.error = "; ".join(row.problems)
+        for line in lines:
+            display.note(f"skipped: {line}")
+        new = [r for r in new if not r.problems]
+    planned = sum(prices[r.index] for r in new)
     if max_total_cost is not None and committed + planned > max_total_cost + 1e-9:
         raise CLIError(
             f"the batch would cost ${committed + planned:.4f} (${planned:.4f} new, "
@@ -253,30 +388,37 @@ async def run_batch(
 
     async def one(row: BatchRow) -> None:
         async with limiter:
+            price = prices.get(row.index)
+            on_progress = display.start(row.index, row.name, price if price else row.cost)
             try:
                 if row in new:
                     job = await client.generate(
                         request=row.request,
                         quote=row.quote,
                         output=row.output,
+                        overwrite=overwrite,
                         idempotency_key=row.key,
                         max_cost=prices[row.index] * 1.0001 + 1e-9,
                         timeout=timeout,
                         tags={"batch_row": row.index, "batch_name": row.name},
+                        on_progress=on_progress,
                     )
                 else:
-                    resumed = await client.resume(keys=[row.key], timeout=timeout)
+                    resumed = await client.resume(
+                        keys=[row.key], timeout=timeout, on_progress=on_progress
+                    )
                     if not resumed:
-                        raise CLIError(
-                            "its journal entry belongs to another API; resume it "
-                            "there with `venice-video jobs resume`"
-                        )
+                        raise CLIError("its journal entry could not be resumed")
                     job = resumed[0]
                 _finish(row, job)
             except Exception as error:  # one row failing must not stop the others
                 row.status = "failed"
                 row.error = str(error) or type(error).__name__
-            on_row(row)
+            ok = row.status == "done"
+            cost = f" (${row.cost:.4f})" if ok and row.cost is not None else ""
+            display.finish(
+                row.index, row.name, ok=ok, text=f"{row.path}{cost}" if ok else row.error or ""
+            )
 
     try:
         async with anyio.create_task_group() as tg:
@@ -303,6 +445,7 @@ def _finish(row: BatchRow, job: VideoJob) -> None:
 
 
 def print_summary(summary: BatchSummary, *, stream: Any = None) -> None:
+    """The totals, then every row: its status and its file (or why it has none)."""
     stream = stream or sys.stderr
     data = summary.as_dict()
     from rich.console import Console
@@ -310,16 +453,23 @@ def print_summary(summary: BatchSummary, *, stream: Any = None) -> None:
 
     console = Console(file=stream)
     table = Table(title="batch summary")
-    for column in ("done", "skipped", "failed", "pending", "cost"):
+    for column in ("done", "skipped", "failed", "invalid", "pending", "cost"):
         table.add_column(column, justify="right")
     table.add_row(
         str(data["done"]),
         str(data["skipped"]),
         str(data["failed"]),
+        str(data["invalid"]),
         str(data["pending"]),
         f"${data['cost_usd']:.4f}",
     )
     console.print(table)
     for row in summary.rows:
-        if row.status in ("failed", "unknown"):
-            console.print(f"row {row.index} ({row.name}): {row.error}", markup=False)
+        if row.status in ("done", "skipped"):
+            what = str(row.path)
+        elif row.status == "pending":
+            what = f"not run (would be {row.output})"
+        else:
+            what = row.error or ""
+        console.print(f"row {row.index} ({row.name}): {row.status}: {what}", markup=False,
+                      highlight=False, soft_wrap=True)  # fmt: skip

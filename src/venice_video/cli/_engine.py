@@ -9,21 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
+from .. import _local
 from .._client import VeniceVideo
 from ._settings import Settings
 
 __all__ = ["LOCAL_ENGINE_KEY", "Endpoint", "endpoint", "local_engine_dir", "open_client"]
 
 #: The key the CLI presents to its own embedded engine. Not a secret: the engine listens
-#: on loopback only, for the length of one command.
-LOCAL_ENGINE_KEY = "local-engine"
+#: on loopback only.
+LOCAL_ENGINE_KEY = _local.LOCAL_ENGINE_KEY
 
 
 def local_engine_dir() -> Path:
     """Where the embedded engine keeps its jobs and media between commands."""
-    return Path(platformdirs.user_data_dir("venice-video")) / "local-engine"
+    return _local.default_dir()
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,13 @@ class Endpoint:
     api_key: str | None
     base_url: str | None
     is_local: bool
+    #: The API id journal entries are matched by (the local engine's folder).
+    api_id: str | None = None
 
     def client_kwargs(self, settings: Settings) -> dict[str, Any]:
         kw: dict[str, Any] = {"api_key": self.api_key, "base_url": self.base_url}
+        if self.api_id is not None:
+            kw["api_id"] = self.api_id
         if settings.journal_path is not None:
             kw["journal"] = settings.journal_path
         if self.is_local or settings.trust_idempotency:
@@ -45,31 +48,45 @@ class Endpoint:
 
 @contextlib.contextmanager
 def endpoint(settings: Settings, *, quiet: bool = False) -> Iterator[Endpoint]:
-    """The API to talk to; starts the embedded local engine when none is configured."""
+    """The API to talk to; the embedded local engine when none is configured.
+
+    The engine is the one serving the local engine folder: reused when another command
+    runs it, else started here (on `local_port`, or any free port if that is taken) and
+    kept until the commands using it are done.
+    """
     if not settings.uses_local_engine:
         yield Endpoint(settings.api_key, settings.base_url, is_local=False)
         return
+
+    def waiting() -> None:
+        if not quiet:
+            print(
+                "waiting for other commands using the local engine to finish "
+                "(Ctrl-C stops it; their jobs stay in the journal)",
+                file=sys.stderr,
+            )
+
     try:
-        from ..server import ServerConfig, ServerThread
+        engine = _local.acquire(
+            local_engine_dir(),
+            speed=settings.local_speed,
+            port=settings.local_port,
+            on_wait=waiting,
+        )
     except ImportError as error:  # pragma: no cover - depends on the install
         raise SystemExit(
             "No VENICE_API_KEY is set and the local engine is not installed: "
             "pip install 'venice-video[server]', or set VENICE_API_KEY"
         ) from error
-    config = ServerConfig(data_dir=local_engine_dir(), speed=settings.local_speed)
-    with contextlib.ExitStack() as stack:
-        try:
-            engine = stack.enter_context(ServerThread(config, port=settings.local_port))
-        except (OSError, RuntimeError):
-            # The usual port is taken (another command is running): any free port will do.
-            engine = stack.enter_context(ServerThread(config, port=0))
+    with engine:
         if not quiet:
+            shared = "" if engine.owner else ", shared with another command"
             print(
-                f"No VENICE_API_KEY set: using the local engine at {engine.base_url} "
+                f"No VENICE_API_KEY set: using the local engine at {engine.base_url}{shared} "
                 "(placeholder videos for development, not AI video)",
                 file=sys.stderr,
             )
-        yield Endpoint(LOCAL_ENGINE_KEY, engine.base_url, is_local=True)
+        yield Endpoint(engine.api_key, engine.base_url, is_local=True, api_id=engine.api_id)
 
 
 @contextlib.contextmanager

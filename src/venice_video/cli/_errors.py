@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import _exceptions as exc
+from ._names import as_flag, issue_text, rename
 
 __all__ = ["EXIT_CODES", "CLIError", "describe", "exit_code_for"]
 
@@ -40,6 +41,8 @@ class CLIError(Exception):
 def _family(error: BaseException) -> str:
     table: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str]] = [
         (CLIError, ""),
+        (exc.OutputError, "usage"),
+        (exc.MissingAPIKeyError, "auth"),
         (
             (exc.ValidationError, exc.InputError, exc.BadRequestError, exc.PayloadTooLargeError),
             "validation",
@@ -74,13 +77,51 @@ _HINTS: dict[str, str] = {
 }
 
 
+def _message(error: BaseException) -> str:
+    """The error in the words of the command line (its flags, not the API's field names)."""
+    issues = getattr(error, "issues", None)
+    if isinstance(error, exc.ValidationError) and issues:
+        lines = [issue_text(i, as_flag) for i in issues]
+        if len(lines) == 1:
+            return lines[0]
+        return f"{len(lines)} problems with the request:\n  " + "\n  ".join(lines)
+    message = str(error) or type(error).__name__
+    if isinstance(error, exc.InputError):
+        field, sep, rest = message.partition(": ")
+        if sep and " " not in field:
+            message = f"{as_flag(field)}: {rest}"
+        return rename(message, as_flag)
+    return message
+
+
+def _hint(error: BaseException, family: str) -> str | None:
+    if isinstance(error, CLIError):
+        return error.hint
+    if isinstance(error, exc.ContentPolicyError) and error.suggested_prompt:
+        return f"try: {error.suggested_prompt!r}"
+    if isinstance(error, exc.OutputExistsError):
+        if error.downloaded:
+            return "`venice-video download ID -o OTHER` saves it elsewhere"
+        return "pass --overwrite to replace it, or choose another -o"
+    if isinstance(error, exc.OutputInUseError):
+        if error.job:
+            return f"`venice-video jobs resume` finishes job {error.job}; or choose another -o"
+        return "choose another -o, or wait for the other run to finish"
+    if isinstance(error, exc.MissingAPIKeyError):
+        return "set VENICE_API_KEY, or unset VENICE_BASE_URL to use the local engine"
+    if isinstance(error, exc.InputError):
+        return "inputs are local files or http(s) URLs"
+    issues = getattr(error, "issues", None) or ()
+    if any(i.field == "model" for i in issues):
+        return "`venice-video models` lists the model ids and what each accepts"
+    return _HINTS.get(family)
+
+
 def describe(error: BaseException) -> dict[str, Any]:
     """What failed, why, and what to do, as plain data."""
     family = _family(error)
-    message = str(error) or type(error).__name__
-    hint = error.hint if isinstance(error, CLIError) else _HINTS.get(family)
-    if isinstance(error, exc.ContentPolicyError) and error.suggested_prompt:
-        hint = f"try: {error.suggested_prompt!r}"
+    message = _message(error)
+    hint = _hint(error, family)
     info: dict[str, Any] = {
         "error": message,
         "kind": type(error).__name__,
@@ -94,6 +135,7 @@ def describe(error: BaseException) -> dict[str, Any]:
         info["issues"] = [
             {
                 "field": i.field,
+                "flag": as_flag(i.field) if i.field else None,
                 "message": i.message,
                 "allowed": list(i.allowed),
                 "suggestion": i.suggestion,
@@ -113,8 +155,9 @@ def report(error: BaseException, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps(info), file=sys.stderr)
     else:
-        line = f"error: {info['error']}"
-        if "hint" in info and info["family"] != "validation":
-            line += f" ({info['hint']})"
-        print(line, file=sys.stderr)
+        text = f"error: {info['error']}"
+        if "hint" in info:
+            multiline = "\n" in text or len(text) + len(info["hint"]) > 100
+            text += f"\nhint: {info['hint']}" if multiline else f" ({info['hint']})"
+        print(text, file=sys.stderr)
     return int(info["exit_code"])

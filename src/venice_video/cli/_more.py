@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from ._app import State, cli, pass_state
 from ._batch import BatchRow, load_rows, print_summary, run_batch
 from ._engine import endpoint
 from ._errors import CLIError
+from ._progress import BatchDisplay
 
 __all__: list[str] = []
 
@@ -23,7 +25,11 @@ __all__: list[str] = []
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-c", "--concurrency", type=click.IntRange(1, 500), default=8, show_default=True)
-@click.option("--max-total-cost", type=float, help="Refuse the batch if it would cost more (USD).")
+@click.option(
+    "--max-total-cost",
+    type=click.FloatRange(min=0),
+    help="Refuse the batch if it would cost more (USD).",
+)
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -32,15 +38,18 @@ __all__: list[str] = []
 @click.option(
     "--name",
     "template",
-    default="{index:03d}-{slug}.mp4",
+    default="{index:03d}-{name}.mp4",
     show_default=True,
-    help="File name template: {index} {slug} {name} {model} {key}.",
+    help="File name template: {index} {name} (the row's name, else its prompt) {slug} "
+    "(its prompt) {model} {key}.",
 )
 @click.option("-m", "--model", help="Default model for rows that name none.")
 @click.option("-d", "--duration", help="Default duration for rows that give none.")
 @click.option("-r", "--resolution", help="Default resolution for rows that give none.")
 @click.option("-a", "--aspect", "aspect_ratio", help="Default aspect ratio.")
 @click.option("-y", "--yes", is_flag=True, help="Spend without asking.")
+@click.option("--skip-invalid", is_flag=True, help="Run the valid rows when some are not.")
+@click.option("--overwrite", is_flag=True, help="Replace files already at rows' outputs.")
 @click.option("--timeout", type=float, default=None, help="Seconds to wait for each job.")
 @pass_state
 def batch(
@@ -55,13 +64,16 @@ def batch(
     resolution: str | None,
     aspect_ratio: str | None,
     yes: bool,
+    skip_invalid: bool,
+    overwrite: bool,
     timeout: float | None,
 ) -> None:
     """Run every job in FILE (JSONL, one job a line, or YAML, a list); rerun to resume.
 
     Each row takes the generate options as keys: prompt, model, duration, aspect,
     resolution, audio, negative, image, end_image, audio_file, video, refs, elements,
-    scenes, upscale, plus name and output (the file name).
+    scenes, upscale, plus name and output (the file name). Every row is checked before
+    anything is queued.
     """
     defaults = {
         k: v
@@ -74,21 +86,35 @@ def batch(
         if v
     }
     out = out_dir or state.settings.output_dir
-    rows = load_rows(
-        file, default_model=state.settings.model, out_dir=out, template=template, defaults=defaults
-    )
+    try:
+        rows = load_rows(
+            file,
+            default_model=state.settings.model,
+            out_dir=out,
+            template=template,
+            defaults=defaults,
+        )
+    except (KeyError, IndexError, ValueError) as error:
+        raise click.BadParameter(f"{template!r}: {error}", param_hint="--name") from None
     out.mkdir(parents=True, exist_ok=True)
-    state.say(f"{len(rows)} jobs from {file}, {concurrency} at a time, into {out}")
+    display = BatchDisplay(len(rows), enabled=not (state.quiet or state.as_json))
+    display.note(f"{len(rows)} jobs from {file}, {concurrency} at a time, into {out}")
     with endpoint(state.settings, quiet=state.quiet or state.as_json) as api:
         summary = anyio.run(
-            _run,
-            state,
-            api.client_kwargs(state.settings),
-            rows,
-            concurrency,
-            max_total_cost,
-            yes or api.is_local,
-            timeout,
+            functools.partial(
+                _run,
+                state,
+                api.client_kwargs(state.settings),
+                rows,
+                source=file,
+                display=display,
+                concurrency=concurrency,
+                max_total_cost=max_total_cost,
+                yes=yes or api.is_local,
+                timeout=timeout,
+                skip_invalid=skip_invalid,
+                overwrite=overwrite,
+            )
         )
     if state.as_json:
         state.emit(summary.as_dict())
@@ -102,37 +128,18 @@ async def _run(
     state: State,
     client_kw: dict[str, Any],
     rows: list[BatchRow],
+    *,
+    source: Path,
+    display: BatchDisplay,
     concurrency: int,
     max_total_cost: float | None,
     yes: bool,
     timeout: float | None,
+    skip_invalid: bool,
+    overwrite: bool,
 ) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    live = not (state.quiet or state.as_json) and sys.stderr.isatty()
-    progress = Progress(
-        "{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        disable=not live,
-        console=None,
-    )
-    task = progress.add_task("batch", total=len(rows))
-    counts = {"done": 0, "failed": 0}
-
-    def on_row(row: BatchRow) -> None:
-        ok = row.status in ("done", "skipped")
-        counts["done" if ok else "failed"] += 1
-        progress.update(
-            task, advance=1, description=f"batch: {counts['done']} ok, {counts['failed']} failed"
-        )
-        if not live and not (state.quiet or state.as_json):
-            where = row.path if ok else row.error
-            click.echo(f"[{row.index}/{len(rows)}] {row.status}: {row.name} {where}", err=True)
-
     def confirm(planned: float, count: int) -> bool:
-        state.say(f"{count} new jobs, quoted ${planned:.4f} in total")
+        display.note(f"{count} new jobs, quoted ${planned:.4f} in total")
         if yes or max_total_cost is not None:
             return True
         if not sys.stdin.isatty():
@@ -147,17 +154,20 @@ async def _run(
         journal = client.journal
         if journal is None:  # pragma: no cover - the CLI always keeps a journal
             raise CLIError("batch needs a journal", family="usage")
-        with progress:
+        with display:
             try:
                 return await run_batch(
                     client,
                     journal,
                     rows,
+                    source=source,
                     concurrency=concurrency,
                     max_total_cost=max_total_cost,
                     confirm=confirm,
-                    on_row=on_row,
+                    display=display,
                     timeout=timeout,
+                    skip_invalid=skip_invalid,
+                    overwrite=overwrite,
                 )
             except BaseException as error:
                 if isinstance(error, KeyboardInterrupt | anyio.get_cancelled_exc_class()):
@@ -245,7 +255,38 @@ def serve(args: tuple[str, ...]) -> None:
     """
     from ..server import main as server_main
 
+    _announce_server(list(args))
     raise SystemExit(server_main(list(args)))
+
+
+def _announce_server(args: list[str]) -> None:
+    """Say how a client reaches the server: its base URL (with /api/v1) and which keys work."""
+    if any(a in ("-h", "--help") for a in args):
+        return
+    from ..server.__main__ import build_parser, config_from_args
+
+    try:
+        parsed = build_parser().parse_args(args)
+        config = config_from_args(parsed)
+        open_accounts = config.all_accounts() is None
+    except (SystemExit, OSError, ValueError):
+        return  # the server reports the mistake itself
+    host = "127.0.0.1" if parsed.host in ("0.0.0.0", "::", "") else parsed.host
+    host = f"[{host}]" if ":" in host else host
+    if parsed.port:
+        click.echo(
+            f"Client base URL: http://{host}:{parsed.port}/api/v1 "
+            "(give it as VENICE_BASE_URL or --base-url)",
+            err=True,
+        )
+    if open_accounts:
+        click.echo(
+            f"API key: any non-empty key works (each key is an account with "
+            f"${config.starting_balance_usd:.2f}; placeholder videos, not money)",
+            err=True,
+        )
+    else:
+        click.echo("API key: only the keys in the accounts file work", err=True)
 
 
 @cli.command()

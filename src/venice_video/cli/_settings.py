@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,11 +126,13 @@ def load_settings(
 
     settings.api_key = pick("api_key", api_key, KEY_ENV) or None
     settings.base_url = pick("base_url", base_url, BASE_URL_ENV) or None
+    if settings.base_url:
+        _check_base_url(settings.base_url, settings.sources["base_url"])
     settings.model = pick("model", model, "VENICE_VIDEO_MODEL") or DEFAULT_MODEL
     out = pick("output_dir", output_dir, "VENICE_VIDEO_OUTPUT_DIR")
     settings.output_dir = Path(out).expanduser() if out else Path.cwd()
     cost = pick("max_cost", max_cost, "VENICE_VIDEO_MAX_COST")
-    settings.max_cost = float(cost) if cost is not None else None
+    settings.max_cost = _amount(cost, settings.sources.get("max_cost", ""))
     jpath = pick("journal", journal, "VENICE_VIDEO_JOURNAL")
     settings.journal_path = Path(jpath).expanduser() if jpath else None
     speed = pick("local_speed", local_speed, "VENICE_VIDEO_LOCAL_SPEED")
@@ -139,3 +142,39 @@ def load_settings(
     port = pick("local_port", None, "VENICE_VIDEO_LOCAL_PORT")
     settings.local_port = int(port) if port is not None else DEFAULT_LOCAL_PORT
     return settings
+
+
+def _where(source: str) -> str:
+    if source == "flag":
+        return "--base-url"
+    if source.startswith("env "):
+        return source.removeprefix("env ")
+    return f"base_url in {config_path()}"
+
+
+def _check_base_url(url: str, source: str) -> None:
+    """A base URL with no path is always a mistake: the API lives under `/api/v1`."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(
+            f"{_where(source)} {url!r} is not an http(s) URL; for example "
+            "https://api.venice.ai/api/v1, or http://127.0.0.1:8000/api/v1 for `venice-video serve`"
+        )
+    if parsed.path.strip("/") == "":
+        fixed = url.rstrip("/") + "/api/v1"
+        raise ValueError(
+            f"{_where(source)} {url!r} has no path, but the API (Venice's, and the local "
+            f"server's) answers under /api/v1: use {fixed}"
+        )
+
+
+def _amount(value: Any, source: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        amount = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"max_cost ({source}) must be a number of USD, not {value!r}") from None
+    if amount < 0 or amount != amount:
+        raise ValueError(f"max_cost ({source}) must be 0 or more USD, not {value!r}")
+    return amount

@@ -12,9 +12,16 @@ See `docs/journal.md` for where it lives, what it stores, and what each status m
 """
 
 from .._exceptions import JournalError
-from ._store import ENV_JOURNAL_PATH, Journal, JournalEntry, default_journal_path
+from ._store import ENV_JOURNAL_PATH, Journal, JournalEntry, default_journal_path, spent
 
-__all__ = ["ENV_JOURNAL_PATH", "Journal", "JournalEntry", "JournalError", "default_journal_path"]
+__all__ = [
+    "ENV_JOURNAL_PATH",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "default_journal_path",
+    "spent",
+]
 
 for _name in ("Journal", "JournalEntry"):
     globals()[_name].__module__ = __name__

@@ -62,6 +62,14 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX jobs_created_at ON jobs (created_at)",
         ),
     ),
+    Migration(
+        version=2,
+        description="api_id: the API a job belongs to; overwrite: it may replace its file",
+        statements=(
+            "ALTER TABLE jobs ADD COLUMN api_id TEXT",
+            "ALTER TABLE jobs ADD COLUMN overwrite INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 
 SCHEMA_VERSION: Final[int] = MIGRATIONS[-1].version
@@ -89,6 +97,8 @@ JOB_COLUMNS: Final[tuple[str, ...]] = (
     "average_execution_ms",
     "execution_ms",
     "tags",
+    "api_id",
+    "overwrite",
 )
 
 _CREATE_MIGRATIONS_TABLE: Final[str] = """

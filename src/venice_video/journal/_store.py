@@ -28,13 +28,14 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
+from .._config import is_local_engine_api
 from .._exceptions import JournalError
 from .._types import JOB_STATUSES, TERMINAL_STATUSES, JobStatus
 from .._urls import clean_url
+from ._entry import JournalEntry, spent
 from ._schema import JOB_COLUMNS, migrate
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "JournalEntry",
     "default_journal_path",
     "digest_data_urls",
+    "spent",
 ]
 
 #: Environment variable that overrides the default journal location.
@@ -83,69 +85,10 @@ _STATUS_STAMPS: Final[Mapping[str, str]] = {
     "DOWNLOADED": "downloaded_at",
     "COMPLETED": "completed_at",
 }
+
+
 _SELECT: Final[str] = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 _NEWEST_FIRST: Final[str] = "ORDER BY created_at DESC, rowid DESC"
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """One job as the journal knows it. Read-only: change it with `Journal.update`.
-
-    Attributes:
-        key: the `Idempotency-Key` (uuid4 hex); it exists before the job is queued.
-        model: the model the job was (or is to be) queued for.
-        status: where the job stands (see `docs/journal.md` for what each means for money).
-        base_url: the server the job was sent to, without credentials.
-        request: the queue body, with large `data:` URLs replaced by digests.
-        queue_id: the server's id for the job, once it has one.
-        download_url: the pre-signed URL the file is served from, for models that use one.
-        quote_usd: the price quoted before queueing.
-        output_path: where the file is to be, or was, saved.
-        size_bytes: the size of the saved file.
-        sha256: the hex digest of the saved file.
-        error: the last error, in words.
-        created_at: when the entry was made (`time.time()`).
-        updated_at: when it last changed.
-        queued_at: when a `queue_id` arrived.
-        ready_at: when the server first had the file.
-        downloaded_at: when the file was saved and verified.
-        completed_at: when the server's copy was deleted after the download.
-        average_execution_ms: the server's estimate of the total run time.
-        execution_ms: how long the server had been running the job, as last seen.
-        tags: free-form labels (batch id, row number, name).
-    """
-
-    key: str
-    model: str
-    status: JobStatus
-    base_url: str
-    request: dict[str, Any]
-    queue_id: str | None = None
-    download_url: str | None = None
-    quote_usd: float | None = None
-    output_path: str | None = None
-    size_bytes: int | None = None
-    sha256: str | None = None
-    error: str | None = None
-    created_at: float = 0.0
-    updated_at: float = 0.0
-    queued_at: float | None = None
-    ready_at: float | None = None
-    downloaded_at: float | None = None
-    completed_at: float | None = None
-    average_execution_ms: float | None = None
-    execution_ms: float | None = None
-    tags: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_finished(self) -> bool:
-        """True when nothing more will happen to the job: COMPLETED, FAILED or CANCELLED."""
-        return self.status in TERMINAL_STATUSES
-
-    @property
-    def needs_attention(self) -> bool:
-        """True when the queue outcome is UNKNOWN: the job may exist and be charged."""
-        return self.status == "UNKNOWN"
 
 
 def default_journal_path() -> Path:
@@ -216,8 +159,14 @@ class Journal:
         quote_usd: float | None,
         output_path: str | None,
         tags: Mapping[str, Any] | None = None,
+        api_id: str | None = None,
+        overwrite: bool = False,
     ) -> JournalEntry:
         """Record a job about to be queued (status QUEUING). Call it BEFORE sending the queue.
+
+        `api_id` names the API the job belongs to when its URL may change (the local engine);
+        by default the cleaned `base_url` does. `overwrite` records that the job may replace
+        a file already at `output_path`, so whoever finishes it may too.
 
         When this returns, the entry is on disk: if the process dies while the queue request is
         in flight, a later resume finds the key and can ask the server instead of paying twice.
@@ -237,6 +186,8 @@ class Journal:
             "created_at": now,
             "updated_at": now,
             "tags": _dump_json(_scrub(dict(tags or {})), "tags"),
+            "api_id": api_id,
+            "overwrite": int(overwrite),
         }
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
@@ -407,12 +358,15 @@ class Journal:
         until: float | None = None,
         model: str | None = None,
         tag: tuple[str, Any] | None = None,
+        local: bool | None = False,
     ) -> float:
         """The sum of `quote_usd` over jobs the server accepted, in US dollars.
 
         A job counts once it has a `queue_id`, whatever happened next (a FAILED job may or may
         not have been refunded; the journal cannot know). Jobs never queued (QUOTED, QUEUING,
         CANCELLED, and UNKNOWN without a `queue_id`) cost nothing that the journal can prove.
+        Jobs of the embedded local engine are priced but cost no money: they are left out
+        unless asked for.
 
         Args:
             statuses: only jobs now in these statuses.
@@ -420,6 +374,8 @@ class Journal:
             until: only jobs created before this time.
             model: only jobs for this model.
             tag: only jobs whose `tags[name] == value`.
+            local: `False` (the default): only real spending, no local-engine jobs; `True`:
+                only local-engine jobs; `None`: both.
         """
         clauses = ["queue_id IS NOT NULL", "quote_usd IS NOT NULL", "status NOT IN (?, ?)"]
         params: builtins.list[Any] = ["QUOTED", "CANCELLED"]
@@ -438,9 +394,13 @@ class Journal:
         if model is not None:
             clauses.append("model = ?")
             params.append(model)
-        rows = self._read(f"SELECT quote_usd, tags FROM jobs WHERE {' AND '.join(clauses)}", params)
+        rows = self._read(
+            f"SELECT quote_usd, tags, api_id FROM jobs WHERE {' AND '.join(clauses)}", params
+        )
         amounts: builtins.list[float] = []
-        for quote, tags_json in rows:
+        for quote, tags_json, api_id in rows:
+            if local is not None and is_local_engine_api(api_id) != local:
+                continue
             if tag is not None:
                 tags = _load_json(tags_json)
                 if tag[0] not in tags or tags[tag[0]] != tag[1]:
@@ -691,4 +651,5 @@ def _entry(row: tuple[Any, ...]) -> JournalEntry:
     values["request"] = _load_json(values["request"])
     values["tags"] = _load_json(values["tags"])
     values["status"] = cast(JobStatus, values["status"])
+    values["overwrite"] = bool(values["overwrite"])
     return JournalEntry(**values)

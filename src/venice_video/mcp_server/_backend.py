@@ -48,6 +48,7 @@ class Backend:
         self.client = client
         self.journal: Journal = journal
         self.base_url = client.base_url
+        self.api_id = client.api_id
         self._stop = threading.Event()
 
     @property
@@ -107,9 +108,11 @@ class Backend:
         tags: Mapping[str, Any],
         key: str,
         quote_usd: float | None = None,
+        overwrite: bool = False,
     ) -> VideoJob:
         """Check `max_cost`, journal and queue (priced now unless `quote_usd` is known);
-        returns once the job is queued."""
+        returns once the job is queued. The output is claimed first (`OutputExistsError`
+        unless `overwrite`)."""
         job = await self._call(
             "submit",
             request=request,
@@ -118,6 +121,7 @@ class Backend:
             max_cost=max_cost,
             tags=dict(tags),
             idempotency_key=key,
+            overwrite=overwrite,
         )
         return cast(VideoJob, job)
 

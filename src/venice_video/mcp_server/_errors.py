@@ -29,6 +29,7 @@ from .._exceptions import (
     JobTimeoutError,
     JournalError,
     NotFoundError,
+    OutputError,
     PaymentRequiredError,
     PermissionDeniedError,
     QueueOutcomeUnknownError,
@@ -209,6 +210,14 @@ def _payload(exc: BaseException) -> dict[str, Any]:
         }
     if isinstance(exc, ValidationError):
         return _issues_payload(exc.issues, "The request is invalid; nothing was sent or charged.")
+    if isinstance(exc, OutputError):
+        return {
+            "error": "output",
+            "message": message,
+            "fix": "Choose another output name, leave output out for a fresh one, or pass "
+            "overwrite=true to replace an existing file.",
+            "charged": False,
+        }
     if isinstance(exc, InputError):
         return {
             "error": "input",

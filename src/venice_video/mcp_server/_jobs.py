@@ -25,7 +25,6 @@ import anyio.abc
 from .._exceptions import JobTimeoutError, QueueOutcomeUnknownError, VeniceVideoError
 from .._models import Progress, QueueRequest, VideoJob
 from .._types import STAGE_OF_STATUS, STAGES, UNFINISHED_STATUSES
-from .._urls import clean_url
 from ..journal import JournalEntry
 from ..media import MediaInfo, verify
 from ._backend import Backend
@@ -93,7 +92,7 @@ class JobRunner:
         self._trackers: dict[str, _Tracker] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._media: dict[tuple[str, int, int], MediaInfo | None] = {}
-        self._api = clean_url(backend.base_url)
+        self._api = backend.api_id
 
     # ------------------------------------------------------------------ lifetime
 
@@ -120,7 +119,13 @@ class JobRunner:
     # ------------------------------------------------------------------ starting
 
     async def start(
-        self, request: QueueRequest, *, output: Path, key: str, quote_usd: float
+        self,
+        request: QueueRequest,
+        *,
+        output: Path,
+        key: str,
+        quote_usd: float,
+        overwrite: bool = False,
     ) -> dict[str, Any]:
         """Queue a validated, quoted request within the budget and drive it in the background.
 
@@ -142,6 +147,7 @@ class JobRunner:
                 tags=dict([MCP_TAG]),
                 key=key,
                 quote_usd=quote_usd,
+                overwrite=overwrite,
             )
         except QueueOutcomeUnknownError:
             # It may have been charged: count it, so the budget errs on the safe side.
@@ -263,7 +269,7 @@ class JobRunner:
     # ------------------------------------------------------------------ finding
 
     def _is_mine(self, entry: JournalEntry) -> bool:
-        return entry.tags.get(MCP_TAG[0]) == MCP_TAG[1] and clean_url(entry.base_url) == self._api
+        return entry.tags.get(MCP_TAG[0]) == MCP_TAG[1] and entry.api == self._api
 
     async def find(self, job_id: str) -> JournalEntry | None:
         """The job of this server (on this API) with this id, or `None`."""

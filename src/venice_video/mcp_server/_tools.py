@@ -369,7 +369,9 @@ def _register(
         request = await queue_request(fields)
         price = await backend.quote(request)
         gates.check(price)
-        view = await runner.start(request, output=target, key=key, quote_usd=price)
+        view = await runner.start(
+            request, output=target, key=key, quote_usd=price, overwrite=overwrite
+        )
         view["limits"] = gates.describe()
         return view
 

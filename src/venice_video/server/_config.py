@@ -225,6 +225,9 @@ class ServerConfig(_Strict):
     provider_recommended_model: str | None = None
     #: Prompt terms that make inference fail when the job finishes: retrieve 500, refunded.
     failing_terms: list[str] = Field(default_factory=list)
+    #: Refuse `aspect_ratio` sent to a model that lists none (400), as Seedance image-to-video
+    #: does; by default it is accepted and ignored, as the API's guide says such models do.
+    strict_aspect_ratio: bool = False
     #: Models that need `consents.seedance` when sent image or video media (409).
     consent_models: list[str] = Field(default_factory=list)
 

@@ -324,10 +324,17 @@ async def _queue(
     digest: str = "",
 ) -> Reply:
     config = state.config
-    issues = validate_queue(body, state.catalog, strict_keys=state.config.strict_keys)
+    issues = validate_queue(
+        body,
+        state.catalog,
+        strict_keys=state.config.strict_keys,
+        strict_aspect_ratio=config.strict_aspect_ratio,
+    )
     if issues:
         raise _invalid(issues)
     model = state.catalog[body["model"]]
+    if not model.aspect_ratios:
+        body.pop("aspect_ratio", None)  # ignored: the output follows the input
     if model.id in config.consent_models:
         _check_consent(body)
     prompt = body.get("prompt") if isinstance(body.get("prompt"), str) else ""

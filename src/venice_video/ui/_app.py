@@ -59,7 +59,6 @@ from ._views import (
     STATES,
     Filter,
     api_label,
-    clean_url,
     elapsed_s,
     filter_entries,
     progress_fraction,
@@ -228,7 +227,7 @@ class Gallery:
         if path is not None:
             stat = path.stat()
             stamp = f"?v={stat.st_size}-{stat.st_mtime_ns}"
-        this_api = clean_url(entry.base_url) == self.runner.api
+        this_api = entry.api == self.runner.api
         can_resume, resume_note = self.runner.resumable(entry)
         rerun_note = missing_inputs(request, self.uploads) if request.get("model") else "no request"
         prompt = request.get("prompt")
@@ -351,8 +350,10 @@ class Gallery:
                 "jobs": [self.view(e) for e in found[:limit]],
                 "count": len(found),
                 "total_usd": spend_of(found),
+                "local_total_usd": spend_of(found, local=True),
                 "all_count": len(entries),
                 "all_total_usd": spend_of(entries),
+                "all_local_total_usd": spend_of(entries, local=True),
                 "models": sorted({e.model for e in entries}),
             }
 

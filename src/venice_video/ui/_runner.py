@@ -26,7 +26,7 @@ from .._exceptions import JobTimeoutError, VeniceVideoError
 from .._models import Progress, QueueRequest, QuoteResponse, VideoJob
 from .._types import UNFINISHED_STATUSES
 from ..journal import Journal, JournalEntry
-from ._views import clean_url, scrub
+from ._views import scrub
 
 __all__ = ["UI_TAG", "Changes", "Runner", "Tracker"]
 
@@ -97,7 +97,7 @@ class Runner:
             raise ValueError("the gallery needs a client with a journal (journal=False)")
         self.client = client
         self.journal: Journal = journal
-        self.api = clean_url(client.base_url)
+        self.api = client.api_id
         self.clock = clock
         self.changes = Changes()
         self.trackers: dict[str, Tracker] = {}
@@ -179,7 +179,7 @@ class Runner:
         """Whether this gallery can drive an unfinished job now, and if not, why."""
         if entry.status not in UNFINISHED_STATUSES:
             return False, "the job has ended"
-        if clean_url(entry.base_url) != self.api:
+        if entry.api != self.api:
             return False, "the job was sent to another API; resume it from there"
         if entry.queue_id is None:
             return False, "whether the job was created is unknown; check the account first"

@@ -7,7 +7,6 @@ plain JSON-ready dicts. The download URL of a job is never put in a view.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,7 +18,7 @@ import httpx
 from .._models import Progress
 from .._types import STAGE_OF_STATUS, STAGES
 from .._urls import clean_url
-from ..journal import JournalEntry
+from ..journal import JournalEntry, spent
 
 __all__ = [
     "SORTS",
@@ -41,8 +40,6 @@ STATES = STAGES
 _STATE_OF_STATUS = STAGE_OF_STATUS
 #: Sort orders the list endpoint takes.
 SORTS: tuple[str, ...] = ("newest", "oldest", "cost-desc", "cost-asc")
-# Statuses whose quote was never charged, as the journal counts spend.
-_UNCHARGED = frozenset({"QUOTED", "CANCELLED"})
 _QUERY = re.compile(r"(https?://[^\s?#'\"<>]+)\?[^\s'\"<>]*")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s'\",;]+")
 _LONG_DATA_URL = 96
@@ -196,14 +193,12 @@ def filter_entries(entries: Sequence[JournalEntry], flt: Filter) -> list[Journal
     return found
 
 
-def spend_of(entries: Iterable[JournalEntry]) -> float:
-    """What these jobs cost, counted as `Journal.total_spent` counts: queued jobs' quotes."""
-    amounts = [
-        float(e.quote_usd)
-        for e in entries
-        if e.queue_id is not None and e.quote_usd is not None and e.status not in _UNCHARGED
-    ]
-    return round(math.fsum(amounts), 6)
+def spend_of(entries: Iterable[JournalEntry], *, local: bool = False) -> float:
+    """What these jobs cost, counted as `Journal.total_spent` counts: queued jobs' quotes.
+
+    Real spending only, unless `local`: then only the local engine's, which is not money.
+    """
+    return spent(entries, local=local)
 
 
 def elapsed_s(entry: JournalEntry, now: float | None = None) -> float | None:

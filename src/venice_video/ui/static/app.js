@@ -373,6 +373,12 @@ function renderSummary(data) {
     `${[...filtered.keys()].length ? " match" : ""} · total spend `,
     el("strong", { id: "total-spend", text: money(data.total_usd) }),
     data.count !== data.all_count ? ` (all ${data.all_count}: ${money(data.all_total_usd)})` : "",
+    data.local_total_usd
+      ? el("span", {
+          id: "local-spend",
+          text: ` · local engine ${money(data.local_total_usd)} (placeholder videos; not money)`,
+        })
+      : "",
   );
   const empty = data.all_count === 0;
   $("empty").hidden = !empty;
