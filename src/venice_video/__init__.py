@@ -78,6 +78,7 @@ if TYPE_CHECKING:
         VideoJob,
         VideoTranscription,
     )
+    from ._settings import Settings, load_settings
     from ._types import (
         TERMINAL_STATUSES,
         AspectRatio,
@@ -158,6 +159,7 @@ __all__ = [
     "RetryPolicy",
     "SeedanceConsent",
     "ServerError",
+    "Settings",
     "ServiceUnavailableError",
     "SpendLimitError",
     "TimestampItem",
@@ -172,6 +174,7 @@ __all__ = [
     "VideoModel",
     "VideoTranscription",
     "__version__",
+    "load_settings",
 ]
 
 # Imported on first use, so the CLI's startup does not pay for httpx and pydantic.
@@ -241,6 +244,7 @@ _EXPORTS: dict[str, str] = {
     "RetryPolicy": "._config",
     "SeedanceConsent": "._models",
     "ServerError": "._exceptions",
+    "Settings": "._settings",
     "ServiceUnavailableError": "._exceptions",
     "SpendLimitError": "._exceptions",
     "TERMINAL_STATUSES": "._types",
@@ -255,6 +259,7 @@ _EXPORTS: dict[str, str] = {
     "VideoJob": "._models",
     "VideoModel": "._catalog",
     "VideoTranscription": "._models",
+    "load_settings": "._settings",
 }
 
 

@@ -16,15 +16,22 @@ __all__ = [
     "AUDIO_MAX_SECONDS",
     "BASE_URL_ENV",
     "CACHE_DIR_ENV",
+    "CONFIG_ENV",
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
     "DEFAULT_WAIT_TIMEOUT",
     "DOWNLOAD_CHUNK_BYTES",
     "IMAGE_BUDGET_BYTES",
     "JOURNAL_ENV",
+    "LOCAL_PORT_ENV",
+    "LOCAL_SPEED_ENV",
     "LOCAL_ENGINE_API_PREFIX",
     "MAX_BODY_BYTES",
+    "MAX_COST_ENV",
     "MODEL_CACHE_TTL",
+    "MODEL_ENV",
+    "OUTPUT_DIR_ENV",
+    "TRUST_IDEMPOTENCY_ENV",
     "Cleanup",
     "PollPolicy",
     "RateLimitPolicy",
@@ -39,6 +46,14 @@ API_KEY_ENV: Final = "VENICE_API_KEY"
 BASE_URL_ENV: Final = "VENICE_BASE_URL"
 JOURNAL_ENV: Final = "VENICE_VIDEO_JOURNAL"
 CACHE_DIR_ENV: Final = "VENICE_VIDEO_CACHE_DIR"
+#: The settings every front-end reads (see `_settings`).
+CONFIG_ENV: Final = "VENICE_VIDEO_CONFIG"
+MODEL_ENV: Final = "VENICE_VIDEO_MODEL"
+OUTPUT_DIR_ENV: Final = "VENICE_VIDEO_OUTPUT_DIR"
+MAX_COST_ENV: Final = "VENICE_VIDEO_MAX_COST"
+LOCAL_SPEED_ENV: Final = "VENICE_VIDEO_LOCAL_SPEED"
+LOCAL_PORT_ENV: Final = "VENICE_VIDEO_LOCAL_PORT"
+TRUST_IDEMPOTENCY_ENV: Final = "VENICE_VIDEO_TRUST_IDEMPOTENCY"
 
 #: The API id of the embedded local engine is this prefix and its data folder.
 LOCAL_ENGINE_API_PREFIX: Final = "local-engine:"

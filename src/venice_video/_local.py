@@ -16,7 +16,7 @@ guests before it stops the engine, so a command never loses its engine mid-job.
 from venice_video import VeniceVideo
 
 with VeniceVideo.local() as client:      # starts the engine, or reuses a running one
-    client.generate(model="wan-2.2-a14b-text-to-video", prompt="A fox", duration="5s",
+    client.generate(model="wan-3-0-text-to-video", prompt="A fox", duration="5s",
                     resolution="480p", output="fox.mp4")
 ```
 """

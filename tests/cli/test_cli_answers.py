@@ -50,10 +50,10 @@ def test_a_file_of_the_wrong_type_is_told_which_types_are_accepted(
 
 
 def test_an_unknown_model_points_to_the_models_command(run: Run) -> None:
-    result = run("generate", "a fox", "-m", "wan-2.2-a14b-text-to-vide", "-d", "5s", "--yes")
+    result = run("generate", "a fox", "-m", "wan-3-0-text-to-vide", "-d", "5s", "--yes")
     assert result.exit_code == EXIT_CODES["validation"]
     assert "--model: Unknown model" in result.stderr
-    assert "did you mean 'wan-2.2-a14b-text-to-video'" in result.stderr
+    assert "did you mean 'wan-3-0-text-to-video'" in result.stderr
     assert "hint: `venice-video models` lists" in result.stderr  # hints in plain output too
 
 

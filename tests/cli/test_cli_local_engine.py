@@ -14,9 +14,9 @@ from cli_helpers import MODEL, SHORT, Run, assert_valid_mp4, stats
 from click.testing import CliRunner, Result
 
 from venice_video import VeniceVideo
+from venice_video._settings import load_settings
 from venice_video.cli._app import cli
 from venice_video.cli._engine import endpoint
-from venice_video.cli._settings import load_settings
 from venice_video.journal import Journal
 from venice_video.server import ServerThread
 

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from ui_helpers import FAST_FIELDS
 
 from venice_video import AsyncVeniceVideo
-from venice_video.cli._settings import Settings
+from venice_video._settings import Settings
 from venice_video.server import ServerThread
 from venice_video.ui import create_app, run
 from venice_video.ui._serve import GalleryThread
@@ -78,7 +78,7 @@ async def test_event_stream_reports_a_started_job_until_it_is_done(
 def test_run_serves_the_gallery_over_the_local_engine_without_a_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("venice_video.cli._engine.local_engine_dir", lambda: tmp_path / "engine")
+    monkeypatch.setattr("venice_video._settings.local_engine_dir", lambda: tmp_path / "engine")
     seen: dict[str, Any] = {}
 
     async def check(app: Any) -> None:

@@ -17,6 +17,7 @@ from .._catalog import NEEDS
 from .._client import VeniceVideo
 from .._models import QueueRequest, QuoteResponse, VideoJob
 from .._output import STDOUT, check_target, output_path
+from .._settings import Settings, load_settings
 from .._types import JOB_STATUSES, TERMINAL_STATUSES
 from ..journal import Journal, spent
 from ._engine import open_client
@@ -24,7 +25,6 @@ from ._errors import CLIError, report
 from ._models import CHEAPEST, diff_report, listing, pick_cheapest, render_listing, row_data
 from ._options import request_fields, request_options
 from ._progress import JobDisplay, fmt_seconds, plain_table
-from ._settings import Settings, load_settings
 
 __all__ = ["cli", "main"]
 

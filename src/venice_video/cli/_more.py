@@ -263,11 +263,10 @@ def _announce_server(args: list[str]) -> None:
     """Say how a client reaches the server: its base URL (with /api/v1) and which keys work."""
     if any(a in ("-h", "--help") for a in args):
         return
-    from ..server.__main__ import build_parser, config_from_args
+    from ..server import config_from_argv
 
     try:
-        parsed = build_parser().parse_args(args)
-        config = config_from_args(parsed)
+        parsed, config = config_from_argv(args)
         open_accounts = config.all_accounts() is None
     except (SystemExit, OSError, ValueError):
         return  # the server reports the mistake itself

@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments and serve until the client or a signal stops it."""
-    from ..cli._settings import load_settings
+    from .._settings import load_settings
 
     args = _parser().parse_args(argv)
     if args.http:

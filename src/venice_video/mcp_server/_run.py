@@ -13,7 +13,7 @@ from .._client import AsyncVeniceVideo
 from ._tools import build_server
 
 if TYPE_CHECKING:
-    from ..cli._settings import Settings
+    from .._settings import Settings
 
 __all__ = ["parse_bind", "run"]
 
@@ -45,17 +45,17 @@ def run(
     used. Over stdio nothing but the protocol is written to stdout; notices go to stderr.
 
     Args:
-        settings: the CLI's settings (API key, base URL, journal, local engine speed).
+        settings: the settings in force (API key, base URL, journal, local engine speed).
         http: `HOST:PORT` to serve streamable HTTP (at `/mcp`) instead of stdio.
         root: the only directory the tools may read from and write to; the current one by
             default.
         max_cost_per_call: the most one generation may cost, in USD.
         budget: the most all generations of this run may cost, in USD.
     """
-    from ..cli._engine import endpoint
+    from .._settings import endpoint
 
     bind = parse_bind(http) if http else None
-    with endpoint(settings, quiet=True) as api:
+    with endpoint(settings) as api:
         client_kwargs = api.client_kwargs(settings)
         anyio.run(
             functools.partial(

@@ -15,6 +15,8 @@ with ServerThread(ServerConfig(speed=1000)) as server:
 See docs/server.md for the configuration, accounts file, pricing table and extensions.
 """
 
+import argparse
+
 from ._app import LocalVeniceApp, create_app
 from ._clock import Clock, ManualClock, ScaledClock
 from ._config import (
@@ -41,6 +43,7 @@ __all__ = [
     "ScaledClock",
     "ServerConfig",
     "ServerThread",
+    "config_from_argv",
     "create_app",
     "default_data_dir",
     "load_accounts_file",
@@ -54,3 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     from .__main__ import main as run
 
     return run(argv)
+
+
+def config_from_argv(argv: list[str]) -> tuple[argparse.Namespace, ServerConfig]:
+    """The server command line `argv`, parsed, and the `ServerConfig` it describes.
+
+    Raises:
+        SystemExit: the arguments do not parse (argparse has printed why).
+        ValueError, OSError: a file they name cannot be read or makes no sense.
+    """
+    from .__main__ import build_parser, config_from_args
+
+    args = build_parser().parse_args(argv)
+    return args, config_from_args(args)

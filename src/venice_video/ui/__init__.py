@@ -33,7 +33,7 @@ from ._guard import LOOPBACK_HOSTS
 from ._uploads import DEFAULT_MAX_UPLOAD_BYTES
 
 if TYPE_CHECKING:
-    from ..cli._settings import Settings
+    from .._settings import Settings
 
 __all__ = ["DEFAULT_PORT", "create_app", "run"]
 
@@ -122,7 +122,7 @@ def run(
     the gallery's lifetime, so it works (with placeholder videos) out of the box.
 
     Args:
-        settings: the CLI's settings (API key, base URL, journal, output folder, max cost).
+        settings: the settings in force (API key, base URL, journal, output folder, max cost).
         host: the interface to listen on; keep the loopback default unless others must reach
             the gallery (they could then spend from your account).
         port: the TCP port.
@@ -130,7 +130,7 @@ def run(
     """
     import uvicorn
 
-    from ..cli._engine import endpoint
+    from .._settings import endpoint
     from ._serve import uvicorn_config
 
     # httpx logs every request URL at INFO, pre-signed download links included.
@@ -146,6 +146,12 @@ def run(
     else:
         allowed = LOOPBACK_HOSTS | {host.lower().strip("[]")}
     with endpoint(settings) as api:
+        if api.is_local:
+            print(
+                f"No VENICE_API_KEY set: using the local engine at {api.base_url} "
+                "(placeholder videos for development, not AI video)",
+                file=sys.stderr,
+            )
         client = AsyncVeniceVideo(**api.client_kwargs(settings))
         app = create_app(
             client,

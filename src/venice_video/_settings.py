@@ -1,4 +1,7 @@
-"""Where the CLI's settings come from: flags, then environment, then the config file.
+"""Settings shared by every front-end (CLI, MCP server, gallery), and the API they reach.
+
+Values come from flags (the arguments of `load_settings`), then the environment, then the
+config file.
 
 The config file is TOML at `<user config dir>/venice-video/config.toml` (or `VENICE_VIDEO_CONFIG`):
 
@@ -14,28 +17,51 @@ An `api_key` entry is read if present but never written, shown or logged.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 import urllib.parse
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-__all__ = ["DEFAULT_MODEL", "Settings", "config_path", "load_settings"]
+from . import _local
+from ._config import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    CONFIG_ENV,
+    JOURNAL_ENV,
+    LOCAL_PORT_ENV,
+    LOCAL_SPEED_ENV,
+    MAX_COST_ENV,
+    MODEL_ENV,
+    OUTPUT_DIR_ENV,
+    TRUST_IDEMPOTENCY_ENV,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Endpoint",
+    "Settings",
+    "config_path",
+    "endpoint",
+    "load_settings",
+    "local_engine_dir",
+]
 
 DEFAULT_MODEL = "wan-2-7-text-to-video"
-DEFAULT_LOCAL_SPEED = 30.0
-#: The embedded engine's port: fixed, so jobs journaled against it can be resumed by a
-#: later command (the journal remembers which API a job belongs to).
-DEFAULT_LOCAL_PORT = 47615
-KEY_ENV = "VENICE_API_KEY"
-BASE_URL_ENV = "VENICE_BASE_URL"
+DEFAULT_LOCAL_SPEED = _local.DEFAULT_SPEED
+#: The port the embedded engine tries first (any free one when it is taken: the journal
+#: knows its jobs by the engine's folder, not its address).
+DEFAULT_LOCAL_PORT = _local.DEFAULT_PORT
 
 
 def config_path() -> Path:
-    override = os.environ.get("VENICE_VIDEO_CONFIG")
+    """The config file: `$VENICE_VIDEO_CONFIG`, else `config.toml` in the user config folder."""
+    override = os.environ.get(CONFIG_ENV)
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_config_dir("venice-video")) / "config.toml"
@@ -124,22 +150,22 @@ def load_settings(
             return file[name]
         return None
 
-    settings.api_key = pick("api_key", api_key, KEY_ENV) or None
+    settings.api_key = pick("api_key", api_key, API_KEY_ENV) or None
     settings.base_url = pick("base_url", base_url, BASE_URL_ENV) or None
     if settings.base_url:
         _check_base_url(settings.base_url, settings.sources["base_url"])
-    settings.model = pick("model", model, "VENICE_VIDEO_MODEL") or DEFAULT_MODEL
-    out = pick("output_dir", output_dir, "VENICE_VIDEO_OUTPUT_DIR")
+    settings.model = pick("model", model, MODEL_ENV) or DEFAULT_MODEL
+    out = pick("output_dir", output_dir, OUTPUT_DIR_ENV)
     settings.output_dir = Path(out).expanduser() if out else Path.cwd()
-    cost = pick("max_cost", max_cost, "VENICE_VIDEO_MAX_COST")
+    cost = pick("max_cost", max_cost, MAX_COST_ENV)
     settings.max_cost = _amount(cost, settings.sources.get("max_cost", ""))
-    jpath = pick("journal", journal, "VENICE_VIDEO_JOURNAL")
+    jpath = pick("journal", journal, JOURNAL_ENV)
     settings.journal_path = Path(jpath).expanduser() if jpath else None
-    speed = pick("local_speed", local_speed, "VENICE_VIDEO_LOCAL_SPEED")
+    speed = pick("local_speed", local_speed, LOCAL_SPEED_ENV)
     settings.local_speed = float(speed) if speed is not None else DEFAULT_LOCAL_SPEED
-    trust = pick("trust_idempotency", trust_idempotency, "VENICE_VIDEO_TRUST_IDEMPOTENCY")
+    trust = pick("trust_idempotency", trust_idempotency, TRUST_IDEMPOTENCY_ENV)
     settings.trust_idempotency = str(trust).lower() in ("1", "true", "yes") if trust else False
-    port = pick("local_port", None, "VENICE_VIDEO_LOCAL_PORT")
+    port = pick("local_port", None, LOCAL_PORT_ENV)
     settings.local_port = int(port) if port is not None else DEFAULT_LOCAL_PORT
     return settings
 
@@ -178,3 +204,79 @@ def _amount(value: Any, source: str) -> float | None:
     if amount < 0 or amount != amount:
         raise ValueError(f"max_cost ({source}) must be 0 or more USD, not {value!r}")
     return amount
+
+
+# --------------------------------------------------------------------------- the API to reach
+
+
+def local_engine_dir() -> Path:
+    """Where the embedded engine keeps its jobs and media between commands."""
+    return _local.default_dir()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The API a front-end talks to, and how a client should be made for it."""
+
+    api_key: str | None = field(repr=False)
+    base_url: str | None
+    is_local: bool
+    #: The API id journal entries are matched by (the local engine's folder).
+    api_id: str | None = None
+    #: Another process started the engine and shares it.
+    shared: bool = False
+
+    def client_kwargs(self, settings: Settings) -> dict[str, Any]:
+        """The `VeniceVideo`/`AsyncVeniceVideo` arguments for this API and `settings`."""
+        kw: dict[str, Any] = {"api_key": self.api_key, "base_url": self.base_url}
+        if self.api_id is not None:
+            kw["api_id"] = self.api_id
+        if settings.journal_path is not None:
+            kw["journal"] = settings.journal_path
+        if self.is_local or settings.trust_idempotency:
+            # The local engine honours Idempotency-Key, so an unknown queue outcome can be
+            # settled by asking again with the same key.
+            kw["idempotent_queue_retries"] = True
+        return kw
+
+
+@contextlib.contextmanager
+def endpoint(
+    settings: Settings, *, on_wait: Callable[[], None] | None = None
+) -> Iterator[Endpoint]:
+    """The API to talk to; the embedded local engine when none is configured.
+
+    The engine is the one serving the local engine folder: reused when another process
+    runs it, else started here (on `local_port`, or any free port if that is taken) and
+    kept until every process using it is done.
+
+    Args:
+        settings: the settings in force.
+        on_wait: called once if this process must wait for others to release the engine.
+
+    Raises:
+        ImportError: no API is configured and the `[server]` extra is not installed.
+    """
+    if not settings.uses_local_engine:
+        yield Endpoint(settings.api_key, settings.base_url, is_local=False)
+        return
+    try:
+        engine = _local.acquire(
+            local_engine_dir(),
+            speed=settings.local_speed,
+            port=settings.local_port,
+            on_wait=on_wait,
+        )
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise ImportError(
+            f"No {API_KEY_ENV} is set and the local engine is not installed: "
+            f"pip install 'venice-video[server]', or set {API_KEY_ENV}"
+        ) from error
+    with engine:
+        yield Endpoint(
+            engine.api_key,
+            engine.base_url,
+            is_local=True,
+            api_id=engine.api_id,
+            shared=not engine.owner,
+        )
