@@ -1,7 +1,7 @@
 """Generations in the background: start them, follow them, find them again after a restart.
 
 A started job is journaled (tagged `{"via": "mcp"}`) before it is queued, then driven to the
-end (wait, download, verify, clean up) by a task in the server's task group. The tools read
+end (wait, download, verify, clean up) by the SDK's `Follower`. The tools read
 the journal for the status and the task's last `Progress` for the live part (progress, ETA).
 When the server starts, unfinished jobs it (or an earlier run) queued are driven again, so a
 restart loses nothing and never pays twice.
@@ -10,21 +10,21 @@ restart loses nothing and never pays twice.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.abc
 
-from .._exceptions import JobTimeoutError, QueueOutcomeUnknownError, VeniceVideoError
+from .._exceptions import QueueOutcomeUnknownError, VeniceVideoError
+from .._follow import Followed, Follower
 from .._models import Progress, QueueRequest, VideoJob
-from .._types import STAGE_OF_STATUS, STAGES, UNFINISHED_STATUSES
+from .._types import STAGE_OF_STATUS, STAGES
 from ..journal import JournalEntry
 from ..media import MediaInfo, verify
 from ._backend import Backend
@@ -38,7 +38,6 @@ logger = logging.getLogger("venice_video.mcp_server")
 
 #: The tag every job started through MCP carries in the journal.
 MCP_TAG = ("via", "mcp")
-_UNFINISHED = UNFINISHED_STATUSES
 _STATES = STAGE_OF_STATUS
 #: The states `list_jobs` filters on, in the order a job passes through them.
 STATES = STAGES
@@ -50,22 +49,10 @@ def default_video_name(model: str, key: str) -> str:
     return f"{re.sub(r'[^A-Za-z0-9._-]+', '-', model)}-{key[:8]}.mp4"
 
 
-@dataclass
-class _Tracker:
-    """What the server knows about a job it is driving, beyond the journal."""
-
-    key: str
-    output: Path | None
-    done: anyio.Event = field(default_factory=anyio.Event)
-    progress: Progress | None = None
-    progress_at: float = 0.0
-    seen: anyio.Event = field(default_factory=anyio.Event)
-    job: VideoJob | None = None
-    error: dict[str, Any] | None = None
-
-
 class JobRunner:
-    """Starts, drives and describes the jobs of one MCP server. Strictly private.
+    """Starts and describes the jobs of one MCP server; the SDK's `Follower` drives them.
+
+    Strictly private.
 
     Args:
         backend: the SDK client.
@@ -89,8 +76,9 @@ class JobRunner:
         self.budget = budget
         self.eta_wait_s = eta_wait_s
         self.clock = clock
-        self._trackers: dict[str, _Tracker] = {}
-        self._tg: anyio.abc.TaskGroup | None = None
+        self.follower = Follower(self._finish, on_end=self._ended, clock=clock)
+        # Outputs of jobs being queued now (not followed yet).
+        self._queueing: dict[str, Path] = {}
         self._media: dict[tuple[str, int, int], MediaInfo | None] = {}
         self._api = backend.api_id
 
@@ -100,21 +88,20 @@ class JobRunner:
     async def running(self) -> AsyncIterator[JobRunner]:
         """Run background jobs while the server runs; resume unfinished ones at the start."""
         self.backend.start()
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            tg.start_soon(self._resume_unfinished)
-            try:
-                yield self
-            finally:
-                self._tg = None
-                # Jobs stay journaled; the next start picks them up where they were.
-                self.backend.stop()
-                tg.cancel_scope.cancel()
-        self._trackers = {k: t for k, t in self._trackers.items() if t.done.is_set()}
+        try:
+            async with self.follower.running(), anyio.create_task_group() as tg:
+                tg.start_soon(self._resume_unfinished)
+                try:
+                    yield self
+                finally:
+                    # Jobs stay journaled; the next start picks them up where they were.
+                    tg.cancel_scope.cancel()
+        finally:
+            self.backend.stop()
 
     def taken_outputs(self) -> set[Path]:
-        """Files that jobs still running will write."""
-        return {t.output for t in self._trackers.values() if t.output and not t.done.is_set()}
+        """Files that jobs still running (or being queued) will write."""
+        return self.follower.taken_outputs() | set(self._queueing.values())
 
     # ------------------------------------------------------------------ starting
 
@@ -134,11 +121,11 @@ class JobRunner:
             VeniceVideoError: the SDK refused or the API did (nothing was charged, except for
                 `QueueOutcomeUnknownError`).
         """
-        tg = self._require_tg()
+        if not self.follower.is_running:
+            raise RuntimeError("the MCP server is not running (its lifespan has not started)")
         cap = self.budget.cap()
         self.budget.hold(quote_usd)
-        tracker = _Tracker(key=key, output=output)
-        self._trackers[key] = tracker
+        self._queueing[key] = output
         try:
             job = await self.backend.submit(
                 request,
@@ -152,84 +139,54 @@ class JobRunner:
         except QueueOutcomeUnknownError:
             # It may have been charged: count it, so the budget errs on the safe side.
             self.budget.settle(quote_usd, quote_usd)
-            tracker.done.set()
             raise
         except VeniceVideoError:
             self.budget.settle(quote_usd, None)
-            del self._trackers[key]
             raise
         except BaseException:
             # Cancelled mid-queue: the job may exist. It is journaled (the next start resumes
             # it), and counted here so the budget errs on the safe side.
             self.budget.settle(quote_usd, quote_usd)
-            tracker.done.set()
             raise
+        finally:
+            del self._queueing[key]
         self.budget.settle(quote_usd, job.quote_usd if job.quote_usd is not None else quote_usd)
-        tg.start_soon(self._drive, tracker)
+        followed = self.follower.follow(key, output=output)
         # The first poll follows the queue at once; its answer carries the server's estimate.
         with anyio.move_on_after(self.eta_wait_s):
-            await tracker.seen.wait()
+            await followed.seen.wait()
         return await self.describe_key(key)
-
-    def _require_tg(self) -> anyio.abc.TaskGroup:
-        if self._tg is None:
-            raise RuntimeError("the MCP server is not running (its lifespan has not started)")
-        return self._tg
 
     # ------------------------------------------------------------------ driving
 
-    def _on_progress(self, tracker: _Tracker) -> Callable[[Progress], None]:
-        def update(progress: Progress) -> None:
-            tracker.progress = progress
-            tracker.progress_at = self.clock()
-            tracker.seen.set()
+    async def _finish(self, key: str, report: Callable[[Progress], None]) -> VideoJob:
+        return await self.backend.finish(key, timeout=math.inf, on_progress=report)
 
-        return update
-
-    async def _drive(self, tracker: _Tracker) -> None:
-        try:
-            while True:
-                try:
-                    tracker.job = await self.backend.finish(
-                        tracker.key, timeout=None, on_progress=self._on_progress(tracker)
-                    )
-                    tracker.error = None
-                    return
-                except JobTimeoutError:
-                    continue  # a long job: it is still running, so keep waiting
-        except VeniceVideoError as exc:
-            hide = await self._download_url(tracker.key)
-            logger.warning("job %s did not finish: %s", tracker.key, scrub(str(exc), hide))
-            tracker.error = describe_error(exc, hide)
-        except Exception as exc:
-            logger.exception("job %s: unexpected error", tracker.key)
-            tracker.error = describe_error(exc)
-        finally:
-            tracker.done.set()
-            tracker.seen.set()
+    async def _ended(self, followed: Followed) -> None:
+        exc = followed.error
+        if exc is None:
+            followed.notes.pop("error", None)
+        elif isinstance(exc, VeniceVideoError):
+            hide = await self._download_url(followed.key)
+            logger.warning("job %s did not finish: %s", followed.key, scrub(str(exc), hide))
+            followed.notes["error"] = describe_error(exc, hide)
+        else:
+            followed.notes["error"] = describe_error(exc)
 
     async def _download_url(self, key: str) -> list[str]:
-        with anyio.CancelScope(shield=True):
-            entry = await self.backend.blocking(self.backend.journal.get, key)
+        entry = await self.backend.blocking(self.backend.journal.get, key)
         return [entry.download_url] if entry is not None and entry.download_url else []
 
     def drive(self, entry: JournalEntry) -> bool:
         """Drive an unfinished job that nothing drives now; returns whether it was started.
 
         Jobs never queued (no `queue_id`) are left alone: whether they exist is unknown, and
-        sending them again could pay twice. So are jobs whose file is outside the root.
+        sending them again could pay twice (see `can_follow`). So are jobs whose file is
+        outside the root.
         """
-        if self._tg is None or entry.status not in _UNFINISHED or entry.queue_id is None:
-            return False
         if entry.output_path is None or not self.sandbox.contains(entry.output_path):
             return False
-        current = self._trackers.get(entry.key)
-        if current is not None and not current.done.is_set():
-            return False
-        tracker = _Tracker(key=entry.key, output=Path(entry.output_path))
-        self._trackers[entry.key] = tracker
-        self._tg.start_soon(self._drive, tracker)
-        return True
+        return self.follower.adopt(entry)
 
     async def _resume_unfinished(self) -> None:
         try:
@@ -252,19 +209,13 @@ class JobRunner:
 
         A job whose driver stopped on an error is driven again first, so waiting also retries.
         """
-        tracker = self._trackers.get(entry.key)
-        if tracker is None or tracker.done.is_set():
-            if self.drive(entry):
-                tracker = self._trackers[entry.key]
-        if tracker is None or tracker.done.is_set():
-            return True
-        with anyio.move_on_after(timeout_s):
-            await tracker.done.wait()
-        return tracker.done.is_set()
+        if not self.follower.is_driving(entry.key):
+            self.drive(entry)
+        return await self.follower.wait(entry.key, timeout_s)
 
     def progress_of(self, key: str) -> Progress | None:
-        tracker = self._trackers.get(key)
-        return tracker.progress if tracker is not None else None
+        followed = self.follower.get(key)
+        return followed.progress if followed is not None else None
 
     # ------------------------------------------------------------------ finding
 
@@ -295,7 +246,7 @@ class JobRunner:
 
     async def describe(self, entry: JournalEntry, *, brief: bool = False) -> dict[str, Any]:
         """A job as the tools report it. Never includes the download URL."""
-        tracker = self._trackers.get(entry.key)
+        tracker = self.follower.get(entry.key)
         state = _STATES.get(entry.status, "unknown")
         job_id = entry.queue_id or entry.key
         view: dict[str, Any] = {
@@ -312,11 +263,11 @@ class JobRunner:
             view["progress"] = _fraction(entry, live)
             view["eta_s"] = self._eta(tracker)
             view["elapsed_s"] = _elapsed(entry)
-            view["driven"] = tracker is not None and not tracker.done.is_set()
+            view["driven"] = tracker is not None and tracker.running
         if state == "done":
             # A listing skips decoding each file; get_job and wait_for_job describe it fully.
             view["file"] = await self._file(entry, tracker, probe=not brief)
-        error = tracker.error if tracker is not None else None
+        error = tracker.notes.get("error") if tracker is not None else None
         if error is None and entry.error and state != "done":
             error = {"message": scrub(entry.error, [entry.download_url or ""])}
         if error is not None:
@@ -325,7 +276,7 @@ class JobRunner:
             view["next"] = _next_step(job_id, state, view)
         return view
 
-    def _eta(self, tracker: _Tracker | None) -> float | None:
+    def _eta(self, tracker: Followed | None) -> float | None:
         if tracker is None or tracker.progress is None or tracker.progress.eta_s is None:
             return None
         left = tracker.progress.eta_s - (self.clock() - tracker.progress_at)
@@ -335,7 +286,7 @@ class JobRunner:
         return self.sandbox.show(Path(path)) if path else None
 
     async def _file(
-        self, entry: JournalEntry, tracker: _Tracker | None, *, probe: bool
+        self, entry: JournalEntry, tracker: Followed | None, *, probe: bool
     ) -> dict[str, Any] | None:
         if entry.output_path is None:
             return None

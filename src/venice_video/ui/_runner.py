@@ -1,34 +1,34 @@
 """Jobs driven in the background while the gallery runs, and the changes the page is told of.
 
 A generation started from the page is journaled (tagged `{"via": "ui"}`) and queued by the
-SDK, then driven to its end (wait, download, verify, clean up) by a task in the app's task
-group. Each progress report and each end marks the job as changed; the page's event stream
-sends the changed jobs. When the gallery starts, unfinished jobs it queued before are driven
-again, so closing it loses nothing and never pays twice.
+SDK, then driven to its end (wait, download, verify, clean up) by the SDK's `Follower`. Each
+progress report and each end marks the job as changed; the page's event stream sends the
+changed jobs. When the gallery starts, unfinished jobs it queued before are driven again, so
+closing it loses nothing and never pays twice.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.abc
 import anyio.to_thread
 
 from .._client import AsyncVeniceVideo
-from .._exceptions import JobTimeoutError, VeniceVideoError
+from .._exceptions import VeniceVideoError
+from .._follow import Followed, Follower, can_follow
 from .._models import Progress, QueueRequest, QuoteResponse, VideoJob
 from .._types import UNFINISHED_STATUSES
 from ..journal import Journal, JournalEntry
 from ._views import scrub
 
-__all__ = ["UI_TAG", "Changes", "Runner", "Tracker"]
+__all__ = ["UI_TAG", "Changes", "Runner"]
 
 logger = logging.getLogger("venice_video.ui")
 
@@ -69,20 +69,8 @@ class Changes:
         return self.version > version
 
 
-@dataclass
-class Tracker:
-    """What the gallery knows about a job it drives, beyond the journal."""
-
-    key: str
-    running: bool = True
-    progress: Progress | None = None
-    progress_at: float = 0.0
-    error: str | None = None
-    job: VideoJob | None = None
-
-
 class Runner:
-    """Starts and drives the gallery's jobs. Strictly private.
+    """Starts the gallery's jobs and follows them (with the SDK's `Follower`). Strictly private.
 
     Args:
         client: the SDK client; it must keep a journal.
@@ -100,8 +88,9 @@ class Runner:
         self.api = client.api_id
         self.clock = clock
         self.changes = Changes()
-        self.trackers: dict[str, Tracker] = {}
-        self._tg: anyio.abc.TaskGroup | None = None
+        self.follower = Follower(
+            self._finish, on_change=self._changed, on_end=self._ended, clock=clock
+        )
         self.closing = anyio.Event()
 
     # ------------------------------------------------------------------ lifetime
@@ -111,20 +100,15 @@ class Runner:
         """Drive jobs while the app runs; resume the gallery's unfinished jobs at the start."""
         self.closing = anyio.Event()
         self.changes = Changes()
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
+        async with self.follower.running():
             if resume:
                 # Before serving: the page's first listing already shows them followed.
                 await self._resume_unfinished()
             try:
                 yield self
             finally:
-                self.closing.set()
-                self._tg = None
                 # The jobs stay journaled; the next start picks them up where they were.
-                tg.cancel_scope.cancel()
-        for tracker in self.trackers.values():
-            tracker.running = False
+                self.closing.set()
 
     async def blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking work (the journal, files) in a worker thread."""
@@ -149,7 +133,8 @@ class Runner:
         Raises:
             VeniceVideoError: the SDK or the API refused; see the SDK's `submit`.
         """
-        self._require_tg()
+        if not self.follower.is_running:
+            raise RuntimeError("the gallery is not running (its lifespan has not started)")
         job = await self.client.submit(
             request=QueueRequest.model_validate(dict(body)),
             quote=QuoteResponse(quote=quote_usd) if quote_usd is not None else None,
@@ -159,82 +144,47 @@ class Runner:
             idempotency_key=key,
         )
         self.changes.mark(key)
-        self._start(key)
+        self.follower.follow(key, output=job.path)
         return job
-
-    def _require_tg(self) -> anyio.abc.TaskGroup:
-        if self._tg is None:
-            raise RuntimeError("the gallery is not running (its lifespan has not started)")
-        return self._tg
-
-    def _start(self, key: str) -> Tracker:
-        tracker = Tracker(key=key)
-        self.trackers[key] = tracker
-        self._require_tg().start_soon(self._drive, tracker)
-        return tracker
 
     # ------------------------------------------------------------------ driving
 
     def resumable(self, entry: JournalEntry) -> tuple[bool, str | None]:
         """Whether this gallery can drive an unfinished job now, and if not, why."""
-        if entry.status not in UNFINISHED_STATUSES:
-            return False, "the job has ended"
-        if entry.api != self.api:
+        if entry.status in UNFINISHED_STATUSES and entry.api != self.api:
             return False, "the job was sent to another API; resume it from there"
-        if entry.queue_id is None:
-            return False, "whether the job was created is unknown; check the account first"
-        if entry.output_path is None:
-            return False, "the journal does not say where to save the file"
-        if self.is_driving(entry.key):
+        ok, why = can_follow(entry)
+        if ok and self.is_driving(entry.key):
             return False, "the job is being followed now"
-        return True, None
+        return ok, why
 
     def is_driving(self, key: str) -> bool:
-        tracker = self.trackers.get(key)
-        return tracker is not None and tracker.running
+        return self.follower.is_driving(key)
 
     def drive(self, entry: JournalEntry) -> bool:
         """Drive an unfinished job of this API to its end; returns whether it was started."""
         ok, _ = self.resumable(entry)
-        if not ok or self._tg is None:
-            return False
-        self._start(entry.key)
-        self.changes.mark(entry.key)
-        return True
+        return ok and self.follower.adopt(entry)
 
-    def _on_progress(self, tracker: Tracker) -> Callable[[Progress], None]:
-        def update(progress: Progress) -> None:
-            tracker.progress = progress
-            tracker.progress_at = self.clock()
-            self.changes.mark(tracker.key)
+    async def _finish(self, key: str, report: Callable[[Progress], None]) -> VideoJob:
+        return await self.client.download(key, timeout=math.inf, on_progress=report)
 
-        return update
+    def _changed(self, key: str) -> None:
+        self.changes.mark(key)
 
-    async def _drive(self, tracker: Tracker) -> None:
-        try:
-            while True:
-                try:
-                    tracker.job = await self.client.download(
-                        tracker.key, timeout=None, on_progress=self._on_progress(tracker)
-                    )
-                    tracker.error = None
-                    return
-                except JobTimeoutError:
-                    continue  # a long job keeps running: keep following it
-        except VeniceVideoError as exc:
-            hide = await self._download_url(tracker.key)
-            tracker.error = scrub(str(exc), [hide])
-            logger.warning("job %s did not finish: %s", tracker.key, tracker.error)
-        except Exception as exc:
-            logger.exception("job %s: unexpected error", tracker.key)
-            tracker.error = scrub(f"{type(exc).__name__}: {exc}")
-        finally:
-            tracker.running = False
-            self.changes.mark(tracker.key)
+    async def _ended(self, followed: Followed) -> None:
+        exc = followed.error
+        if exc is None:
+            followed.notes.pop("error", None)
+        elif isinstance(exc, VeniceVideoError):
+            hide = await self._download_url(followed.key)
+            followed.notes["error"] = scrub(str(exc), [hide])
+            logger.warning("job %s did not finish: %s", followed.key, followed.notes["error"])
+        else:
+            followed.notes["error"] = scrub(f"{type(exc).__name__}: {exc}")
 
     async def _download_url(self, key: str) -> str | None:
-        with anyio.CancelScope(shield=True):
-            entry = await self.blocking(self.journal.get, key)
+        entry = await self.blocking(self.journal.get, key)
         return entry.download_url if entry is not None else None
 
     async def _resume_unfinished(self) -> None:
@@ -253,10 +203,10 @@ class Runner:
 
     def live(self, key: str) -> dict[str, Any]:
         """Progress, ETA and last error of a job this gallery drives (empty if none)."""
-        tracker = self.trackers.get(key)
+        tracker = self.follower.get(key)
         if tracker is None:
             return {}
-        facts: dict[str, Any] = {"driving": tracker.running, "error": tracker.error}
+        facts: dict[str, Any] = {"driving": tracker.running, "error": tracker.notes.get("error")}
         progress = tracker.progress
         if progress is not None and tracker.running:
             facts["phase"] = progress.phase
@@ -269,5 +219,5 @@ class Runner:
         return facts
 
     def progress_of(self, key: str) -> Progress | None:
-        tracker = self.trackers.get(key)
+        tracker = self.follower.get(key)
         return tracker.progress if tracker is not None and tracker.running else None
