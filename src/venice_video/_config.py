@@ -10,6 +10,20 @@ from typing import Final, Literal
 
 import httpx
 
+from ._env import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    CACHE_DIR_ENV,
+    CONFIG_ENV,
+    JOURNAL_ENV,
+    LOCAL_PORT_ENV,
+    LOCAL_SPEED_ENV,
+    MAX_COST_ENV,
+    MODEL_ENV,
+    OUTPUT_DIR_ENV,
+    TRUST_IDEMPOTENCY_ENV,
+)
+
 __all__ = [
     "API_KEY_ENV",
     "AUDIO_MAX_BYTES",
@@ -42,18 +56,6 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL: Final = "https://api.venice.ai/api/v1"
-API_KEY_ENV: Final = "VENICE_API_KEY"
-BASE_URL_ENV: Final = "VENICE_BASE_URL"
-JOURNAL_ENV: Final = "VENICE_VIDEO_JOURNAL"
-CACHE_DIR_ENV: Final = "VENICE_VIDEO_CACHE_DIR"
-#: The settings every front-end reads (see `_settings`).
-CONFIG_ENV: Final = "VENICE_VIDEO_CONFIG"
-MODEL_ENV: Final = "VENICE_VIDEO_MODEL"
-OUTPUT_DIR_ENV: Final = "VENICE_VIDEO_OUTPUT_DIR"
-MAX_COST_ENV: Final = "VENICE_VIDEO_MAX_COST"
-LOCAL_SPEED_ENV: Final = "VENICE_VIDEO_LOCAL_SPEED"
-LOCAL_PORT_ENV: Final = "VENICE_VIDEO_LOCAL_PORT"
-TRUST_IDEMPOTENCY_ENV: Final = "VENICE_VIDEO_TRUST_IDEMPOTENCY"
 
 #: The API id of the embedded local engine is this prefix and its data folder.
 LOCAL_ENGINE_API_PREFIX: Final = "local-engine:"

@@ -14,11 +14,16 @@ __all__ = ["main"]
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `venice-video` command."""
+    import sys
+
+    from . import _fast
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if _fast.try_fast(args):
+        return
     try:
         from ._app import main as app_main
     except ImportError as error:  # the [cli] extra is missing
-        import sys
-
         missing = error.name or "a dependency"
         print(
             f"venice-video: the command line needs {missing}, which is not installed.\n"
@@ -26,4 +31,5 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         raise SystemExit(1) from None
-    app_main(argv)
+    with _fast.recording(args):
+        app_main(args)
