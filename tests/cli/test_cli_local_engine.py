@@ -112,12 +112,12 @@ def test_local_engine_spending_is_shown_apart_from_money(
     assert made.exit_code == 0, made.output
     listing = local("jobs")
     assert "spent: $0.0000" in listing.stdout
-    assert "local engine: $0.2500 (placeholder videos; not money)" in listing.stdout
-    assert "$0.2500 (local)" in listing.stdout
+    assert "local engine: $0.2600 (placeholder videos; not money)" in listing.stdout
+    assert "$0.2600 (local)" in listing.stdout
     assert json.loads(local("--json", "jobs").stdout)[0]["local_engine"] is True
     with Journal(tmp_path / "journal.sqlite3") as journal:
         assert journal.total_spent() == 0.0
-        assert journal.total_spent(local=True) == pytest.approx(0.25)
+        assert journal.total_spent(local=True) == pytest.approx(0.26)
 
 
 def test_a_503_from_the_queue_is_resent_with_the_same_key(
