@@ -1,0 +1,155 @@
+"""Client CPU per job: the SDK's `generate()` against a plain httpx loop, in the same run.
+
+A local server runs in its own process on 127.0.0.1 (its CPU is not counted). In this
+process, N jobs run through each client, `--concurrency` at a time on threads, and the
+process CPU time (user + system, all threads) is measured around each run, after imports
+and warm-up:
+
+- the plain loop: quote, queue, retrieve every `--poll` seconds until the video comes, write
+  the file, complete. No validation, no journal, no fsync, no verification;
+- the SDK: `VeniceVideo.generate()` with everything on (validation, journal, fsync,
+  verification, cleanup), as users run it.
+
+The server clock is scaled (`--speed`), so both clients see the same job times; their
+retrieve counts are printed too, since each retrieve costs CPU. `--profile` prints the top
+of a cProfile of the SDK run (use it with `--concurrency 1`: cProfile sees one thread).
+
+    python benchmarks/bench_cpu.py [--jobs 40] [--concurrency 10] [--speed 20] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from bench_batch import start_server
+
+from venice_video import VeniceVideo
+
+MODEL = "wan-3-0-text-to-video"
+BODY = {"model": MODEL, "duration": "5s", "resolution": "480p", "aspect_ratio": "16:9"}
+KEY = "bench-key"
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.retrieves = 0
+        self.requests = 0
+        self.lock = threading.Lock()
+
+    def hook(self, request: httpx.Request) -> None:
+        with self.lock:
+            self.requests += 1
+            self.retrieves += request.url.path.endswith("/video/retrieve")
+
+
+def plain_job(http: httpx.Client, base: str, n: int, out: Path, poll_s: float) -> None:
+    http.post(f"{base}/video/quote", json=BODY).raise_for_status()
+    body = {**BODY, "prompt": f"plain scene {n}"}
+    queued = http.post(f"{base}/video/queue", json=body)
+    queued.raise_for_status()
+    queue_id = queued.json()["queue_id"]
+    while True:
+        time.sleep(poll_s)
+        answer = http.post(f"{base}/video/retrieve", json={"model": MODEL, "queue_id": queue_id})
+        if answer.status_code == 200 and answer.headers.get("content-type") == "video/mp4":
+            (out / f"plain-{n}.mp4").write_bytes(answer.content)
+            break
+        answer.raise_for_status()
+    http.post(f"{base}/video/complete", json={"model": MODEL, "queue_id": queue_id})
+
+
+def sdk_job(client: VeniceVideo, n: int, out: Path) -> None:
+    client.generate(
+        model=MODEL, prompt=f"sdk scene {n}", duration="5s", resolution="480p",
+        aspect_ratio="16:9", output=out / f"sdk-{n}.mp4",
+    )  # fmt: skip
+
+
+def measure(jobs: int, concurrency: int, run: Callable[[int], None]) -> tuple[float, float]:
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    if concurrency == 1:  # on this thread, so that --profile sees it
+        for n in range(jobs):
+            run(n)
+        return time.process_time() - cpu0, time.perf_counter() - wall0
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(run, range(jobs)))
+    return time.process_time() - cpu0, time.perf_counter() - wall0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--speed", type=float, default=20.0)
+    parser.add_argument("--poll", type=float, default=0.25, help="the plain loop's interval")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        proc, server = start_server(args.speed, root / "server")
+        base = f"{server}/api/v1"
+        try:
+            headers = {"Authorization": f"Bearer {KEY}"}
+            plain_count, sdk_count = Counter(), Counter()
+            with httpx.Client(
+                headers=headers, timeout=60, event_hooks={"request": [plain_count.hook]}
+            ) as http:
+                plain_out = root / "plain"
+                plain_out.mkdir()
+                plain_job(http, base, -1, plain_out, args.poll)  # warm-up
+                plain_count.retrieves = plain_count.requests = 0
+                plain_cpu, plain_wall = measure(
+                    args.jobs,
+                    args.concurrency,
+                    lambda n: plain_job(http, base, n, plain_out, args.poll),
+                )
+            sdk_http = httpx.Client(timeout=60, event_hooks={"request": [sdk_count.hook]})
+            with VeniceVideo(
+                api_key=KEY, base_url=base, journal=root / "journal.sqlite3",
+                cache_dir=root / "cache", http_client=sdk_http,
+            ) as client:  # fmt: skip
+                sdk_out = root / "sdk"
+                sdk_out.mkdir()
+                sdk_job(client, -1, sdk_out)  # warm-up: the catalog, the journal
+                sdk_count.retrieves = sdk_count.requests = 0
+                profiler = cProfile.Profile(time.process_time) if args.profile else None
+                if profiler is not None:
+                    profiler.enable()
+                sdk_cpu, sdk_wall = measure(
+                    args.jobs, args.concurrency, lambda n: sdk_job(client, n, sdk_out)
+                )
+                if profiler is not None:
+                    profiler.disable()
+            sdk_http.close()
+        finally:
+            proc.kill()
+            proc.wait()
+    n = args.jobs
+    print(f"{n} jobs, {args.concurrency} at a time, server speed {args.speed:g}x")
+    print(f"{'client':<14}{'CPU ms/job':>12}{'requests/job':>14}{'retrieves/job':>15}{'wall s':>9}")
+    for name, cpu, count, wall in (
+        ("plain loop", plain_cpu, plain_count, plain_wall),
+        ("SDK", sdk_cpu, sdk_count, sdk_wall),
+    ):
+        print(f"{name:<14}{1000 * cpu / n:>12.1f}{count.requests / n:>14.2f}"
+              f"{count.retrieves / n:>15.2f}{wall:>9.2f}")  # fmt: skip
+    print(f"SDK CPU per job / plain loop's: {sdk_cpu / plain_cpu:.2f}x")
+    if profiler is not None:
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(40)
+        print(text.getvalue(), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
