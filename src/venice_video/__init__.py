@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         VideoJob,
         VideoTranscription,
     )
+    from ._schedule import BucketStore, Budget, MemoryBucketStore
     from ._types import (
         TERMINAL_STATUSES,
         AspectRatio,
@@ -94,6 +95,8 @@ __all__ = [
     "AudioTranscription",
     "AuthenticationError",
     "BadRequestError",
+    "BucketStore",
+    "Budget",
     "CancelToken",
     "Catalog",
     "Cleanup",
@@ -119,6 +122,7 @@ __all__ = [
     "JournalError",
     "Keyframe",
     "MediaInfo",
+    "MemoryBucketStore",
     "ModelType",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -169,6 +173,8 @@ _EXPORTS: dict[str, str] = {
     "AudioTranscription": "._models",
     "AuthenticationError": "._exceptions",
     "BadRequestError": "._exceptions",
+    "BucketStore": "._schedule",
+    "Budget": "._schedule",
     "CancelToken": "._client",
     "Catalog": "._catalog",
     "Cleanup": "._config",
@@ -194,6 +200,7 @@ _EXPORTS: dict[str, str] = {
     "JournalError": "._exceptions",
     "Keyframe": "._models",
     "MediaInfo": "._download",
+    "MemoryBucketStore": "._schedule",
     "ModelType": "._types",
     "NotFoundError": "._exceptions",
     "PayloadTooLargeError": "._exceptions",

@@ -66,6 +66,7 @@ from ._exceptions import (
     make_status_error,
     parse_retry_after,
 )
+from ._forecast import CompletionStats, job_kind
 from ._inputs import MediaInput, check_body_size, load_for_transcription, resolve_media
 from ._modelcache import ModelCache
 from ._models import (
@@ -82,9 +83,8 @@ from ._models import (
     VideoJob,
     VideoTranscription,
 )
+from ._poller import Decision, Failed, Poller, Ready, Reraise, Sleep
 from ._polling import (
-    CompletionStats,
-    PollPacer,
     QueueDecision,
     RateLimiter,
     backoff_delay,
@@ -275,8 +275,8 @@ class BaseClient:
         self._clock = clock
         self._wall = wall_clock
         self._rand = rand if rand is not None else random.random
-        self._limiter = RateLimiter(rate_limit)
         self._stats = CompletionStats()
+        self._limiter = RateLimiter(rate_limit, rate=lambda: self._stats.rate)
         self._journal_arg = journal
         self._journal: Journal | None = None
         self._journal_owned = False
@@ -284,8 +284,10 @@ class BaseClient:
         self._catalog = catalog
         self._catalog_fixed = catalog is not None
         self._model_cache = ModelCache(cache_dir) if cache_dir is not False else None
-        # Monotonic time each job was queued in this process: the pacer's first sample.
+        # Monotonic time each job was queued in this process: the poller's first sample;
+        # and what each job's times are learned under (its model, length, resolution).
         self._queued_mono: dict[str, float] = {}
+        self._kinds: dict[str, str] = {}
 
     def __repr__(self) -> str:
         key = "set" if self._api_key is not None else "not set"
@@ -356,9 +358,18 @@ class BaseClient:
             return parse_retry_after(exc.response.headers, now=self._wall())
         return None
 
-    def _send_flow(self, request: httpx.Request, bucket: str) -> Flow[httpx.Response]:
-        """Send through the shared rate limiter; 4xx/5xx become errors (body read)."""
-        while (wait := self._limiter.reserve(bucket, self._clock())) > 0:
+    def _send_flow(
+        self,
+        request: httpx.Request,
+        bucket: str,
+        *,
+        ticket: str | None = None,
+        priority: float = 1.0,
+    ) -> Flow[httpx.Response]:
+        """Send through the shared rate limiter; 4xx/5xx become errors (body read).
+        `ticket` names the job asking, `priority` the chance its request is answered."""
+        reserve = functools.partial(self._limiter.reserve, bucket, ticket=ticket, priority=priority)
+        while (wait := reserve(self._clock())) > 0:
             yield _Sleep(wait)
         try:
             response: httpx.Response = yield _Send(request)
@@ -594,6 +605,7 @@ class BaseClient:
                     )
                 )
             self._queued_mono[key] = received
+            self._kinds[key] = job_kind(model, body)
             return parsed
 
     def _submit_flow(
@@ -684,136 +696,81 @@ class BaseClient:
         cancel: CancelToken | None,
         keep_open: bool,
     ) -> Flow[tuple[VideoJob, httpx.Response | None]]:
-        """Poll until the video is ready. With `keep_open`, an inline video's response is
-        returned unread, so the caller streams it without asking twice."""
+        """Poll until the video is ready, as the job's `Poller` decides. With `keep_open`,
+        an inline video's response is returned unread, so the caller streams it without
+        asking twice."""
         if job.queue_id is None:
             raise JobFailedError(f"job {job.idempotency_key} was never queued", job=job)
-        queue_id = job.queue_id
-        deadline = self._clock() + (timeout if timeout is not None else self.wait_timeout)
+        queue_id, key = job.queue_id, job.idempotency_key
         begun = self._clock()
-        pacer = PollPacer(
-            self._poll,
-            started_at=self._queued_mono.get(job.idempotency_key),
-            rand=self._rand,
-            window=self._stats.window(job.model, self._poll),
-            hint=self._stats.hint(job.model),
-        )
+        deadline = begun + (timeout if timeout is not None else self.wait_timeout)
+        poller = Poller(
+            self._poll, self._retry, queue_id=queue_id, model=job.model, status=job.status,
+            kind=self._kinds.get(key, job.model), stats=self._stats,
+            queued_at=self._queued_mono.get(key), now=begun, rand=self._rand,
+        )  # fmt: skip
         body = {"model": job.model, "queue_id": queue_id}
-        errors = 0
-        server_errors = 0
-        last_processing: tuple[float, float] | None = None  # (execution_ms, average_ms)
-        if pacer.can_wait_first:
-            # Jobs of this model were seen finish: the first poll can wait until this one
-            # may be ready, rather than ask at once what the last job already said.
-            now = self._clock()
-            yield _Sleep(min(pacer.next_delay(now), max(0.0, deadline - now)), cancel)
-        while True:
-            if _cancelled(cancel):
-                raise JobCancelledError(
-                    f"waiting for {queue_id} was cancelled", job_id=queue_id, job=job
-                )
-            request = self._build("POST", "/video/retrieve", json=body)
-            sent = self._clock()
-            try:
-                response = yield from self._send_flow(request, "retrieve")
-                received = self._clock()
-                if _is_json(response):
-                    yield _ReadAll(response)
-                    payload = response.json()
-                    if not isinstance(payload, dict):
-                        raise ValueError(f"unexpected retrieve answer: {payload!r:.100}")
-                else:
-                    payload = None
-            except APIStatusError as exc:
-                if exc.status_code in (401, 402, 403):
-                    raise
-                retryable = exc.status_code in self._retry.retry_statuses
-                if exc.status_code == 500:
-                    # A refund means the job is over; any other 500 may be a passing fault.
-                    server_errors += 1
-                    retryable = not _is_refunded(exc) and (
-                        server_errors < self._poll.max_consecutive_server_errors
-                    )
-                if not retryable:
-                    failed = yield from self._journal_update(
-                        job, status="FAILED", error=f"the API reported a failure: {exc}"
-                    )
-                    self._queued_mono.pop(job.idempotency_key, None)
-                    raise JobFailedError(
-                        f"job {queue_id} failed: {exc.message}", job=failed
-                    ) from exc
-                errors += 1
-                delay = self._error_delay(errors, exc)
-            except (APIConnectionError, ValueError) as exc:
-                errors += 1
-                delay = self._error_delay(errors, exc)
-            else:
-                errors = 0
-                if exc_status := _failed_status(payload):
-                    failed = yield from self._journal_update(
-                        job, status="FAILED", error=f"the API reported {exc_status}"
-                    )
-                    raise JobFailedError(f"job {queue_id} failed ({exc_status})", job=failed)
-                if payload is None or payload.get("status") == "COMPLETED":
-                    if last_processing is not None:
-                        seen_ms, average_ms = last_processing
-                        found_ms = pacer.execution_at((sent + received) / 2.0)
-                        self._stats.record(job.model, seen_ms, found_ms, average_ms)
-                    done = _timing(payload) if payload is not None else {}
-                    if job.status != "READY":
-                        job = yield from self._journal_update(job, status="READY", **done)
-                    if payload is None and not keep_open:
+        decision: Decision = poller.begin(begun)
+        response: httpx.Response | None = None
+        cause: Exception | None = None
+        try:
+            while True:
+                if decision.persist:
+                    job = yield from self._journal_update(job, **decision.changes)
+                elif decision.changes:
+                    job = job.replace(**decision.changes)
+                if isinstance(decision, Reraise) and cause is not None:
+                    raise cause
+                if isinstance(decision, Failed):
+                    self._queued_mono.pop(key, None)
+                    raise JobFailedError(decision.message, job=job) from cause
+                if isinstance(decision, Ready):
+                    if response is not None and not keep_open:
                         yield _Close(response)
-                    return job, (response if payload is None else None)
-                server_errors = 0
-                timing = _timing(payload)
-                average = timing.get("average_execution_ms")
-                execution = timing.get("execution_ms")
-                pacer.observe((sent + received) / 2.0, average, execution)
-                if execution is not None and average:
-                    last_processing = (execution, average)
-                    self._stats.remember(job.model, average, pacer.rate)
-                if job.status in ("QUEUED", "QUEUING", "UNKNOWN"):
-                    job = yield from self._journal_update(job, status="PROCESSING", **timing)
-                else:
-                    job = job.replace(**timing)
-                now = self._clock()
-                keep_going = _notify(
-                    on_progress,
-                    Progress(
-                        phase="processing",
-                        status="PROCESSING",
-                        elapsed_s=now - begun,
-                        eta_s=pacer.eta(now),
-                        average_execution_ms=average,
-                        execution_ms=execution,
-                        queue_id=queue_id,
-                    ),
-                )
-                if not keep_going:
+                    return job, response
+                assert isinstance(decision, Sleep)
+                if decision.progress is not None and not _notify(on_progress, decision.progress):
                     raise JobCancelledError(
                         f"waiting for {queue_id} was cancelled", job_id=queue_id, job=job
                     )
-                # Other jobs of this model may have finished since: learn from them.
-                pacer.window = self._stats.window(job.model, self._poll)
-                delay = pacer.next_delay(now)
-            now = self._clock()
-            if now >= deadline:
-                raise JobTimeoutError(
-                    f"job {queue_id} was not ready within {deadline - begun:.0f}s; it keeps "
-                    "running on the server: wait() or resume() it later",
-                    job_id=queue_id,
-                    timeout=deadline - begun,
-                    job=job,
-                )
-            yield _Sleep(min(delay, deadline - now), cancel)
-
-    def _error_delay(self, errors: int, exc: BaseException) -> float:
-        delay = backoff_delay(
-            self._retry, errors, retry_after=self._retry_after(exc), rand=self._rand
-        )
-        logger.info("retrieve failed (%s); polling again in %.2fs", exc, delay)
-        return min(delay, self._retry.max_retry_after)
+                now = self._clock()
+                if poller.polls and now >= deadline:
+                    raise JobTimeoutError(
+                        f"job {queue_id} was not ready within {deadline - begun:.0f}s; it "
+                        "keeps running on the server: wait() or resume() it later",
+                        job_id=queue_id,
+                        timeout=deadline - begun,
+                        job=job,
+                    )
+                yield _Sleep(min(decision.until - now, deadline - now), cancel)
+                if _cancelled(cancel):
+                    raise JobCancelledError(
+                        f"waiting for {queue_id} was cancelled", job_id=queue_id, job=job
+                    )
+                request = self._build("POST", "/video/retrieve", json=body)
+                response, cause = None, None
+                try:
+                    answer = yield from self._send_flow(
+                        request, "retrieve", ticket=key, priority=decision.priority
+                    )
+                    received = self._clock()
+                    payload = None
+                    if _is_json(answer):
+                        yield _ReadAll(answer)
+                        payload = answer.json()
+                        if not isinstance(payload, dict):
+                            raise ValueError(f"unexpected retrieve answer: {payload!r:.100}")
+                except (APIError, ValueError) as exc:
+                    cause = exc
+                    retry_after = self._retry_after(exc)
+                    decision = poller.error(exc, now=self._clock(), retry_after=retry_after)
+                else:
+                    response = answer if payload is None else None
+                    # The request may have waited for a slot in the key's budget: when it
+                    # left is not known here, when its answer came is.
+                    decision = poller.answer(payload, sent=received, received=received)
+        finally:
+            self._limiter.leave(key)
 
     # ------------------------------------------------------------------ downloading
 
@@ -1084,6 +1041,7 @@ class BaseClient:
         )
         job = yield from self._cleanup_flow(job, cleanup)
         self._queued_mono.pop(job.idempotency_key, None)
+        self._kinds.pop(job.idempotency_key, None)
         _notify(
             on_progress,
             Progress(
@@ -1139,6 +1097,7 @@ class BaseClient:
     ) -> Flow[VideoJob]:
         """Drive one unfinished journal entry to its end. Errors end up in `job.error`."""
         job = VideoJob.from_entry(entry)
+        self._kinds.setdefault(job.idempotency_key, job_kind(job.model, entry.request))
         try:
             if job.status == "QUOTED":
                 return (yield from self._journal_update(job, status="CANCELLED"))
@@ -1370,23 +1329,6 @@ def _is_json(response: httpx.Response) -> bool:
     return content_type.startswith("application/json") or content_type.endswith("+json")
 
 
-def _failed_status(payload: Mapping[str, Any] | None) -> str | None:
-    if payload is None:
-        return None
-    status = str(payload.get("status", "")).upper()
-    # No official source has a FAILED body, but one client library models it.
-    return status if status in ("FAILED", "ERROR", "CANCELLED") else None
-
-
-def _timing(payload: Mapping[str, Any]) -> dict[str, Any]:
-    timing: dict[str, Any] = {}
-    if isinstance(payload.get("average_execution_time"), int | float):
-        timing["average_execution_ms"] = float(payload["average_execution_time"])
-    if isinstance(payload.get("execution_duration"), int | float):
-        timing["execution_ms"] = float(payload["execution_duration"])
-    return timing
-
-
 def _content_length(response: httpx.Response) -> int | None:
     value = response.headers.get("content-length")
     if value is None or response.headers.get("content-encoding"):
@@ -1424,17 +1366,6 @@ def _notify(callback: ProgressCallback | None, progress: Progress) -> bool:
 
 def _cancelled(cancel: CancelToken | None) -> bool:
     return cancel is not None and cancel.is_set()
-
-
-def _is_refunded(exc: APIStatusError) -> bool:
-    body: Mapping[str, Any] = exc.body if isinstance(exc.body, Mapping) else {}
-    error = body.get("error")
-    inner: Mapping[str, Any] = error if isinstance(error, Mapping) else {}
-    return (
-        body.get("credits_refunded") is True
-        or inner.get("credits_refunded") is True
-        or exc.code == "INFERENCE_FAILED"
-    )
 
 
 def _reason(exc: BaseException) -> str:
