@@ -132,6 +132,12 @@ class CancelToken(Protocol):
     def is_set(self) -> bool: ...
 
 
+class _Flag(CancelToken, Protocol):
+    """An event a flow can wait on with `_Sleep(seconds, flag)`: the twin's own kind."""
+
+    def set(self) -> None: ...
+
+
 # --------------------------------------------------------------------------- effects
 
 
@@ -238,6 +244,8 @@ class BaseClient:
     """
 
     _http: httpx.Client | httpx.AsyncClient
+    #: Makes an event this twin's `_Sleep` wakes on when it is set.
+    _new_event: Callable[[], _Flag]
 
     def __init__(
         self,
@@ -283,6 +291,8 @@ class BaseClient:
         self._journal_lock = threading.Lock()
         self._catalog = catalog
         self._catalog_fixed = catalog is not None
+        self._catalog_lock = threading.Lock()
+        self._catalog_flight: _Flag | None = None
         self._model_cache = ModelCache(cache_dir) if cache_dir is not False else None
         # Monotonic time each job was queued in this process: the poller's first sample;
         # and what each job's times are learned under (its model, length, resolution).
@@ -468,8 +478,29 @@ class BaseClient:
         return AudioTranscription(text=response.text)
 
     def _models_flow(self, refresh: bool) -> Flow[Catalog]:
+        """The catalog: one fetch per client, whoever asks and however many at once."""
         if self._catalog is not None and (self._catalog_fixed or not refresh):
             return self._catalog
+        with self._catalog_lock:
+            flight = self._catalog_flight
+            leading = flight is None
+            if flight is None:
+                flight = self._catalog_flight = self._new_event()
+        if not leading:
+            # Another caller is fetching it (a fresh copy, if a refresh was asked): wait.
+            while not flight.is_set():
+                yield _Sleep(0.05, flight)
+            if self._catalog is not None:
+                return self._catalog
+            return (yield from self._models_flow(refresh))
+        try:
+            return (yield from self._fetch_models_flow(refresh))
+        finally:
+            with self._catalog_lock:
+                self._catalog_flight = None
+            flight.set()
+
+    def _fetch_models_flow(self, refresh: bool) -> Flow[Catalog]:
         cache = self._model_cache
         if cache is not None and not refresh:
             cached = yield _Call(functools.partial(cache.load, self.base_url))
@@ -1452,6 +1483,7 @@ class VeniceVideo(BaseClient):
     """
 
     _http: httpx.Client
+    _new_event = threading.Event
 
     def __init__(
         self,
@@ -1946,6 +1978,7 @@ class AsyncVeniceVideo(BaseClient):
     """
 
     _http: httpx.AsyncClient
+    _new_event = anyio.Event
 
     def __init__(
         self,
