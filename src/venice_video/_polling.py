@@ -110,9 +110,10 @@ class RateLimiter:
     calls it directly.
 
     Budgets are per minute of the *server's* clock, like every pause the client takes: a
-    test server running 1000x fast allows a minute's requests every 60 ms. Until the
-    rate is known (`rate`, measured by the pollers) it is taken as real time, and waits
-    are kept short so that they are reconsidered once it is known.
+    test server running 1000x fast allows a minute's requests every 60 ms. The rate is
+    what the pollers measured (`rate`), else what the local server announces in its
+    `x-local-speed` header; until either is known it is taken as real time, and waits are
+    kept short so that they are reconsidered once it is known.
 
     Args:
         policy: the failure guard, the budgets, and optionally a shared `BucketStore`.
@@ -133,11 +134,14 @@ class RateLimiter:
         self.scheduler = RetrieveScheduler(policy, store=policy.store)
         self._client_at: float | None = None
         self._server_at = 0.0
+        self._announced: float | None = None
 
     def _server_now(self, now: float) -> tuple[float, float | None]:
         """The server's time at client time `now` (integrated, so never going back), and
         the rate it runs at, `None` while that is unknown."""
         measured = self._rate()
+        if measured is None:
+            measured = self._announced
         # A real server runs at real time; a little over 1 is measuring noise, and taking
         # it at its word would spend more than the budget.
         rate = measured if measured is not None and measured >= 1.5 else 1.0
@@ -196,6 +200,8 @@ class RateLimiter:
             self._in_flight = max(0, self._in_flight - 1)
             if status is not None and status >= 400:
                 self._failures.append(now)
+            if headers is not None and self._announced is None:
+                self._announced = _speed(headers)
             server_now, _ = self._server_now(now)
         self.scheduler.answered(
             bucket, status=status, headers=headers, wall_now=wall_now, now=server_now
@@ -204,3 +210,13 @@ class RateLimiter:
     def leave(self, ticket: Hashable) -> None:
         """The job named `ticket` waits no more: drop its place in line."""
         self.scheduler.leave(ticket)
+
+
+def _speed(headers: httpx.Headers | Mapping[str, str]) -> float | None:
+    """The clock rate a local test server announces (`x-local-speed`), if it does."""
+    h = httpx.Headers(headers) if not isinstance(headers, httpx.Headers) else headers
+    try:
+        speed = float(h.get("x-local-speed", ""))
+    except ValueError:
+        return None
+    return speed if speed > 0 else None

@@ -251,3 +251,10 @@ def test_a_rate_near_one_is_taken_as_real_time() -> None:
     limiter = RateLimiter(RateLimitPolicy(queues_per_minute=1), rate=lambda: 1.2)
     assert limiter.reserve("queue", 0.0) == 0.0
     assert limiter.reserve("queue", 30.0) == pytest.approx(30.0)
+
+
+def test_a_local_server_announcing_its_speed_sets_the_pace_before_any_poll() -> None:
+    limiter = RateLimiter(RateLimitPolicy(queues_per_minute=1))
+    assert limiter.reserve("queue", 0.0) == 0.0
+    limiter.release("queue", 0.0, status=200, headers={"x-local-speed": "1000"}, wall_now=0.0)
+    assert limiter.reserve("queue", 0.0) == pytest.approx(0.06)  # a server minute
