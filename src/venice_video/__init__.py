@@ -78,6 +78,7 @@ if TYPE_CHECKING:
         VideoJob,
         VideoTranscription,
     )
+    from ._schedule import BucketStore, Budget, MemoryBucketStore
     from ._settings import Settings, load_settings
     from ._types import (
         TERMINAL_STATUSES,
@@ -104,6 +105,8 @@ __all__ = [
     "AudioTranscription",
     "AuthenticationError",
     "BadRequestError",
+    "BucketStore",
+    "Budget",
     "CancelToken",
     "Catalog",
     "CatalogDiff",
@@ -131,6 +134,7 @@ __all__ = [
     "JournalError",
     "Keyframe",
     "MediaInfo",
+    "MemoryBucketStore",
     "MissingAPIKeyError",
     "ModelType",
     "NotFoundError",
@@ -189,6 +193,8 @@ _EXPORTS: dict[str, str] = {
     "AudioTranscription": "._models",
     "AuthenticationError": "._exceptions",
     "BadRequestError": "._exceptions",
+    "BucketStore": "._schedule",
+    "Budget": "._schedule",
     "CancelToken": "._client",
     "Catalog": "._catalog",
     "CatalogDiff": "._catalog",
@@ -216,6 +222,7 @@ _EXPORTS: dict[str, str] = {
     "JournalError": "._exceptions",
     "Keyframe": "._models",
     "MediaInfo": ".media",
+    "MemoryBucketStore": "._schedule",
     "MissingAPIKeyError": "._exceptions",
     "ModelType": "._types",
     "NotFoundError": "._exceptions",

@@ -108,6 +108,7 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
     """
 
     _http: httpx.AsyncClient
+    _new_event = anyio.Event
 
     def __init__(
         self,

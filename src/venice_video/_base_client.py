@@ -10,6 +10,7 @@ only drive flows: one calls, the other awaits.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -33,6 +34,7 @@ from ._config import (
     is_real_api,
 )
 from ._effects import (
+    Flag,
     Flow,
     read_all,
     send,
@@ -48,6 +50,7 @@ from ._exceptions import (
     make_status_error,
     parse_retry_after,
 )
+from ._forecast import CompletionStats
 from ._logs import guard_httpx_log
 from ._modelcache import ModelCache
 from ._models import (
@@ -55,7 +58,7 @@ from ._models import (
     Keyframe,
     VideoJob,
 )
-from ._polling import CompletionStats, RateLimiter, backoff_delay, should_retry
+from ._polling import RateLimiter, backoff_delay, should_retry
 from ._types import JobStatus
 from ._version import __version__
 
@@ -106,6 +109,8 @@ class BaseClient:
     """
 
     _http: httpx.Client | httpx.AsyncClient
+    #: Makes an event this twin's `Sleep` wakes on when it is set.
+    _new_event: Callable[[], Flag]
 
     def __init__(
         self,
@@ -149,17 +154,21 @@ class BaseClient:
         self._clock = clock
         self._wall = wall_clock
         self._rand = rand if rand is not None else random.random
-        self._limiter = RateLimiter(rate_limit)
         self._stats = CompletionStats()
+        self._limiter = RateLimiter(rate_limit, rate=lambda: self._stats.rate)
         self._journal_arg = journal
         self._journal: Journal | None = None
         self._journal_owned = False
         self._journal_lock = threading.Lock()
         self._catalog = catalog
         self._catalog_fixed = catalog is not None
+        self._catalog_lock = threading.Lock()
+        self._catalog_flight: Flag | None = None
         self._model_cache = ModelCache(cache_dir) if cache_dir is not False else None
-        # Monotonic time each job was queued in this process: the pacer's first sample.
+        # Monotonic time each job was queued in this process: the poller's first sample;
+        # and what each job's times are learned under (its model, length, resolution).
         self._queued_mono: dict[str, float] = {}
+        self._kinds: dict[str, str] = {}
 
     def __repr__(self) -> str:
         key = "set" if self._api_key is not None else "not set"
@@ -236,9 +245,18 @@ class BaseClient:
             return parse_retry_after(exc.response.headers, now=self._wall())
         return None
 
-    def _send_flow(self, request: httpx.Request, bucket: str) -> Flow[httpx.Response]:
-        """Send through the shared rate limiter; 4xx/5xx become errors (body read)."""
-        while (wait := self._limiter.reserve(bucket, self._clock())) > 0:
+    def _send_flow(
+        self,
+        request: httpx.Request,
+        bucket: str,
+        *,
+        ticket: str | None = None,
+        priority: float = 1.0,
+    ) -> Flow[httpx.Response]:
+        """Send through the shared rate limiter; 4xx/5xx become errors (body read).
+        `ticket` names the job asking, `priority` the chance its request is answered."""
+        reserve = functools.partial(self._limiter.reserve, bucket, ticket=ticket, priority=priority)
+        while (wait := reserve(self._clock())) > 0:
             yield from sleep(wait)
         try:
             response = yield from send(request)

@@ -138,6 +138,7 @@ class VeniceVideo(BaseClient, ModelChoice):
     """
 
     _http: httpx.Client
+    _new_event = threading.Event
 
     def __init__(
         self,

@@ -6,7 +6,7 @@ Every number here can be overridden per client; see `VeniceVideo`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import httpx
 
@@ -23,6 +23,9 @@ from ._env import (
     OUTPUT_DIR_ENV,
     TRUST_IDEMPOTENCY_ENV,
 )
+
+if TYPE_CHECKING:
+    from ._schedule import BucketStore
 
 __all__ = [
     "API_KEY_ENV",
@@ -106,43 +109,51 @@ class RetryPolicy:
 class PollPolicy:
     """How `wait()` paces `/video/retrieve`.
 
-    Intervals are in *server* seconds: the client measures how fast the server's clock runs
+    Times are in *server* seconds: the client measures how fast the server's clock runs
     (`execution_duration` against its own monotonic clock) and converts, so a test server
     running 100x fast is paced like the real one. Against the real API the two are equal.
 
-    Far from the server's estimate the client sleeps `approach_fraction` of the time left;
-    from `prior_window` of it, and after it, it polls every `near_interval` (or
-    `near_fraction` of the estimate, if longer). Once a few jobs of a model have finished
-    (`min_samples`), it knows how early before the estimate they really finish, sleeps
-    straight to just before that, and polls closely from there.
+    The client forecasts when a job will finish: from the finish times of recent jobs of the
+    same kind (model, duration, resolution, audio) once `min_samples` of them are known, else
+    from the server's estimate (`average_execution_time`, a P80), between `prior_low` and
+    `prior_high` times it. It sleeps until the forecast window opens, then polls every
+    `target_lag` seconds (a little less, so the window is divided evenly) until it closes,
+    and after that ever more slowly.
+
+    `target_lag` is the knob: a job that becomes ready inside the window waits at most that
+    long for its download, and the number of polls falls as it grows (about one poll per
+    `target_lag` seconds of the window the job actually uses).
 
     Attributes:
+        target_lag: the longest a ready job should wait to be noticed, in seconds; the spacing
+            of polls while a job may finish.
         min_interval: the shortest pause between polls.
-        max_interval: the longest pause between polls.
-        approach_fraction: far from the estimate, sleep this fraction of the time left.
-        near_interval: the pause close to the estimate ...
-        near_fraction: ... or this fraction of the estimate, if longer.
-        overdue_growth: after the estimate, the pause grows by this much per overdue second.
-        prior_window: until then, close polling starts at this fraction of the estimate.
-        min_samples: finished jobs of a model needed before their finish times are used.
-        window_ratio_max: close polling starts at most this late, as a fraction of the
-            estimate.
+        max_interval: the longest pause between polls once a job is overdue.
+        overdue_growth: past the forecast window, the pause grows by this much per second.
+        prior_low: with nothing learned, polling closely starts at this fraction of the
+            server's estimate ...
+        prior_high: ... and the window closes at this fraction of it.
+        approach_fraction: before a window that was not learned, sleep this fraction of the
+            time left to it, so a job far quicker than the estimate is not missed for long.
+        min_samples: finished jobs of a kind needed before their finish times are used.
+        keep: the recent finish times kept per kind.
         probe_interval: the pause before the second poll when the clock rate is unknown.
-        jitter: pauses are multiplied by a random factor in `[1 - jitter, 1 + jitter]`.
+        jitter: overdue pauses are multiplied by a random factor in `[1 - jitter, 1 + jitter]`,
+            and sleeps before a window are shortened by up to that fraction.
         min_real_interval: a floor in real seconds, whatever the server's speed.
         max_rate: the fastest server clock believed, relative to real time.
         max_consecutive_server_errors: this many 500s in a row on retrieve mean the job failed.
     """
 
-    min_interval: float = 1.0
+    target_lag: float = 2.0
+    min_interval: float = 0.5
     max_interval: float = 30.0
-    approach_fraction: float = 0.5
-    near_interval: float = 1.0
-    near_fraction: float = 0.015
     overdue_growth: float = 0.1
-    prior_window: float = 0.9
+    prior_low: float = 0.6
+    prior_high: float = 1.3
+    approach_fraction: float = 0.5
     min_samples: int = 3
-    window_ratio_max: float = 0.95
+    keep: int = 30
     probe_interval: float = 0.5
     jitter: float = 0.1
     min_real_interval: float = 0.005
@@ -154,23 +165,38 @@ class PollPolicy:
 class RateLimitPolicy:
     """Client-side pacing shared by every job of one client.
 
-    The API blocks a caller for 30 s after more than 20 failed requests in 30 s, so the
-    client holds back new requests while failures (and requests still in flight, which may
-    fail) would cross `max_failures` within `failure_window`. `x-ratelimit-*` headers pace
-    requests as the quota runs low.
+    The API allows a key about `retrieves_per_minute` retrieves and `queues_per_minute`
+    queue requests a minute; the client never sends more than that in any minute (fewer
+    when `x-ratelimit-*` headers or a `429` say so), and when jobs compete for retrieves it
+    gives them to the jobs most likely to be ready. The API also blocks a caller for 30 s
+    after more than 20 failed requests in 30 s, so the client holds back new requests while
+    failures (and requests still in flight, which may fail) would cross `max_failures`
+    within `failure_window`.
 
     Attributes:
+        retrieves_per_minute: the key's retrieve budget; `None` for no client-side budget
+            (the server's headers still pace it).
+        queues_per_minute: the key's queue budget; `None` likewise.
+        retrieve_burst: retrieves that may go out at once; the rest of the budget is spread
+            evenly over the minute.
         max_failures: failed requests allowed in the window; `None` turns the guard off.
         failure_window: the window, in seconds.
-        reserve: keep this many requests of the quota unused until it resets.
+        reserve: keep this many requests of a quota unused until it resets.
         max_wait: the longest a server-directed pause (`Retry-After`, a quota reset) holds
             back requests, in seconds.
+        store: where budgets are kept (a `BucketStore`): `None` for this client alone; pass
+            one store to several clients (or a shared one, for several machines) so that
+            they share one key's budget.
     """
 
+    retrieves_per_minute: int | None = 120
+    queues_per_minute: int | None = 40
+    retrieve_burst: int = 10
     max_failures: int | None = 15
     failure_window: float = 30.0
     reserve: int = 1
     max_wait: float = 120.0
+    store: BucketStore | None = field(default=None, compare=False, repr=False)
 
 
 def api_id_of(url: str) -> str:

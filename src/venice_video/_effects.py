@@ -36,6 +36,7 @@ __all__ = [
     "Close",
     "DriveState",
     "Effect",
+    "Flag",
     "Flow",
     "ReadAll",
     "ReadChunk",
@@ -57,6 +58,13 @@ class CancelToken(Protocol):
     """Anything with `is_set()`: a `threading.Event`, an `anyio.Event`, ..."""
 
     def is_set(self) -> bool: ...
+
+
+class Flag(CancelToken, Protocol):
+    """An event a flow can wait on with `Sleep(seconds, flag)`: the twin's own kind
+    (`threading.Event` for `VeniceVideo`, `anyio.Event` for `AsyncVeniceVideo`)."""
+
+    def set(self) -> None: ...
 
 
 @dataclass

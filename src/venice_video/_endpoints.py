@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 
 from ._catalog import Catalog, bundled_catalog, retired_model
-from ._effects import Flow, call
+from ._effects import Flow, call, sleep
 from ._exceptions import APIError, InputError, ValidationError
 from ._http import is_json
 from ._inputs import drop_ignored_fields, load_for_transcription, resolve_fields
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REQUEST_FIELDS",
     "complete_flow",
+    "fetch_models_flow",
     "models_flow",
     "prepare_flow",
     "pydantic_issues",
@@ -107,9 +108,31 @@ def transcribe_audio_flow(
 
 
 def models_flow(client: BaseClient, refresh: bool) -> Flow[Catalog]:
-    """The catalog: kept in memory, else the on-disk cache, else the API, else a saved copy."""
+    """The catalog: one fetch per client, whoever asks and however many at once."""
     if client._catalog is not None and (client._catalog_fixed or not refresh):
         return client._catalog
+    with client._catalog_lock:
+        flight = client._catalog_flight
+        leading = flight is None
+        if flight is None:
+            flight = client._catalog_flight = client._new_event()
+    if not leading:
+        # Another caller is fetching it (a fresh copy, if a refresh was asked): wait.
+        while not flight.is_set():
+            yield from sleep(0.05, flight)
+        if client._catalog is not None:
+            return client._catalog
+        return (yield from models_flow(client, refresh))
+    try:
+        return (yield from fetch_models_flow(client, refresh))
+    finally:
+        with client._catalog_lock:
+            client._catalog_flight = None
+        flight.set()
+
+
+def fetch_models_flow(client: BaseClient, refresh: bool) -> Flow[Catalog]:
+    """The catalog from the on-disk cache (unless `refresh`), else the API, else a saved copy."""
     cache = client._model_cache
     if cache is not None and not refresh:
         cached = yield from call(cache.load, client.base_url)

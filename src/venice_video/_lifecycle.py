@@ -25,6 +25,7 @@ from ._exceptions import (
     NotFoundError,
     VeniceVideoError,
 )
+from ._forecast import job_kind
 from ._jobs import ProgressCallback, entry_job, journal_of, journal_update, notify
 from ._models import Progress, QueueRequest, QuoteResponse, VideoJob
 from ._polling import backoff_delay, should_retry
@@ -143,6 +144,7 @@ def finish_flow(
     )
     job = yield from cleanup_flow(client, job, cleanup)
     client._queued_mono.pop(job.idempotency_key, None)
+    client._kinds.pop(job.idempotency_key, None)
     notify(
         on_progress,
         Progress(
@@ -208,6 +210,7 @@ def resume_one_flow(
 ) -> Flow[VideoJob]:
     """Drive one unfinished journal entry to its end. Errors end up in `job.error`."""
     job = VideoJob.from_entry(entry)
+    client._kinds.setdefault(job.idempotency_key, job_kind(job.model, entry.request))
     try:
         if job.status == "QUOTED":
             return (yield from journal_update(client, job, status="CANCELLED"))

@@ -35,6 +35,7 @@ from ._exceptions import (
     SpendLimitError,
     ValidationError,
 )
+from ._forecast import job_kind
 from ._inputs import check_body_size
 from ._jobs import ProgressCallback, journal_of, notify
 from ._models import Progress, QueueRequest, QueueResponse, QuoteRequest, QuoteResponse, VideoJob
@@ -86,7 +87,7 @@ def queue_flow(
         try:
             response = yield from client._send_flow(request, "queue")
             yield from read_all(response)
-            # The job began at most this long ago: the pacer's first clock sample (an
+            # The job began at most this long ago: the poller's first clock sample (an
             # early one overestimates the server's speed, which costs a poll, not a wait).
             received = client._clock()
             parsed = QueueResponse.model_validate_json(response.content)
@@ -133,6 +134,7 @@ def queue_flow(
                 download_url=parsed.download_url,
             )
         client._queued_mono[key] = received
+        client._kinds[key] = job_kind(model, body)
         return parsed
 
 

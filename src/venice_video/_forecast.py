@@ -1,0 +1,210 @@
+"""When a job will finish: a forecast from the jobs of its kind that finished before it.
+
+Pure code: no I/O, no clock. All times are *server* seconds of execution (what the API
+reports as `execution_duration`), so the forecast holds at any server speed.
+
+With a few finished jobs of the same kind (model, duration, resolution, audio), the
+forecast is their finish times, widened on each side by twice the average gap between
+them (more while they are few). For `n` samples of a uniform spread, one gap is where the
+true ends lie on average; the second keeps the next job inside the window nearly always,
+for a few more polls. A window built on three samples is wide, one on thirty tight.
+Before that, it is the server's own estimate, `average_execution_time`, which the API
+documents as a P80: most jobs finish a little before it, a few after.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._config import PollPolicy
+
+__all__ = ["CompletionStats", "Forecast", "job_kind"]
+
+# Finish times needed before they are scaled by how the server's estimate moved.
+_SCALE_SAMPLES = 8
+# The fields of a queue request that change how long a job takes.
+_KIND_FIELDS = ("duration", "resolution", "aspect_ratio", "audio", "upscale_factor")
+
+
+def job_kind(model: str, body: Mapping[str, Any] | None = None) -> str:
+    """The key jobs are learned under: the model, and the request fields that set its time.
+
+    Jobs of one model but of another length or resolution take another time, so they are
+    learned apart; with no request at hand (a job from elsewhere), the model alone.
+    """
+    if not body:
+        return model
+    parts = [model]
+    for name in _KIND_FIELDS:
+        value = body.get(name)
+        if value is not None:
+            parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Where a job's finish is expected, in server seconds since it was queued.
+
+    `low` and `high` bound the window in which it is expected to finish; `points` (sorted)
+    are the finish times it was learned from, none for a forecast from the server's
+    estimate alone. The distribution is piecewise linear through the points: `(low, 0)`,
+    `(points[i], (i + 1) / (n + 1))`, `(high, 1)`; uniform over the window when there are
+    none.
+    """
+
+    low: float
+    high: float
+    points: tuple[float, ...] = ()
+
+    @property
+    def learned(self) -> bool:
+        """Whether jobs of the kind were seen finish (else: the server's estimate alone)."""
+        return bool(self.points)
+
+    @classmethod
+    def prior(cls, estimate: float, policy: PollPolicy) -> Forecast:
+        """From the server's estimate alone (a P80)."""
+        return cls(policy.prior_low * estimate, policy.prior_high * estimate)
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[float]) -> Forecast:
+        """From two or more finish times."""
+        points = tuple(sorted(samples))
+        n = len(points)
+        if n < 2:
+            raise ValueError("a forecast needs at least two samples")
+        middle = points[n // 2]
+        # The expected gap below the smallest and above the largest of n uniform samples
+        # is one average gap. Twice that, and more while the samples are few (a few may
+        # understate the spread): the next job falls outside the samples with chance
+        # 2 / (n + 1), and a job found ready where the window opens may have waited there
+        # long. Never less than a sliver of the time, so equal samples leave a window.
+        gap = max((2.0 + 4.0 / n) * (points[-1] - points[0]) / (n - 1), 0.005 * middle)
+        return cls(max(0.0, points[0] - gap), points[-1] + gap, points)
+
+    def _knots(self) -> list[tuple[float, float]]:
+        n = len(self.points)
+        knots = [(self.low, 0.0)]
+        knots += [(p, (i + 1) / (n + 1)) for i, p in enumerate(self.points)]
+        knots.append((self.high, 1.0))
+        return knots
+
+    def cdf(self, x: float) -> float:
+        """The chance the job has finished by `x`."""
+        if x <= self.low:
+            return 0.0
+        if x >= self.high:
+            return 1.0
+        knots = self._knots()
+        for (x0, p0), (x1, p1) in zip(knots, knots[1:], strict=False):
+            if x < x1:  # equal points make a step, passed over here
+                return p0 + (p1 - p0) * (x - x0) / (x1 - x0)
+        return 1.0
+
+    def quantile(self, q: float) -> float:
+        """The time by which the job has finished with chance `q`."""
+        if q <= 0.0:
+            return self.low
+        if q >= 1.0:
+            return self.high
+        knots = self._knots()
+        for (x0, p0), (x1, p1) in zip(knots, knots[1:], strict=False):
+            if q <= p1:
+                return x1 if p1 <= p0 else x0 + (x1 - x0) * (q - p0) / (p1 - p0)
+        return self.high
+
+    def chance(self, seen: float, at: float) -> float:
+        """The chance a job that had not finished at `seen` has finished by `at`."""
+        before = self.cdf(seen)
+        if before >= 1.0:
+            return 1.0
+        return max(0.0, min(1.0, (self.cdf(at) - before) / (1.0 - before)))
+
+
+@dataclass(frozen=True)
+class _Finish:
+    at: float  # server seconds after queueing
+    estimate: float | None  # the server's estimate while the job ran
+
+
+class CompletionStats:
+    """What one client has learned about job times: thread-safe, one per client.
+
+    Each finished job adds its finish time under its kind (`job_kind`), with the server's
+    estimate at the time. A forecast uses the recent finish times as they are, or, when
+    that makes them agree much more closely, scaled by how the server's estimate has moved
+    since: the first is right when the estimate wanders for reasons of its own, the second
+    when it follows a change in the service (a busier hour). Only the last `policy.keep`
+    jobs count.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._finishes: dict[str, deque[_Finish]] = {}
+        # The server's last estimate per model, and its clock rate (one server per client):
+        # enough to time a new job's first poll without asking first.
+        self._estimates: dict[str, float] = {}
+        self._rate: float | None = None
+
+    def record(self, kind: str, finished: float, estimate: float | None, *, keep: int) -> None:
+        """A job of `kind` finished `finished` server seconds after it was queued."""
+        if finished <= 0:
+            return
+        with self._lock:
+            finishes = self._finishes.get(kind)
+            if finishes is None or finishes.maxlen != keep:
+                finishes = self._finishes[kind] = deque(finishes or (), maxlen=max(1, keep))
+            finishes.append(_Finish(finished, estimate if estimate and estimate > 0 else None))
+
+    def remember(self, model: str, estimate: float | None, rate: float | None) -> None:
+        """The server's latest estimate for `model` (seconds), and its measured clock rate."""
+        with self._lock:
+            if estimate is not None and estimate > 0:
+                self._estimates[model] = estimate
+            if rate is not None:
+                self._rate = rate
+
+    def estimate(self, model: str) -> float | None:
+        """The server's last estimate for `model`, in seconds, if one was seen."""
+        with self._lock:
+            return self._estimates.get(model)
+
+    @property
+    def rate(self) -> float | None:
+        """The server's clock rate measured on earlier jobs, if any."""
+        with self._lock:
+            return self._rate
+
+    def samples(self, kind: str) -> int:
+        """How many finish times are kept for `kind`."""
+        with self._lock:
+            return len(self._finishes.get(kind, ()))
+
+    def forecast(self, kind: str, estimate: float | None, policy: PollPolicy) -> Forecast | None:
+        """The forecast for a new job of `kind` while the server estimates `estimate`
+        seconds; `None` when there is nothing to go on."""
+        with self._lock:
+            finishes = list(self._finishes.get(kind, ()))
+        if len(finishes) >= max(2, policy.min_samples):
+            points = [f.at for f in finishes]
+            if len(finishes) >= _SCALE_SAMPLES and estimate and all(f.estimate for f in finishes):
+                # Only when clearly better: with few samples, a tighter spread by chance
+                # would move the whole window by however much the estimate moved.
+                scaled = [f.at * estimate / (f.estimate or 1.0) for f in finishes]
+                if _relative_range(scaled) < 0.75 * _relative_range(points):
+                    points = scaled
+            return Forecast.from_samples(points)
+        if estimate:
+            return Forecast.prior(estimate, policy)
+        return None
+
+
+def _relative_range(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = ordered[len(ordered) // 2]
+    return (ordered[-1] - ordered[0]) / middle if middle > 0 else float("inf")

@@ -1,0 +1,311 @@
+"""The pure `Poller`: retrieve answers in, decisions out, driven through tables.
+
+Each case is a job's story: how the poller was made, then a list of events (the answers
+the wait flow hands it, with the client's clock) and what each must decide. No HTTP, no
+clock, no sleeping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from venice_video import PollPolicy, RetryPolicy
+from venice_video._exceptions import APIConnectionError, make_status_error
+from venice_video._forecast import CompletionStats, Forecast
+from venice_video._poller import Failed, Poller, Ready, Reraise, Sleep
+
+POLICY = PollPolicy(jitter=0.0)
+RETRY = RetryPolicy(jitter=0.0, initial_delay=0.5)
+
+
+def processing(average_s: float, age_s: float) -> dict[str, Any]:
+    return {
+        "status": "PROCESSING",
+        "average_execution_time": average_s * 1000,
+        "execution_duration": age_s * 1000,
+    }
+
+
+def status_error(status: int, body: Any = None) -> Exception:
+    request = httpx.Request("POST", "http://fake.test/api/v1/video/retrieve")
+    return make_status_error(httpx.Response(status, json=body or {"error": "x"}, request=request))
+
+
+def learned(*finishes: float, model: str = "m", rate: float = 1.0) -> CompletionStats:
+    stats = CompletionStats()
+    for f in finishes:
+        stats.record("k", f, 100.0, keep=30)
+    stats.remember(model, 100.0, rate)
+    return stats
+
+
+def make(
+    *, stats: CompletionStats | None = None, queued_at: float | None = 0.0, **kw: Any
+) -> Poller:
+    options: dict[str, Any] = {
+        "queue_id": "q-1",
+        "model": "m",
+        "status": "QUEUED",
+        "kind": "k",
+        "stats": stats if stats is not None else CompletionStats(),
+        "queued_at": queued_at,
+        "now": 0.0 if queued_at is None else queued_at,
+        "rand": lambda: 0.5,
+    }
+    options.update(kw)
+    policy = options.pop("policy", POLICY)
+    return Poller(policy, RETRY, **options)
+
+
+# An event: ("answer", payload, at) | ("error", exception, at, retry_after) | ("begin", at)
+Event = tuple[Any, ...]
+
+
+@dataclass
+class Case:
+    name: str
+    events: list[Event]
+    expect: list[dict[str, Any]]  # per event: "type", and attributes to check
+    poller: dict[str, Any] = field(default_factory=dict)
+
+
+def feed(poller: Poller, event: Event) -> Any:
+    kind = event[0]
+    if kind == "begin":
+        return poller.begin(event[1])
+    if kind == "answer":
+        return poller.answer(event[1], sent=event[2], received=event[2])
+    return poller.error(event[1], now=event[2], retry_after=event[3])
+
+
+CASES = [
+    Case(
+        "nothing known: the first poll goes at once",
+        [("begin", 0.0)],
+        [{"type": Sleep, "until": 0.0}],
+    ),
+    Case(
+        "first answer: journal PROCESSING, close in on the estimate's window by halves",
+        # Estimate 100 s: window [60, 130] by the prior, polled every 2 s from 60.
+        [("begin", 0.0), ("answer", processing(100, 10), 10.0)],
+        [
+            {"type": Sleep},
+            {
+                "type": Sleep,
+                "until": 10.0 + 0.5 * 50.0,
+                "persist": True,
+                "changes": {
+                    "status": "PROCESSING",
+                    "average_execution_ms": 100_000.0,
+                    "execution_ms": 10_000.0,
+                },
+            },
+        ],
+    ),
+    Case(
+        "later answers change the job in memory only",
+        [("answer", processing(100, 10), 10.0), ("answer", processing(100, 40), 40.0)],
+        [
+            {"persist": True},
+            {
+                "type": Sleep,
+                "persist": False,
+                "changes_keys": {"average_execution_ms", "execution_ms"},
+            },
+        ],
+    ),
+    Case(
+        "near the window it sleeps straight to its opening",
+        [("answer", processing(100, 50), 50.0)],
+        [{"type": Sleep, "until": 60.0}],
+    ),
+    Case(
+        "inside the window: one step of at most target_lag",
+        [("answer", processing(100, 80), 80.0)],
+        [{"type": Sleep, "until": 82.0}],
+    ),
+    Case(
+        "past the window: pauses grow with the time overdue",
+        [("answer", processing(100, 150), 150.0)],
+        [{"type": Sleep, "until": 150.0 + 2.0 + 0.1 * 20.0}],
+    ),
+    Case(
+        "overdue pauses stop growing at max_interval",
+        [("answer", processing(100, 5000), 5000.0)],
+        [{"type": Sleep, "until": 5030.0}],
+    ),
+    Case(
+        "the video itself: ready, journaled",
+        [("answer", processing(100, 80), 80.0), ("answer", None, 82.0)],
+        [{"type": Sleep}, {"type": Ready, "persist": True, "changes": {"status": "READY"}}],
+    ),
+    Case(
+        "a COMPLETED answer brings its timings to the journal",
+        [("answer", {"status": "COMPLETED", "execution_duration": 81_000}, 82.0)],
+        [{"type": Ready, "changes": {"status": "READY", "execution_ms": 81_000.0}}],
+    ),
+    Case(
+        "a job already READY is not journaled again",
+        [("answer", None, 5.0)],
+        [{"type": Ready, "persist": False, "changes": {}}],
+        {"status": "READY"},
+    ),
+    Case(
+        "a FAILED body fails the job",
+        [("answer", {"status": "FAILED"}, 5.0)],
+        [
+            {
+                "type": Failed,
+                "persist": True,
+                "changes": {"status": "FAILED", "error": "the API reported FAILED"},
+            }
+        ],
+    ),
+    Case(
+        "a bad key or no credit is not the job's failure",
+        [("error", status_error(401), 5.0, None), ("error", status_error(402), 6.0, None)],
+        [{"type": Reraise}, {"type": Reraise}],
+    ),
+    Case(
+        "404: the job is gone",
+        [("error", status_error(404), 5.0, None)],
+        [{"type": Failed, "persist": True}],
+    ),
+    Case(
+        "a 500 with a refund ends the job",
+        [("error", status_error(500, {"error": "x", "credits_refunded": True}), 5.0, None)],
+        [{"type": Failed}],
+    ),
+    Case(
+        "a passing 500, a 503 with Retry-After, a dropped connection: back off and go on",
+        [
+            ("error", status_error(500), 5.0, None),
+            ("error", status_error(503), 6.0, 4.0),
+            ("error", APIConnectionError("reset"), 20.0, None),
+        ],
+        [
+            {"type": Sleep, "until": 5.5},
+            {"type": Sleep, "until_between": (10.0, 10.4)},
+            {"type": Sleep, "until": 22.0},
+        ],
+    ),
+    Case(
+        "an answer resets the backoff",
+        [
+            ("error", APIConnectionError("reset"), 5.0, None),
+            ("error", APIConnectionError("reset"), 6.0, None),
+            ("answer", processing(100, 80), 80.0),
+            ("error", APIConnectionError("reset"), 81.0, None),
+        ],
+        [{"until": 5.5}, {"until": 7.0}, {"type": Sleep}, {"until": 81.5}],
+    ),
+    Case(
+        "a resumed job on an unknown server: probe the clock rate first",
+        [("answer", processing(100, 10), 1000.0)],
+        [{"type": Sleep, "until": 1000.5}],
+        {"queued_at": None},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_poller_decisions(case: Case) -> None:
+    poller = make(**case.poller)
+    for event, expect in zip(case.events, case.expect, strict=True):
+        decision = feed(poller, event)
+        for key, value in expect.items():
+            if key == "type":
+                assert isinstance(decision, value), (event, decision)
+            elif key == "until_between":
+                assert value[0] <= decision.until <= value[1], decision
+            elif key == "changes_keys":
+                assert set(decision.changes) == value, decision
+            elif isinstance(value, float):
+                assert getattr(decision, key) == pytest.approx(value), (key, decision)
+            else:
+                assert getattr(decision, key) == value, (key, decision)
+
+
+def test_ten_server_errors_in_a_row_fail_the_job() -> None:
+    poller = make()
+    decisions = [poller.error(status_error(500), now=float(i), retry_after=None) for i in range(10)]
+    assert all(isinstance(d, Sleep) for d in decisions[:9])
+    assert isinstance(decisions[9], Failed)
+
+
+def test_progress_reports_the_eta_to_the_forecast_middle() -> None:
+    decision = make().answer(processing(100, 10), sent=10.0, received=10.0)
+    assert isinstance(decision, Sleep) and decision.progress is not None
+    assert decision.progress.phase == "processing"
+    assert decision.progress.eta_s == pytest.approx(95.0 - 10.0)  # the window's middle
+    assert decision.progress.execution_ms == 10_000.0
+
+
+def test_a_learned_kind_sleeps_straight_to_the_window_without_asking_first() -> None:
+    stats = learned(90.0, 92.0, 94.0, 96.0, 98.0)
+    forecast = stats.forecast("k", 100.0, POLICY)
+    assert forecast is not None and forecast.learned
+    decision = make(stats=stats).begin(0.0)
+    assert decision.until == pytest.approx(forecast.low)
+    assert decision.priority == 0.0  # a look at the opening: no job expected there yet
+
+
+def test_the_window_is_divided_into_even_steps_of_at_most_target_lag() -> None:
+    poller = make()
+    assert poller.step(Forecast(10.0, 15.0)) == pytest.approx(5.0 / 3)
+    assert poller.step(Forecast(10.0, 11.0)) == pytest.approx(1.0)
+    wide = make(policy=PollPolicy(jitter=0.0, target_lag=5.0))
+    assert wide.step(Forecast(0.0, 100.0)) == pytest.approx(5.0)
+
+
+def test_a_finish_is_learned_at_the_middle_of_its_bracket() -> None:
+    stats = CompletionStats()
+    poller = make(stats=stats)
+    poller.answer(processing(100, 80), sent=80.0, received=80.0)
+    assert isinstance(poller.answer(None, sent=82.0, received=82.0), Ready)
+    for _ in range(2):  # two more jobs finishing at the same point
+        other = make(stats=stats)
+        other.answer(processing(100, 80), sent=80.0, received=80.0)
+        other.answer(None, sent=82.0, received=82.0)
+    forecast = stats.forecast("k", 100.0, POLICY)
+    assert forecast is not None and forecast.points == (81.0, 81.0, 81.0)
+
+
+def test_a_job_ready_at_the_first_look_moves_the_window_earlier() -> None:
+    stats = learned(90.0, 92.0, 94.0, 96.0, 98.0)
+    before = stats.forecast("k", 100.0, POLICY)
+    assert before is not None
+    poller = make(stats=stats)
+    first = poller.begin(0.0)
+    assert isinstance(poller.answer(None, sent=first.until, received=first.until), Ready)
+    after = stats.forecast("k", 100.0, POLICY)
+    assert after is not None and after.low < before.low
+    assert min(after.points) < before.low  # taken as finished below where the window opened
+
+
+def test_the_rate_is_measured_from_the_queue_time_at_any_server_speed() -> None:
+    poller = make(queued_at=0.0)
+    poller.answer(processing(6000, 1000), sent=10.0, received=10.0)  # 100x real time
+    assert poller.rate == pytest.approx(100.0)
+    decision = poller.answer(processing(6000, 5990), sent=59.9, received=59.9)
+    assert isinstance(decision, Sleep)
+    # Inside the prior window [3600, 7800] already, so one step of 2 server seconds (the
+    # window divided evenly: 4200 / 2100): 0.02 real seconds.
+    assert decision.until == pytest.approx(59.9 + 2.0 / 100.0)
+
+
+def test_a_window_that_moved_later_does_not_cost_an_extra_look() -> None:
+    stats = learned(90.0, 92.0, 94.0, 96.0, 98.0)
+    poller = make(stats=stats)
+    forecast = stats.forecast("k", 100.0, POLICY)
+    assert forecast is not None
+    # Polled just before the opening (the window has since moved): the next poll is one
+    # step on, not another look at the opening.
+    age = forecast.low - 0.5
+    decision = poller.answer(processing(100, age), sent=age, received=age)
+    assert isinstance(decision, Sleep)
+    assert decision.until == pytest.approx(age + poller.step(forecast))
