@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=20.0)
     parser.add_argument("--poll", type=float, default=0.25, help="the plain loop's interval")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="tottime", help="the profile's order (pstats keys)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -147,7 +148,7 @@ def main() -> None:
     print(f"SDK CPU per job / plain loop's: {sdk_cpu / plain_cpu:.2f}x")
     if profiler is not None:
         text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(40)
+        pstats.Stats(profiler, stream=text).sort_stats(args.sort).print_stats(40)
         print(text.getvalue(), file=sys.stderr)
 
 

@@ -141,6 +141,9 @@ class BaseClient:
         self.base_url = url.rstrip("/")
         #: The API the journal's entries are matched by (its URL may change; see `api_id`).
         self.api_id = api_id or api_id_of(self.base_url)
+        # Parsed API paths, and the headers every request carries.
+        self._parsed: dict[tuple[str, str], tuple[httpx.URL, bool]] = {}
+        self._user_agent = f"venice-video/{__version__}"
         # Called on close (the local engine this client started or joined).
         self._closers: list[Callable[[], None]] = []
         self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
@@ -218,10 +221,10 @@ class BaseClient:
         data: Mapping[str, Any] | None = None,
         authenticated: bool = True,
     ) -> httpx.Request:
-        url = path if path.startswith(("http://", "https://")) else self.base_url + path
-        if authenticated and self._api_key is None and is_real_api(url):
+        url, real = self._url(path)
+        if authenticated and self._api_key is None and real:
             raise MissingAPIKeyError(API_KEY_ENV)
-        merged = {"User-Agent": f"venice-video/{__version__}"}
+        merged = {"User-Agent": self._user_agent}
         if authenticated and self._api_key is not None:
             merged["Authorization"] = f"Bearer {self._api_key.get()}"
         merged.update(headers or {})
@@ -232,6 +235,17 @@ class BaseClient:
             # A pre-signed URL must never see the key, even if the http client has defaults.
             request.headers.pop("authorization", None)
         return request
+
+    def _url(self, path: str) -> tuple[httpx.URL, bool]:
+        """The URL of an API path (or of a full URL), parsed once, and whether it is the
+        hosted API's."""
+        if path.startswith(("http://", "https://")):  # a pre-signed URL: used once
+            return httpx.URL(path), is_real_api(path)
+        found = self._parsed.get((self.base_url, path))
+        if found is None:
+            url = self.base_url + path
+            found = self._parsed[(self.base_url, path)] = (httpx.URL(url), is_real_api(url))
+        return found
 
     def _status_error(self, response: httpx.Response) -> APIStatusError:
         error = make_status_error(response)

@@ -113,6 +113,24 @@ class Track:
                 offset += size
                 sample += 1
 
+    def chunk_spans(self) -> Iterator[tuple[int, int]]:
+        """`(offset, size)` of every chunk that holds samples (its samples end to end)."""
+        runs = self.sample_to_chunk
+        run = 0
+        sample = 0
+        for chunk_number, offset in enumerate(self.chunks, start=1):
+            while run + 1 < len(runs) and runs[run + 1][0] <= chunk_number:
+                run += 1
+            count = min(runs[run][1], self.sample_count - sample)
+            if count <= 0:
+                continue
+            if self.sizes is not None:
+                size = sum(self.sizes[sample : sample + count])
+            else:
+                size = self.uniform_size * count
+            yield offset, size
+            sample += count
+
     def sync_sample_numbers(self) -> list[int]:
         """0-based numbers of the samples that decode on their own (keyframes)."""
         if self.sync_samples is None:  # no `stss`: every sample is a sync sample
@@ -481,20 +499,11 @@ def _check_placement(structure: Structure) -> None:
     """Every chunk lies inside one `mdat` box, and no two chunks overlap."""
     media = structure.media
     starts = [s for s, _ in media]
-    spans: list[tuple[int, int, Track]] = []
-    for track in structure.tracks:
-        if track.sample_count == 0:
-            continue
-        chunk_start: int | None = None
-        chunk_end = 0
-        for offset, size in track.samples():
-            if offset != chunk_end or chunk_start is None:
-                if chunk_start is not None:
-                    spans.append((chunk_start, chunk_end, track))
-                chunk_start = offset
-            chunk_end = offset + size
-        if chunk_start is not None:
-            spans.append((chunk_start, chunk_end, track))
+    spans = [
+        (offset, offset + size, track)
+        for track in structure.tracks
+        for offset, size in track.chunk_spans()
+    ]
     for start, end, track in spans:
         box = bisect.bisect_right(starts, start) - 1
         if box < 0 or end > media[box][1]:

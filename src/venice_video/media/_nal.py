@@ -33,6 +33,8 @@ from ._mp4 import Track
 __all__ = ["check_packet", "check_track"]
 
 _BLOCK: Final = 1 << 20
+#: Files up to this size are walked in memory (a few 480p-1080p clips), larger ones in place.
+_IN_MEMORY: Final = 16 << 20
 _FORBIDDEN: Final = re.compile(rb"\x00\x00[\x00-\x02]")
 # H.264 types 0 and 24-31 are unspecified (RTP uses them, never a stored stream); HEVC
 # types 48-63 likewise.
@@ -52,9 +54,18 @@ def check_track(path: Path, track: Track) -> None:
     try:
         starts = array("Q")
         ends = array("Q")
+        read: Reader
+        if os.fstat(fd).st_size <= _IN_MEMORY:
+            # A small file is read once: two system calls a unit cost more than its bytes.
+            data = os.pread(fd, _IN_MEMORY, 0)
 
-        def read(offset: int, n: int) -> bytes:
-            return os.pread(fd, n, offset)
+            def read(offset: int, n: int) -> bytes:
+                return data[offset : offset + n]
+
+        else:
+
+            def read(offset: int, n: int) -> bytes:
+                return os.pread(fd, n, offset)
 
         count = track.sample_count
         for number, (offset, size) in enumerate(track.samples()):
