@@ -97,7 +97,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._download import PartFile
-    from .journal import Journal, JournalEntry
+    from .journal import JournalEntry, JournalStore
 
 __all__ = ["AsyncVeniceVideo", "BaseClient", "CancelToken", "ProgressCallback", "VeniceVideo"]
 
@@ -107,7 +107,7 @@ T = TypeVar("T")
 
 #: Called with each `Progress`; returning `False` cancels the wait (the job stays journaled).
 ProgressCallback: TypeAlias = Callable[[Progress], "bool | None"]
-JournalArg: TypeAlias = "Journal | str | os.PathLike[str] | bool | None"
+JournalArg: TypeAlias = "JournalStore | str | os.PathLike[str] | bool | None"
 ElementArg: TypeAlias = "Element | Mapping[str, Any]"
 KeyframeArg: TypeAlias = "Keyframe | Mapping[str, Any]"
 
@@ -278,7 +278,7 @@ class BaseClient:
         self._limiter = RateLimiter(rate_limit)
         self._stats = CompletionStats()
         self._journal_arg = journal
-        self._journal: Journal | None = None
+        self._journal: JournalStore | None = None
         self._journal_owned = False
         self._journal_lock = threading.Lock()
         self._catalog = catalog
@@ -294,20 +294,20 @@ class BaseClient:
     # ------------------------------------------------------------------ journal
 
     @property
-    def journal(self) -> Journal | None:
+    def journal(self) -> JournalStore | None:
         """The job journal, opened on first use; `None` when journaling is off."""
         if self._journal_arg is False:
             return None
         with self._journal_lock:
             if self._journal is None:
-                from .journal import Journal
+                from .journal import JournalStore, open_journal
 
                 arg = self._journal_arg
-                if isinstance(arg, Journal):
+                if isinstance(arg, JournalStore):
                     self._journal = arg
                 else:
-                    path = None if arg is None or arg is True else arg
-                    self._journal = Journal(path)
+                    # A postgresql:// URL opens the shared journal; anything else is a file.
+                    self._journal = open_journal(None if arg is None or arg is True else arg)
                     self._journal_owned = True
             return self._journal
 
@@ -574,7 +574,7 @@ class BaseClient:
                         idempotency_key=key,
                         model=model,
                         base_url=self.base_url,
-                        journal_path=str(journal.path) if journal is not None else None,
+                        journal_path=journal.location if journal is not None else None,
                         reason=_reason(exc),
                     ) from exc
                 if journal is not None:
@@ -1404,7 +1404,7 @@ def _range_total(response: httpx.Response) -> int | None:
     return int(total) if total.isdigit() else None
 
 
-def _update_entry(journal: Journal, key: str, changes: dict[str, Any]) -> JournalEntry | None:
+def _update_entry(journal: JournalStore, key: str, changes: dict[str, Any]) -> JournalEntry | None:
     # A job built by hand (not queued through this journal) has no entry to update.
     if journal.get(key) is None:
         return None
@@ -1498,8 +1498,9 @@ class VeniceVideo(BaseClient):
         base_url: the API root; defaults to `$VENICE_BASE_URL`, else the real API.
         timeout: per HTTP request (seconds or an `httpx.Timeout`).
         wait_timeout: how long `wait()` and `generate()` wait for a job, by default.
-        journal: a `Journal`, a path to one, `None` for the default journal, or `False` to
-            keep no journal (then nothing survives a crash).
+        journal: a `Journal`, a path to one, a `postgresql://` URL (a shared journal), `None`
+            for the default journal, or `False` to keep no journal (then nothing survives a
+            crash).
         cache_dir: where the model catalog is cached; `False` to keep it in memory only.
         catalog: use this catalog and never fetch one (tests, offline use).
         retry: retries of free calls.

@@ -17,7 +17,7 @@ from .._client import VeniceVideo
 from .._client import _resolve_fields as resolve_fields
 from .._models import VideoJob
 from .._types import JOB_STATUSES, TERMINAL_STATUSES
-from ..journal import Journal
+from ..journal import JournalStore, open_journal
 from ._engine import open_client
 from ._errors import CLIError, report
 from ._options import request_fields, request_options
@@ -43,8 +43,8 @@ class State:
         with open_client(self.settings, quiet=self.quiet or self.as_json, **kw) as client:
             yield client
 
-    def journal(self) -> Journal:
-        return Journal(self.settings.journal_path)
+    def journal(self) -> JournalStore:
+        return open_journal(self.settings.journal_path)
 
     def say(self, message: str) -> None:
         """A human message on stderr (not in --json or --quiet mode)."""
@@ -434,9 +434,14 @@ def jobs(
             "status": e.status,
             "cost": f"${e.quote_usd:.4f}" if e.quote_usd is not None else "-",
             "file": e.output_path or "-",
+            "worker": e.worker or "-",
         }
         for e in entries
     ]
+    # A shared journal says which worker holds (or saved) each job.
+    columns = ["id", "model", "status", "cost", "file"] + (
+        ["worker"] if any(e.worker for e in entries) else []
+    )
     if state.as_json:
         state.emit(
             [
@@ -449,6 +454,7 @@ def jobs(
                     "output_path": e.output_path,
                     "error": e.error,
                     "created_at": e.created_at,
+                    "worker": e.worker,
                 }
                 for e in entries
             ]
@@ -456,7 +462,7 @@ def jobs(
     elif not rows:
         click.echo("no jobs")
     else:
-        click.echo(plain_table(rows, ["id", "model", "status", "cost", "file"]))
+        click.echo(plain_table(rows, columns))
 
 
 @jobs.command("resume")

@@ -22,7 +22,7 @@ import anyio
 from .._client import AsyncVeniceVideo
 from .._client import _resolve_fields as resolve_fields
 from .._models import VideoJob
-from ..journal import Journal
+from ..journal import JournalStore
 from ._errors import CLIError
 from ._options import request_fields
 
@@ -195,7 +195,7 @@ async def _price(client: AsyncVeniceVideo, row: BatchRow) -> float:
     return float((await client.quote(request=request)).quote)
 
 
-def _entry_state(journal: Journal, row: BatchRow) -> str | None:
+def _entry_state(journal: JournalStore, row: BatchRow) -> str | None:
     entry = journal.get(row.key)
     if entry is None:
         return None
@@ -208,7 +208,7 @@ def _entry_state(journal: Journal, row: BatchRow) -> str | None:
 
 async def run_batch(
     client: AsyncVeniceVideo,
-    journal: Journal,
+    journal: JournalStore,
     rows: list[BatchRow],
     *,
     concurrency: int,

@@ -49,7 +49,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     output_dir: Path = field(default_factory=Path.cwd)
     max_cost: float | None = None
-    journal_path: Path | None = None
+    #: A SQLite file, or a `postgresql://` URL for a shared journal.
+    journal_path: Path | str | None = None
     local_speed: float = DEFAULT_LOCAL_SPEED
     local_port: int = DEFAULT_LOCAL_PORT
     #: The server is known to honour `Idempotency-Key` on queue, so a job whose queue
@@ -77,12 +78,26 @@ class Settings:
             "model": self.model,
             "output_dir": str(self.output_dir),
             "max_cost": self.max_cost,
-            "journal": str(self.journal_path) if self.journal_path else "default",
+            "journal": _shown_journal(self.journal_path),
             "local_speed": self.local_speed,
             "trust_idempotency": self.trust_idempotency,
             "config_file": f"{self.config_file} ({found})",
             "sources": {k: v for k, v in self.sources.items()},
         }
+
+
+def _is_database_url(value: object) -> bool:
+    return str(value or "").lower().startswith(("postgres://", "postgresql://"))
+
+
+def _shown_journal(value: Path | str | None) -> str:
+    if not value:
+        return "default"
+    if _is_database_url(value):
+        from ..journal._postgres import redact_url
+
+        return redact_url(str(value))
+    return str(value)
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -131,7 +146,9 @@ def load_settings(
     cost = pick("max_cost", max_cost, "VENICE_VIDEO_MAX_COST")
     settings.max_cost = float(cost) if cost is not None else None
     jpath = pick("journal", journal, "VENICE_VIDEO_JOURNAL")
-    settings.journal_path = Path(jpath).expanduser() if jpath else None
+    settings.journal_path = (
+        str(jpath) if _is_database_url(jpath) else Path(jpath).expanduser() if jpath else None
+    )
     speed = pick("local_speed", local_speed, "VENICE_VIDEO_LOCAL_SPEED")
     settings.local_speed = float(speed) if speed is not None else DEFAULT_LOCAL_SPEED
     trust = pick("trust_idempotency", trust_idempotency, "VENICE_VIDEO_TRUST_IDEMPOTENCY")

@@ -25,7 +25,7 @@ from .._client import AsyncVeniceVideo
 from .._exceptions import JobTimeoutError, VeniceVideoError
 from .._models import Progress, VideoJob
 from .._types import UNFINISHED_STATUSES
-from ..journal import Journal, JournalEntry
+from ..journal import JournalEntry, JournalStore
 from ._views import clean_url, scrub
 
 __all__ = ["UI_TAG", "Changes", "Runner", "Tracker"]
@@ -96,7 +96,7 @@ class Runner:
         if journal is None:
             raise ValueError("the gallery needs a client with a journal (journal=False)")
         self.client = client
-        self.journal: Journal = journal
+        self.journal: JournalStore = journal
         self.api = clean_url(client.base_url)
         self.clock = clock
         self.changes = Changes()
