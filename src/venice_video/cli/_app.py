@@ -513,6 +513,9 @@ def config_cmd(state: State) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `venice-video` command."""
-    from . import _more  # noqa: F401  (registers batch, transcribe, serve, mcp)
+    from . import (
+        _more,  # noqa: F401  (registers batch, transcribe, serve, mcp)
+        _workers,  # noqa: F401  (registers worker, workers, journal)
+    )
 
     cli.main(args=argv, prog_name="venice-video")

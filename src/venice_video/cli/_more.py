@@ -42,6 +42,8 @@ __all__: list[str] = []
 @click.option("-a", "--aspect", "aspect_ratio", help="Default aspect ratio.")
 @click.option("-y", "--yes", is_flag=True, help="Spend without asking.")
 @click.option("--timeout", type=float, default=None, help="Seconds to wait for each job.")
+@click.option("--detach", is_flag=True, help="Hand the jobs to workers (shared journal).")
+@click.option("--budget", "budgets", multiple=True, help="With --detach: reserve in this budget.")
 @pass_state
 def batch(
     state: State,
@@ -56,12 +58,15 @@ def batch(
     aspect_ratio: str | None,
     yes: bool,
     timeout: float | None,
+    detach: bool,
+    budgets: tuple[str, ...],
 ) -> None:
     """Run every job in FILE (JSONL, one job a line, or YAML, a list); rerun to resume.
 
     Each row takes the generate options as keys: prompt, model, duration, aspect,
     resolution, audio, negative, image, end_image, audio_file, video, refs, elements,
-    scenes, upscale, plus name and output (the file name).
+    scenes, upscale, plus name and output (the file name). With --detach the rows are
+    priced, reserved and handed to `venice-video worker`s through the shared journal.
     """
     defaults = {
         k: v
@@ -73,6 +78,11 @@ def batch(
         }.items()
         if v
     }
+    if detach:
+        from ._workers import submit_batch
+
+        return submit_batch(state, file, out_dir=out_dir, template=template, defaults=defaults,
+                            max_total_cost=max_total_cost, budgets=budgets, yes=yes)  # fmt: skip
     out = out_dir or state.settings.output_dir
     rows = load_rows(
         file, default_model=state.settings.model, out_dir=out, template=template, defaults=defaults

@@ -105,12 +105,21 @@ PG_MIGRATIONS: Final[tuple[Migration, ...]] = (
             )
             """,
             "CREATE INDEX budget_ledger_job ON budget_ledger (job_key)",
+            # The full queue body of a job left for a worker (the journal keeps only digests of
+            # large inline media); dropped once the job is queued.
+            """
+            CREATE TABLE payloads (
+                key  TEXT PRIMARY KEY,
+                body TEXT NOT NULL
+            )
+            """,
             # The settlement happens in the same transaction as the journal write that
             # proves it, whoever writes it (a worker, a resume, the SDK).
             """
             CREATE FUNCTION settle_ledger() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF NEW.queue_id IS NOT NULL AND OLD.queue_id IS NULL THEN
+                    DELETE FROM payloads WHERE key = NEW.key;
                     UPDATE budget_ledger
                        SET state = 'settled',
                            amount_micro = COALESCE(round(NEW.quote_usd * 1000000)::BIGINT,

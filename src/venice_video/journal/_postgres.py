@@ -171,10 +171,11 @@ class PostgresJournal(JournalStore):
         *,
         tx: bool = True,
         retry_for: float | None = None,
+        timeout: float | None = None,
     ) -> T:
         """Call `fn(conn)` (inside one transaction when `tx`), trying again while the database
         cannot be reached. `fn` must be safe to repeat: its transaction may have committed
-        just before the connection broke.
+        just before the connection broke. `timeout` bounds the wait for a pooled connection.
 
         Raises:
             JournalError: the database stayed unreachable, or refused the work.
@@ -185,7 +186,7 @@ class PostgresJournal(JournalStore):
         delay = 0.05
         while True:
             try:
-                with self.pool.connection() as conn:
+                with self.pool.connection(timeout=timeout) as conn:
                     if not tx:
                         return fn(conn)
                     with conn.transaction():
@@ -202,6 +203,10 @@ class PostgresJournal(JournalStore):
                 raise JournalError(
                     f"the journal at {self.location} refused the request: {_one_line(exc)}"
                 ) from exc
+
+    def now(self) -> float:
+        """The journal's clock (wall seconds): what its timestamps are written with."""
+        return self._clock()
 
     # ------------------------------------------------------------------ writes
 
