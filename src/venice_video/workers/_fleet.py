@@ -238,7 +238,7 @@ class Fleet:
                     (name, item.key, amount),
                 )
             app.tasks[TASK_NAME].configure(
-                lock=item.key, queueing_lock=item.key, queue=queue, connection=conn
+                queueing_lock=item.key, queue=queue, connection=conn
             ).defer(key=item.key)
             return Submitted(item.key, "new", "QUOTED")
 
@@ -254,7 +254,7 @@ class Fleet:
             try:
                 with conn.transaction():
                     app.tasks[TASK_NAME].configure(
-                        lock=key, queueing_lock=key, queue=queue_name(base_url), connection=conn
+                        queueing_lock=key, queue=queue_name(base_url), connection=conn
                     ).defer(key=key)
             except procrastinate.exceptions.AlreadyEnqueued:
                 return False
@@ -344,7 +344,6 @@ class Fleet:
                 """
                 UPDATE jobs SET lease_until = clock_timestamp() + make_interval(secs => %(s)s)
                  WHERE key = ANY(%(k)s) AND worker = %(w)s AND lease_until IS NOT NULL
-                   AND lease_until > clock_timestamp()
                 RETURNING key
                 """,
                 {"s": lease_s, "k": list(keys), "w": worker},
@@ -354,8 +353,9 @@ class Fleet:
         return self.journal.run(write, retry_for=retry_for)
 
     def orphans(self, base_url: str, *, idle_s: float, limit: int = 200) -> builtins.list[str]:
-        """Detached jobs of this API, unfinished, held by nobody, with no procrastinate job
-        waiting or running: their hand-out was lost (a submitter died mid-way)."""
+        """Detached jobs of this API, unfinished, held by nobody for a while, with no
+        procrastinate job waiting: their hand-out was lost (a submitter died mid-way), or the
+        run that had it ended without finishing it and cannot be retried."""
         stale = self.journal.now() - idle_s
         rows = self.journal.run(
             lambda conn: conn.execute(
@@ -367,7 +367,7 @@ class Fleet:
                    AND j.updated_at < %(stale)s
                    AND NOT EXISTS (
                        SELECT 1 FROM procrastinate_jobs p
-                        WHERE p.queueing_lock = j.key AND p.status IN ('todo', 'doing'))
+                        WHERE p.queueing_lock = j.key AND p.status = 'todo')
                  ORDER BY j.created_at LIMIT %(n)s
                 """,
                 {

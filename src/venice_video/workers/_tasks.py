@@ -2,10 +2,10 @@
 
 procrastinate hands the work out: a submission defers one `render` job per video (in the same
 transaction as the journal entry and the budget reservation), and any worker's procrastinate
-loop fetches it. Its `lock` and `queueing_lock` are the journal key, so one video never has two
-jobs waiting, nor two running. Everything that must hold for money (the paid step, the lease,
-the ledger) is in the journal; a procrastinate job only says "drive this key to its end", so
-running one twice is harmless.
+loop fetches it. Its `queueing_lock` is the journal key, so one video never has two jobs
+waiting. Everything that must hold for money (the paid step, the lease, the ledger) is in the
+journal: a procrastinate job only says "drive this key to its end", and the journal's lease
+makes sure one worker at a time does, so running one twice is harmless.
 """
 
 from __future__ import annotations
