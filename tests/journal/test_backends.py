@@ -86,7 +86,11 @@ def test_the_env_var_may_name_a_database(pg_url: str, monkeypatch: pytest.Monkey
 def test_lifecycle_stamps_and_reads(store: JournalStore, clock: FakeClock) -> None:
     start = clock.now
     entry = _intent(store, "k1", tags={"batch": "b1", "row": 3})
-    assert (entry.status, entry.tags, entry.created_at) == ("QUEUING", {"batch": "b1", "row": 3}, start)
+    assert (entry.status, entry.tags, entry.created_at) == (
+        "QUEUING",
+        {"batch": "b1", "row": 3},
+        start,
+    )
     clock.advance(1)
     queued = store.record_queued("k1", queue_id="q-123", download_url=None)
     assert (queued.status, queued.queue_id, queued.queued_at) == ("QUEUED", "q-123", start + 1)
@@ -265,9 +269,7 @@ def test_processes_on_a_fresh_database_migrate_once_and_share_it(pg_url: str) ->
 def test_a_database_from_a_newer_release_is_refused(pg_url: str) -> None:
     with open_journal(pg_url) as journal:
         journal.run(  # type: ignore[attr-defined]
-            lambda c: c.execute(
-                "INSERT INTO schema_migrations VALUES (999, 'from the future', 0)"
-            )
+            lambda c: c.execute("INSERT INTO schema_migrations VALUES (999, 'from the future', 0)")
         )
     with pytest.raises(JournalError, match="newer"):
         open_journal(pg_url)

@@ -168,8 +168,9 @@ class Team:
         """Run one `batch FILE --detach` per file, all at once; their JSON summaries."""
         procs = [
             subprocess.Popen(
-                self.cli("batch", str(path), "--detach", "--budget", budget, "--out-dir",
-                         path.stem),
+                self.cli(
+                    "batch", str(path), "--detach", "--budget", budget, "--out-dir", path.stem
+                ),
                 env=self.env(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -218,7 +219,7 @@ class Team:
                     counts[e.status] = counts.get(e.status, 0) + 1
                 stuck = [e.key for e in entries if not (e.is_finished or e.needs_attention)]
                 detail = journal.run(
-                    lambda conn: conn.execute(
+                    lambda conn, stuck=stuck: conn.execute(
                         "SELECT j.key, j.status, j.worker, j.lease_until - clock_timestamp(), "
                         "p.id, p.status, p.attempts, p.scheduled_at - now(), p.worker_id "
                         "FROM jobs j LEFT JOIN procrastinate_jobs p ON p.queueing_lock = j.key "
