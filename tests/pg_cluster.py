@@ -122,25 +122,27 @@ class Cluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def unavailable(reason: str) -> None:
+    """Skip with `reason`, or fail where PostgreSQL is required (CI)."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1 turns this skip into a failure)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Cluster]:
     """A real PostgreSQL server for the whole session (skipped where it cannot be had)."""
     bindir = find_binaries()
     if bindir is None:
-        reason = (
+        unavailable(
             "PostgreSQL is not installed (no initdb/pg_ctl on PATH or under "
             "/usr/lib/postgresql/*/bin): `apt-get install postgresql` to run these tests"
         )
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{reason} ({REQUIRE_ENV}=1)")
-        pytest.skip(reason)
+        raise AssertionError("unreachable")
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        reason = "psycopg is not installed: pip install 'venice-video[postgres]'"
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{reason} ({REQUIRE_ENV}=1)")
-        pytest.skip(reason)
+        unavailable("psycopg is not installed: pip install 'venice-video[postgres]'")
     cluster = Cluster(bindir)
     try:
         yield cluster

@@ -300,3 +300,16 @@ def test_the_location_hides_the_password(pg_url: str) -> None:
     url = pg_url.replace("postgres@", "postgres:pw-not-shown@")
     with open_journal(url) as journal:
         assert "pw-not-shown" not in journal.location and "pw-not-shown" not in repr(journal)
+
+
+def test_missing_postgres_skips_locally_and_fails_where_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pg_cluster import REQUIRE_ENV, unavailable
+
+    monkeypatch.delenv(REQUIRE_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="not installed"):
+        unavailable("PostgreSQL is not installed")
+    monkeypatch.setenv(REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match=REQUIRE_ENV):
+        unavailable("PostgreSQL is not installed")

@@ -87,7 +87,11 @@ class _Group(click.Group):
     help="API root (default: $VENICE_BASE_URL, else the "
     "real API with a key, else the embedded local engine).",
 )
-@click.option("--journal", type=click.Path(dir_okay=False), help="Job journal file.")
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False),
+    help="Job journal file, or a postgresql:// URL for a shared one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (errors too).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
