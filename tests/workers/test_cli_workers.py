@@ -131,3 +131,16 @@ def test_journal_migrate_copies_a_sqlite_journal_once(
         after = {e.key: e for e in new.list()}
         assert new.total_spent() == 1.0
     assert after == before
+
+
+def test_a_database_url_is_kept_whole_and_shown_without_its_password(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from venice_video.cli._settings import load_settings
+
+    url = "postgresql://studio:s3cret-pw@db.internal:5432/venice"
+    monkeypatch.setenv("VENICE_VIDEO_CONFIG", "/nonexistent/config.toml")
+    settings = load_settings(journal=url)
+    assert settings.journal_path == url
+    shown = json.loads(run("--json", "config", VENICE_VIDEO_JOURNAL=url).output)["journal"]
+    assert shown == "postgresql://studio@db.internal:5432/venice"

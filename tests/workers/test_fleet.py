@@ -93,6 +93,6 @@ def test_the_same_with_kill_9_every_few_seconds_and_a_database_restart(
 ) -> None:
     result, summaries, _ = _run(postgres, pg_url, tmp_path, chaos=True)
     print("fleet under chaos:", result)
-    assert result["kills"] >= 8 and result["pg_restarted"]
+    assert result["kills"] >= 5 and result["pg_restarted"]
     assert result["queue_requests"] >= JOBS  # any extra ones were checks of an unknown outcome
     _assert_the_five_figures(result, summaries)

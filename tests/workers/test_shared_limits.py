@@ -88,6 +88,23 @@ def test_the_servers_answers_reach_every_machine(journal: PostgresJournal, pg_ur
         assert a.stats()["queue"]["capacity"] == 1.0
 
 
+def test_a_client_takes_its_queue_and_retrieve_tokens_from_the_shared_bucket(
+    journal: PostgresJournal, server: Any, api_key: str
+) -> None:
+    from venice_video import VeniceVideo
+    from venice_video.workers import attach_shared_limits
+
+    limits = SharedRateLimits(journal, api_key, SharedRatePolicy(window_s=1.0))
+    with VeniceVideo(api_key=api_key, base_url=server.base_url, journal=False) as client:
+        attach_shared_limits(client, limits)
+        client.generate(
+            model="grok-imagine-text-to-video-private", prompt="a boat", duration="1s",
+            resolution="480p",
+        )  # fmt: skip
+    stats = limits.stats()
+    assert stats["queue"]["taken"] == 1 and stats["retrieve"]["taken"] >= 1
+
+
 def test_the_key_is_never_stored(journal: PostgresJournal) -> None:
     limits = SharedRateLimits(journal, SECRET, SLOW)
     limits.take("queue")

@@ -23,6 +23,7 @@ from ._ratelimit import (
     SharedLimiter,
     SharedRateLimits,
     SharedRatePolicy,
+    attach_shared_limits,
     fingerprint,
 )
 from ._submit import WorkQueue
@@ -42,6 +43,7 @@ __all__ = [
     "WorkQueue",
     "WorkerConfig",
     "WorkerInfo",
+    "attach_shared_limits",
     "fingerprint",
     "run_worker",
 ]

@@ -184,8 +184,6 @@ class Fleet:
             BudgetExceededError: a budget cannot take the job's price; nothing was recorded.
             JournalError: a budget does not exist, or the database refused the work.
         """
-        from ..journal._postgres import PostgresJournal  # noqa: F401  (the type, for mypy)
-
         app = self._procrastinate()
         amount = _micro(item.quote_usd)
         names = sorted(set(budgets))

@@ -39,7 +39,14 @@ if TYPE_CHECKING:
 
     from ..journal._postgres import PostgresJournal
 
-__all__ = ["RequestLimiter", "SharedLimiter", "SharedRateLimits", "SharedRatePolicy", "fingerprint"]
+__all__ = [
+    "RequestLimiter",
+    "SharedLimiter",
+    "SharedRateLimits",
+    "SharedRatePolicy",
+    "attach_shared_limits",
+    "fingerprint",
+]
 
 logger = logging.getLogger("venice_video.workers")
 
@@ -277,7 +284,7 @@ class SharedLimiter:
         self.shared.observe(bucket, status=status, headers=headers, wall_now=wall_now)
 
 
-def attach(client: Any, shared: SharedRateLimits) -> None:
+def attach_shared_limits(client: Any, shared: SharedRateLimits) -> None:
     """Make `client` (a `VeniceVideo` or `AsyncVeniceVideo`) take its tokens from `shared`."""
     client._limiter = SharedLimiter(client._limiter, shared)
 

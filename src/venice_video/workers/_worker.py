@@ -44,7 +44,7 @@ from ..journal import JournalEntry
 from ..journal._codec import clean_base_url
 from ..journal._postgres import PostgresJournal
 from ._fleet import OUTPUT_TAG, Fleet
-from ._ratelimit import SharedRateLimits, SharedRatePolicy, attach
+from ._ratelimit import SharedRateLimits, SharedRatePolicy, attach_shared_limits
 from ._tasks import ensure_queue_schema, make_app, queue_name
 
 if TYPE_CHECKING:
@@ -323,7 +323,7 @@ async def run_worker(config: WorkerConfig, *, stop: anyio.Event | None = None) -
                 limits = await anyio.to_thread.run_sync(
                     lambda: SharedRateLimits(journal, str(config.api_key), config.rate_policy)
                 )
-                attach(client, limits)
+                attach_shared_limits(client, limits)
             runtime = Runtime(config, client, fleet)
 
             async def render(context: procrastinate.JobContext, key: str) -> str:
