@@ -5,7 +5,7 @@ Everything runs on this machine: a throwaway PostgreSQL cluster (initdb/pg_ctl, 
 `postgres` user when run as root), the local server in its own process with its rate limits
 on, and `venice-video worker` processes. Server time runs at real speed so the rate-limit
 headers mean what they say; jobs are made short instead (about 5 s) and the key's window is
-2 s. The key's queue limit is set low enough (3 jobs a second) that the local server's own
+10 s. The key's queue limit is set low enough (3 jobs a second) that the local server's own
 render capacity on a small machine is not what binds: the limit is, as it is with Venice.
 
 For each worker count, a fresh database and a fresh server account: N jobs are submitted
@@ -85,9 +85,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=120)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--window", type=float, default=2.0, help="the key's window, seconds")
-    parser.add_argument("--queue-limit", type=int, default=6, help="queues per window")
-    parser.add_argument("--retrieve-limit", type=int, default=30, help="retrieves per window")
+    parser.add_argument("--window", type=float, default=10.0, help="the key's window, seconds")
+    parser.add_argument("--queue-limit", type=int, default=30, help="queues per window")
+    parser.add_argument("--retrieve-limit", type=int, default=150, help="retrieves per window")
     parser.add_argument(
         "--scale", type=float, default=0.2, help="server execution-time scale (job length)"
     )
