@@ -89,7 +89,7 @@ def test_the_servers_answers_reach_every_machine(journal: PostgresJournal, pg_ur
 
 
 def test_a_client_takes_its_queue_and_retrieve_tokens_from_the_shared_bucket(
-    journal: PostgresJournal, server: Any, api_key: str
+    journal: PostgresJournal, server: Any, api_key: str, tmp_path: Path
 ) -> None:
     from venice_video import VeniceVideo
     from venice_video.workers import attach_shared_limits
@@ -99,7 +99,7 @@ def test_a_client_takes_its_queue_and_retrieve_tokens_from_the_shared_bucket(
         attach_shared_limits(client, limits)
         client.generate(
             model="grok-imagine-text-to-video-private", prompt="a boat", duration="1s",
-            resolution="480p",
+            resolution="480p", output=tmp_path / "boat.mp4",
         )  # fmt: skip
     stats = limits.stats()
     assert stats["queue"]["taken"] == 1 and stats["retrieve"]["taken"] >= 1
