@@ -21,7 +21,7 @@ from venice_video.workers import Fleet
 JOBS = 400
 SUBMITTERS = 3
 ROWS_EACH = 140  # 420 offered: the budget takes exactly 400
-CHAOS_S = 45.0
+CHAOS_S = 30.0
 
 
 def _run(
@@ -50,7 +50,7 @@ def _run(
                     return
                 if elapsed >= events["next_kill"]:
                     team.kill_worker(rng.randrange(team.workers))
-                    events["next_kill"] = elapsed + rng.uniform(3.0, 5.0)
+                    events["next_kill"] = elapsed + rng.uniform(4.0, 6.0)
                 if not events["pg_restarted"] and elapsed >= 12.0:
                     postgres.restart()
                     events["pg_restarted"] = True
@@ -93,6 +93,6 @@ def test_the_same_with_kill_9_every_few_seconds_and_a_database_restart(
 ) -> None:
     result, summaries, _ = _run(postgres, pg_url, tmp_path, chaos=True)
     print("fleet under chaos:", result)
-    assert result["kills"] >= 5 and result["pg_restarted"]
+    assert result["kills"] >= 4 and result["pg_restarted"]
     assert result["queue_requests"] >= JOBS  # any extra ones were checks of an unknown outcome
     _assert_the_five_figures(result, summaries)

@@ -122,7 +122,11 @@ class PostgresJournal(JournalStore):
         self._pool: psycopg_pool.ConnectionPool[Any] | None = None
         self._pid = os.getpid()
         self._closed = False
-        self.run(lambda conn: migrate_pg(conn, schema=self.schema, clock=self._clock), tx=False)
+        try:
+            self.run(lambda conn: migrate_pg(conn, schema=self.schema, clock=self._clock), tx=False)
+        except BaseException:
+            self.close()  # the pool's threads must not outlive a journal that never opened
+            raise
 
     # ------------------------------------------------------------------ connections
 
@@ -220,11 +224,8 @@ class PostgresJournal(JournalStore):
         quote_usd: float | None,
         output_path: str | None,
         tags: Mapping[str, Any] | None = None,
-        status: JobStatus = "QUEUING",
     ) -> JournalEntry:
         """Record a job about to be queued (status QUEUING). Call it BEFORE sending the queue.
-
-        `status="QUOTED"` records a job priced but left for a worker to queue.
 
         Raises:
             JournalError: `key` is already in the journal, or the write failed.
@@ -233,7 +234,7 @@ class PostgresJournal(JournalStore):
         row = {
             "key": key,
             "model": model,
-            "status": status,
+            "status": "QUEUING",
             "base_url": clean_base_url(base_url),
             "request": dump_json(digest_data_urls(scrub(request)), "request"),
             "quote_usd": quote_usd,
