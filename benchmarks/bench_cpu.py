@@ -32,8 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from bench_batch import start_server
 
+from bench_batch import start_server
 from venice_video import VeniceVideo
 
 MODEL = "wan-3-0-text-to-video"
