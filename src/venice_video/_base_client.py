@@ -63,14 +63,14 @@ from ._types import JobStatus
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from .journal import Journal
+    from .journal import JournalStore
 
 
 logger = logging.getLogger("venice_video")
 
 T = TypeVar("T")
 
-JournalArg: TypeAlias = "Journal | str | os.PathLike[str] | bool | None"
+JournalArg: TypeAlias = "JournalStore | str | os.PathLike[str] | bool | None"
 ElementArg: TypeAlias = "Element | Mapping[str, Any]"
 KeyframeArg: TypeAlias = "Keyframe | Mapping[str, Any]"
 
@@ -160,7 +160,7 @@ class BaseClient:
         self._stats = CompletionStats()
         self._limiter = RateLimiter(rate_limit, rate=lambda: self._stats.rate)
         self._journal_arg = journal
-        self._journal: Journal | None = None
+        self._journal: JournalStore | None = None
         self._journal_owned = False
         self._journal_lock = threading.Lock()
         self._catalog = catalog
@@ -180,20 +180,20 @@ class BaseClient:
     # ------------------------------------------------------------------ journal
 
     @property
-    def journal(self) -> Journal | None:
+    def journal(self) -> JournalStore | None:
         """The job journal, opened on first use; `None` when journaling is off."""
         if self._journal_arg is False:
             return None
         with self._journal_lock:
             if self._journal is None:
-                from .journal import Journal
+                from .journal import JournalStore, open_journal
 
                 arg = self._journal_arg
-                if isinstance(arg, Journal):
+                if isinstance(arg, JournalStore):
                     self._journal = arg
                 else:
-                    path = None if arg is None or arg is True else arg
-                    self._journal = Journal(path)
+                    # A postgresql:// URL opens the shared journal; anything else is a file.
+                    self._journal = open_journal(None if arg is None or arg is True else arg)
                     self._journal_owned = True
             return self._journal
 

@@ -113,8 +113,9 @@ class VeniceVideo(BaseClient, ModelChoice):
         base_url: the API root; defaults to `$VENICE_BASE_URL`, else the real API.
         timeout: per HTTP request (seconds or an `httpx.Timeout`).
         wait_timeout: how long `wait()` and `generate()` wait for a job, by default.
-        journal: a `Journal`, a path to one, `None` for the default journal, or `False` to
-            keep no journal (then nothing survives a crash).
+        journal: a `Journal`, a path to one, a `postgresql://` URL (a shared journal), `None`
+            for the default journal, or `False` to keep no journal (then nothing survives a
+            crash).
         cache_dir: where the model catalog is cached; `False` to keep it in memory only.
         catalog: use this catalog and never fetch one (tests, offline use).
         retry: retries of free calls.

@@ -14,7 +14,7 @@ from ._models import Progress, VideoJob
 
 if TYPE_CHECKING:
     from ._base_client import BaseClient
-    from .journal import Journal, JournalEntry
+    from .journal import JournalEntry, JournalStore
 
 __all__ = [
     "ProgressCallback",
@@ -31,7 +31,7 @@ ProgressCallback: TypeAlias = Callable[[Progress], "bool | None"]
 _STAMPS = {"READY": "ready_at", "DOWNLOADED": "downloaded_at", "COMPLETED": "completed_at"}
 
 
-def journal_of(client: BaseClient) -> Flow[Journal | None]:
+def journal_of(client: BaseClient) -> Flow[JournalStore | None]:
     """The client's journal; its first opening (files, SQLite) is blocking work (Rule 2)."""
     if client._journal is not None or client._journal_arg is False:
         return client._journal
@@ -77,7 +77,7 @@ def cancelled(cancel: CancelToken | None) -> bool:
     return cancel is not None and cancel.is_set()
 
 
-def _update_entry(journal: Journal, key: str, changes: dict[str, Any]) -> JournalEntry | None:
+def _update_entry(journal: JournalStore, key: str, changes: dict[str, Any]) -> JournalEntry | None:
     # A job built by hand (not queued through this journal) has no entry to update.
     if journal.get(key) is None:
         return None

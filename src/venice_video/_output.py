@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from ._exceptions import DownloadError, OutputError, OutputExistsError, OutputInUseError
 
 if TYPE_CHECKING:
-    from .journal import Journal
+    from .journal import JournalStore
 
 __all__ = [
     "PART_SUFFIX",
@@ -192,7 +192,9 @@ class Claim:
         self.release()
 
 
-def claim_output(path: Path, *, overwrite: bool, key: str, journal: Journal | None = None) -> Claim:
+def claim_output(
+    path: Path, *, overwrite: bool, key: str, journal: JournalStore | None = None
+) -> Claim:
     """Reserve `path` for the job `key` before it is queued.
 
     Raises:
@@ -230,7 +232,7 @@ def claim_output(path: Path, *, overwrite: bool, key: str, journal: Journal | No
 
 
 def _take_leftover(
-    part: Path, path: Path, *, overwrite: bool, key: str, journal: Journal | None
+    part: Path, path: Path, *, overwrite: bool, key: str, journal: JournalStore | None
 ) -> int | None:
     """Claim an existing `.part` that nothing is writing and no unfinished job owns."""
     try:
@@ -261,7 +263,7 @@ def _take_leftover(
         raise
 
 
-def _unfinished_owner(journal: Journal, path: Path, key: str) -> str | None:
+def _unfinished_owner(journal: JournalStore, path: Path, key: str) -> str | None:
     wanted = _normal(path)
     for entry in journal.unfinished():
         if entry.key != key and entry.output_path and _normal(Path(entry.output_path)) == wanted:
@@ -288,7 +290,7 @@ def drop_claim(path: Path) -> None:
         os.close(fd)
 
 
-def may_replace(journal: Journal | None, key: str) -> bool:
+def may_replace(journal: JournalStore | None, key: str) -> bool:
     """Whether the journal says job `key` was asked to replace the file at its output."""
     entry = journal.get(key) if journal is not None else None
     return entry is not None and entry.overwrite

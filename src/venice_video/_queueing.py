@@ -120,7 +120,7 @@ def queue_flow(
                     idempotency_key=key,
                     model=model,
                     base_url=client.base_url,
-                    journal_path=str(journal.path) if journal is not None else None,
+                    journal_path=journal.location if journal is not None else None,
                     reason=_reason(error),
                 ) from error
             if journal is not None:

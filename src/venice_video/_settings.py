@@ -76,7 +76,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     output_dir: Path = field(default_factory=Path.cwd)
     max_cost: float | None = None
-    journal_path: Path | None = None
+    #: A SQLite file, or a `postgresql://` URL for a shared journal.
+    journal_path: Path | str | None = None
     local_speed: float = DEFAULT_LOCAL_SPEED
     local_port: int = DEFAULT_LOCAL_PORT
     #: The server is known to honour `Idempotency-Key` on queue, so a job whose queue
@@ -104,12 +105,26 @@ class Settings:
             "model": self.model,
             "output_dir": str(self.output_dir),
             "max_cost": self.max_cost,
-            "journal": str(self.journal_path) if self.journal_path else "default",
+            "journal": _shown_journal(self.journal_path),
             "local_speed": self.local_speed,
             "trust_idempotency": self.trust_idempotency,
             "config_file": f"{self.config_file} ({found})",
             "sources": {k: v for k, v in self.sources.items()},
         }
+
+
+def _is_database_url(value: object) -> bool:
+    return str(value or "").lower().startswith(("postgres://", "postgresql://"))
+
+
+def _shown_journal(value: Path | str | None) -> str:
+    if not value:
+        return "default"
+    if _is_database_url(value):
+        from .journal._postgres import redact_url
+
+        return redact_url(str(value))
+    return str(value)
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -160,7 +175,9 @@ def load_settings(
     cost = pick("max_cost", max_cost, MAX_COST_ENV)
     settings.max_cost = _amount(cost, settings.sources.get("max_cost", ""))
     jpath = pick("journal", journal, JOURNAL_ENV)
-    settings.journal_path = Path(jpath).expanduser() if jpath else None
+    settings.journal_path = (
+        str(jpath) if _is_database_url(jpath) else Path(jpath).expanduser() if jpath else None
+    )
     speed = pick("local_speed", local_speed, LOCAL_SPEED_ENV)
     settings.local_speed = float(speed) if speed is not None else DEFAULT_LOCAL_SPEED
     trust = pick("trust_idempotency", trust_idempotency, TRUST_IDEMPOTENCY_ENV)

@@ -722,3 +722,30 @@ def test_a_journal_of_the_first_schema_gains_api_ids_and_keeps_its_entries(
         assert journal.total_spent() == 0.0
         assert journal.total_spent(local=True) == 0.5
         assert journal.total_spent(local=None) == 0.5
+
+
+def test_a_journal_of_the_second_schema_gains_workers_and_keeps_its_entries(
+    tmp_path: Path,
+) -> None:
+    from venice_video.journal._schema import MIGRATIONS
+
+    path = tmp_path / "v2.sqlite3"
+    with sqlite3.connect(path) as conn:
+        for step in MIGRATIONS[:2]:
+            for statement in step.statements:
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO jobs (key, model, status, base_url, request, created_at, updated_at, "
+            "api_id, overwrite) VALUES ('k', 'm', 'QUEUED', 'http://h/api/v1', '{}', 1, 1, "
+            "'local-engine:/data', 1)"
+        )
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    with Journal(path) as journal:
+        entry = journal.get("k")
+        assert entry is not None and entry.worker is None
+        assert (entry.api_id, entry.overwrite) == ("local-engine:/data", True)
+        assert journal.update("k", worker="w1").worker == "w1"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    conn.close()

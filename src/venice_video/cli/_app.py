@@ -19,7 +19,7 @@ from .._models import QueueRequest, QuoteResponse, VideoJob
 from .._output import STDOUT, check_target, output_path
 from .._settings import Settings, load_settings
 from .._types import JOB_STATUSES, TERMINAL_STATUSES
-from ..journal import Journal, spent
+from ..journal import JournalStore, open_journal, spent
 from ._engine import open_client
 from ._errors import CLIError, report
 from ._models import CHEAPEST, diff_report, listing, pick_cheapest, render_listing, row_data
@@ -45,8 +45,8 @@ class State:
         with open_client(self.settings, quiet=self.quiet or self.as_json, **kw) as client:
             yield client
 
-    def journal(self) -> Journal:
-        return Journal(self.settings.journal_path)
+    def journal(self) -> JournalStore:
+        return open_journal(self.settings.journal_path)
 
     def say(self, message: str) -> None:
         """A human message on stderr (not in --json or --quiet mode)."""
@@ -110,7 +110,11 @@ def _globals_first(args: list[str], commands: set[str]) -> list[str]:
     help="API root (default: $VENICE_BASE_URL, else the "
     "real API with a key, else the embedded local engine).",
 )
-@click.option("--journal", type=click.Path(dir_okay=False), help="Job journal file.")
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False),
+    help="Job journal file, or a postgresql:// URL for a shared one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (errors too).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
@@ -571,10 +575,15 @@ def jobs(
             "status": e.status,
             "cost": _cost_text(e.quote_usd, local=e.is_local_engine),
             "file": e.output_path or "-",
+            "worker": e.worker or "-",
         }
         for e in entries
     ]
     real, local = spent(entries, local=False), spent(entries, local=True)
+    # A shared journal says which worker holds (or saved) each job.
+    columns = ["id", "model", "status", "cost", "file"] + (
+        ["worker"] if any(e.worker for e in entries) else []
+    )
     if state.as_json:
         state.emit(
             [
@@ -588,6 +597,7 @@ def jobs(
                     "error": e.error,
                     "created_at": e.created_at,
                     "local_engine": e.is_local_engine,
+                    "worker": e.worker,
                 }
                 for e in entries
             ]
@@ -595,7 +605,7 @@ def jobs(
     elif not rows:
         click.echo("no jobs")
     else:
-        click.echo(plain_table(rows, ["id", "model", "status", "cost", "file"]))
+        click.echo(plain_table(rows, columns))
         click.echo(f"spent: ${real:.4f}")
         if local:
             click.echo(f"local engine: ${local:.4f} (placeholder videos; not money)")
@@ -659,6 +669,9 @@ def config_cmd(state: State) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `venice-video` command."""
-    from . import _more  # noqa: F401  (registers batch, transcribe, serve, mcp)
+    from . import (
+        _more,  # noqa: F401  (registers batch, transcribe, serve, mcp)
+        _workers,  # noqa: F401  (registers worker, workers, journal)
+    )
 
     cli.main(args=argv, prog_name="venice-video")

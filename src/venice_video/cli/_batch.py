@@ -28,7 +28,7 @@ from .. import _exceptions as exc
 from .._client import AsyncVeniceVideo
 from .._models import QueueRequest, QuoteResponse, VideoJob
 from .._output import check_target
-from ..journal import Journal
+from ..journal import JournalStore
 from ._errors import CLIError
 from ._names import as_row_key, issue_text, rename
 from ._options import request_fields
@@ -287,7 +287,7 @@ async def _check_and_price(client: AsyncVeniceVideo, row: BatchRow, *, overwrite
     return float(row.quote.quote)
 
 
-def _entry_state(journal: Journal, client: AsyncVeniceVideo, row: BatchRow) -> str | None:
+def _entry_state(journal: JournalStore, client: AsyncVeniceVideo, row: BatchRow) -> str | None:
     """None for a new row; else what the journal says about it (`finished`, `resume`, ...)."""
     entry = journal.get(row.key)
     if entry is None:
@@ -311,7 +311,7 @@ def _entry_state(journal: Journal, client: AsyncVeniceVideo, row: BatchRow) -> s
 
 async def run_batch(
     client: AsyncVeniceVideo,
-    journal: Journal,
+    journal: JournalStore,
     rows: list[BatchRow],
     *,
     source: Path,

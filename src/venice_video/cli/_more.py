@@ -51,6 +51,8 @@ __all__: list[str] = []
 @click.option("--skip-invalid", is_flag=True, help="Run the valid rows when some are not.")
 @click.option("--overwrite", is_flag=True, help="Replace files already at rows' outputs.")
 @click.option("--timeout", type=float, default=None, help="Seconds to wait for each job.")
+@click.option("--detach", is_flag=True, help="Hand the jobs to workers (shared journal).")
+@click.option("--budget", "budgets", multiple=True, help="With --detach: reserve in this budget.")
 @pass_state
 def batch(
     state: State,
@@ -67,13 +69,16 @@ def batch(
     skip_invalid: bool,
     overwrite: bool,
     timeout: float | None,
+    detach: bool,
+    budgets: tuple[str, ...],
 ) -> None:
     """Run every job in FILE (JSONL, one job a line, or YAML, a list); rerun to resume.
 
     Each row takes the generate options as keys: prompt, model, duration, aspect,
     resolution, audio, negative, image, end_image, audio_file, video, refs, elements,
     scenes, upscale, plus name and output (the file name). Every row is checked before
-    anything is queued.
+    anything is queued. With --detach the rows are priced, reserved and handed to
+    `venice-video worker`s through the shared journal.
     """
     defaults = {
         k: v
@@ -85,6 +90,12 @@ def batch(
         }.items()
         if v
     }
+    if detach:
+        from ._workers import submit_batch
+
+        return submit_batch(state, file, out_dir=out_dir, template=template, defaults=defaults,
+                            max_total_cost=max_total_cost, budgets=budgets, yes=yes,
+                            skip_invalid=skip_invalid, overwrite=overwrite)  # fmt: skip
     out = out_dir or state.settings.output_dir
     try:
         rows = load_rows(

@@ -46,6 +46,7 @@ class JournalEntry:
             engine is `local-engine:<data folder>`; `None` for entries written before
             API ids existed (their `base_url` stands in).
         overwrite: the job was asked to replace a file already at its output.
+        worker: the worker that holds (or last held) the job, in a shared journal.
     """
 
     key: str
@@ -71,6 +72,7 @@ class JournalEntry:
     tags: dict[str, Any] = field(default_factory=dict)
     api_id: str | None = None
     overwrite: bool = False
+    worker: str | None = None
 
     @property
     def api(self) -> str:

@@ -70,6 +70,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "ALTER TABLE jobs ADD COLUMN overwrite INTEGER NOT NULL DEFAULT 0",
         ),
     ),
+    Migration(
+        version=3,
+        description="worker: the worker that holds (or last held) a job, in a shared journal",
+        statements=("ALTER TABLE jobs ADD COLUMN worker TEXT",),
+    ),
 )
 
 SCHEMA_VERSION: Final[int] = MIGRATIONS[-1].version
@@ -99,6 +104,7 @@ JOB_COLUMNS: Final[tuple[str, ...]] = (
     "tags",
     "api_id",
     "overwrite",
+    "worker",
 )
 
 _CREATE_MIGRATIONS_TABLE: Final[str] = """

@@ -13,28 +13,34 @@ Durability and sharing:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import builtins
 import contextlib
-import hashlib
-import json
 import math
 import os
-import re
 import sqlite3
 import stat
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final, cast
 
 from .._config import is_local_engine_api
 from .._exceptions import JournalError
-from .._types import JOB_STATUSES, TERMINAL_STATUSES, JobStatus
+from .._types import TERMINAL_STATUSES, JobStatus
 from .._urls import clean_url
+from ._base import JournalStore
+from ._codec import (
+    STATUS_STAMPS,
+    UPDATABLE,
+    check_statuses,
+    digest_data_urls,
+    dump_json,
+    encode_field,
+    is_url,
+    load_json,
+    scrub,
+)
 from ._entry import JournalEntry, spent
 from ._schema import JOB_COLUMNS, migrate
 
@@ -53,40 +59,6 @@ ENV_JOURNAL_PATH: Final[str] = "VENICE_VIDEO_JOURNAL"
 #: How long a write waits for another process to release the database lock.
 BUSY_TIMEOUT_S: Final[float] = 30.0
 
-# Data URLs up to this many characters are kept verbatim; they cost nothing to store.
-_DATA_URL_INLINE_LIMIT: Final[int] = 1024
-# Error texts can be whole HTML pages; the journal only needs enough to say what happened.
-_MAX_ERROR_CHARS: Final[int] = 4000
-
-_SECRET_KEYS: Final[frozenset[str]] = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "api_key",
-        "apikey",
-        "api-key",
-        "x-api-key",
-        "venice_api_key",
-        "password",
-        "secret",
-        "token",
-        "access_token",
-    }
-)
-_BEARER: Final[re.Pattern[str]] = re.compile(r"(?i)\b(bearer)\s+[^\s'\",;]+")
-_MIME: Final[re.Pattern[str]] = re.compile(r"^[\w.+-]+/[\w.+-]+$")
-_REDACTED: Final[str] = "[redacted]"
-
-_UPDATABLE: Final[frozenset[str]] = frozenset(JOB_COLUMNS) - {"key"}
-# Entering one of these statuses stamps its time, unless the caller gave one.
-_STATUS_STAMPS: Final[Mapping[str, str]] = {
-    "QUEUED": "queued_at",
-    "READY": "ready_at",
-    "DOWNLOADED": "downloaded_at",
-    "COMPLETED": "completed_at",
-}
-
-
 _SELECT: Final[str] = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 _NEWEST_FIRST: Final[str] = "ORDER BY created_at DESC, rowid DESC"
 
@@ -101,7 +73,7 @@ def default_journal_path() -> Path:
     return Path(platformdirs.user_state_dir("venice-video")) / "journal.sqlite3"
 
 
-class Journal:
+class Journal(JournalStore):
     """A durable record of every job, shared safely by threads and processes.
 
     ```python
@@ -134,6 +106,11 @@ class Journal:
         clock: Callable[[], float] = time.time,
     ) -> None:
         is_default = path is None and not os.environ.get(ENV_JOURNAL_PATH)
+        if is_url(os.fspath(path) if path is not None else os.environ.get(ENV_JOURNAL_PATH)):
+            raise JournalError(
+                "a database URL is not a SQLite file: open it with "
+                "venice_video.journal.open_journal(url)"
+            )
         self.path = Path(path).expanduser() if path is not None else default_journal_path()
         self._clock = clock
         self._lock = threading.RLock()
@@ -180,14 +157,14 @@ class Journal:
             "model": model,
             "status": "QUEUING",
             "base_url": clean_url(base_url),
-            "request": _dump_json(digest_data_urls(_scrub(request)), "request"),
+            "request": dump_json(digest_data_urls(scrub(request)), "request"),
             "quote_usd": quote_usd,
             "output_path": output_path,
             "created_at": now,
             "updated_at": now,
-            "tags": _dump_json(_scrub(dict(tags or {})), "tags"),
+            "tags": dump_json(scrub(dict(tags or {})), "tags"),
             "api_id": api_id,
-            "overwrite": int(overwrite),
+            "overwrite": bool(overwrite),
         }
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
@@ -214,17 +191,17 @@ class Journal:
             TypeError: a field name is not a `JournalEntry` field, or is `key`.
             JournalError: no entry has this key, the status is unknown, or the write failed.
         """
-        unknown = set(fields) - _UPDATABLE
+        unknown = set(fields) - UPDATABLE
         if unknown:
             raise TypeError(f"Journal.update() got unknown field(s): {', '.join(sorted(unknown))}")
         now = self._clock()
-        values: dict[str, Any] = {k: _encode_field(k, v) for k, v in fields.items()}
+        values: dict[str, Any] = {k: encode_field(k, v) for k, v in fields.items()}
         values.setdefault("updated_at", now)
         assignments = [f"{name} = ?" for name in values]
         params: list[Any] = list(values.values())
         status = fields.get("status")
         if status is not None:
-            stamp = _STATUS_STAMPS.get(status)
+            stamp = STATUS_STAMPS.get(status)
             if stamp is not None and stamp not in fields:
                 assignments.append(f"{stamp} = COALESCE({stamp}, ?)")
                 params.append(now)
@@ -252,7 +229,7 @@ class Journal:
         The default touches only finished jobs. Naming an unfinished status deletes the record
         that a job may still be running, and charged, on the server; do that only on purpose.
         """
-        wanted = _check_statuses(statuses)
+        wanted = check_statuses(statuses)
         if not wanted:
             return 0
         sql = f"DELETE FROM jobs WHERE status IN ({', '.join('?' for _ in wanted)})"
@@ -322,7 +299,7 @@ class Journal:
         clauses: builtins.list[str] = []
         params: builtins.list[Any] = []
         if statuses is not None:
-            wanted = _check_statuses(statuses)
+            wanted = check_statuses(statuses)
             if not wanted:
                 return []
             clauses.append(f"status IN ({', '.join('?' for _ in wanted)})")
@@ -380,7 +357,7 @@ class Journal:
         clauses = ["queue_id IS NOT NULL", "quote_usd IS NOT NULL", "status NOT IN (?, ?)"]
         params: builtins.list[Any] = ["QUOTED", "CANCELLED"]
         if statuses is not None:
-            wanted = _check_statuses(statuses)
+            wanted = check_statuses(statuses)
             if not wanted:
                 return 0.0
             clauses.append(f"status IN ({', '.join('?' for _ in wanted)})")
@@ -402,7 +379,7 @@ class Journal:
             if local is not None and is_local_engine_api(api_id) != local:
                 continue
             if tag is not None:
-                tags = _load_json(tags_json)
+                tags = load_json(tags_json)
                 if tag[0] not in tags or tags[tag[0]] != tag[1]:
                     continue
             amounts.append(float(quote))
@@ -427,6 +404,11 @@ class Journal:
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
+
+    @property
+    def location(self) -> str:
+        """The database file's path."""
+        return str(self.path)
 
     # ------------------------------------------------------------------ internals
 
@@ -543,113 +525,10 @@ def _tighten(path: Path, mode: int) -> None:
             os.chmod(path, stat.S_IMODE(st.st_mode) & mode)
 
 
-def _check_statuses(statuses: Iterable[str]) -> builtins.list[str]:
-    # A lone string is one status, not an iterable of one-letter ones.
-    wanted = sorted({statuses} if isinstance(statuses, str) else set(statuses))
-    bad = [s for s in wanted if s not in JOB_STATUSES]
-    if bad:
-        raise JournalError(
-            f"unknown job status {', '.join(map(repr, bad))}; known: {', '.join(JOB_STATUSES)}"
-        )
-    return wanted
-
-
-def _redact_text(text: str) -> str:
-    text = _BEARER.sub(rf"\1 {_REDACTED}", text)
-    for name in ("VENICE_API_KEY", "VENICE_VIDEO_API_KEY"):
-        secret = os.environ.get(name, "")
-        if len(secret) >= 8 and secret in text:
-            text = text.replace(secret, _REDACTED)
-    return text
-
-
-def _scrub(value: Any) -> Any:
-    """A copy of `value` with secret-looking keys and bearer tokens replaced."""
-    if isinstance(value, str):
-        return _redact_text(value)
-    if isinstance(value, Mapping):
-        return {
-            str(k): (_REDACTED if str(k).lower() in _SECRET_KEYS else _scrub(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
-    return value
-
-
-def digest_data_urls(value: Any, *, inline_limit: int = _DATA_URL_INLINE_LIMIT) -> Any:
-    """A copy of `value` with every `data:` URL longer than `inline_limit` replaced.
-
-    The placeholder is `data:<mime>;sha256=<hex>;bytes=<n>`, where the digest and size are of
-    the decoded payload: enough to prove what was sent without keeping megabytes of base64.
-    Placeholders are short, so digesting twice changes nothing.
-    """
-    if isinstance(value, str):
-        # A real data URL has its comma within the media type header, near the start; a long
-        # prompt that merely begins with "data:" does not.
-        if len(value) > inline_limit and value[:5].lower() == "data:" and "," in value[:256]:
-            return _digest_data_url(value)
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): digest_data_urls(v, inline_limit=inline_limit) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [digest_data_urls(v, inline_limit=inline_limit) for v in value]
-    return value
-
-
-def _digest_data_url(url: str) -> str:
-    header, _, payload = url[5:].partition(",")
-    params = header.split(";")
-    mime = params[0].strip().lower() or "text/plain"
-    if not _MIME.match(mime):
-        mime = "application/octet-stream"
-    data: bytes
-    if any(p.strip().lower() == "base64" for p in params[1:]):
-        try:
-            data = base64.b64decode(payload)
-        except (binascii.Error, ValueError):
-            data = payload.encode("utf-8", "surrogatepass")
-    else:
-        data = urllib.parse.unquote_to_bytes(payload)
-    return f"data:{mime};sha256={hashlib.sha256(data).hexdigest()};bytes={len(data)}"
-
-
-def _dump_json(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise JournalError(f"the {what} cannot be stored as JSON: {exc}") from exc
-
-
-def _load_json(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    loaded = json.loads(text)
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def _encode_field(name: str, value: Any) -> Any:
-    if name == "status":
-        if value not in JOB_STATUSES:
-            raise JournalError(f"unknown job status {value!r}; known: {', '.join(JOB_STATUSES)}")
-        return value
-    if name == "request":
-        return _dump_json(digest_data_urls(_scrub(dict(value))), "request")
-    if name == "tags":
-        return _dump_json(_scrub(dict(value or {})), "tags")
-    if name == "base_url":
-        return clean_url(str(value))
-    if name == "error" and value is not None:
-        return _redact_text(str(value))[:_MAX_ERROR_CHARS]
-    if name == "output_path" and value is not None:
-        return os.fspath(value)
-    return value
-
-
 def _entry(row: tuple[Any, ...]) -> JournalEntry:
     values = dict(zip(JOB_COLUMNS, row, strict=True))
-    values["request"] = _load_json(values["request"])
-    values["tags"] = _load_json(values["tags"])
+    values["request"] = load_json(values["request"])
+    values["tags"] = load_json(values["tags"])
     values["status"] = cast(JobStatus, values["status"])
     values["overwrite"] = bool(values["overwrite"])
     return JournalEntry(**values)

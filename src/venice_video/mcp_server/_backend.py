@@ -28,7 +28,7 @@ from .._models import (
     VideoJob,
     VideoTranscription,
 )
-from ..journal import Journal
+from ..journal import JournalStore
 
 __all__ = ["Backend"]
 
@@ -46,7 +46,7 @@ class Backend:
                 "jobs run in the background and are found again through it"
             )
         self.client = client
-        self.journal: Journal = journal
+        self.journal: JournalStore = journal
         self.base_url = client.base_url
         self.api_id = client.api_id
         self._stop = threading.Event()

@@ -37,6 +37,8 @@ class RateLimiter:
         self.config = config
         self._clock = clock
         self._windows: dict[tuple[str, str], tuple[int, int]] = {}
+        #: Requests refused with 429, per (account, kind): the violations a client made.
+        self.rejected: dict[tuple[str, str], int] = {}
 
     @property
     def enabled(self) -> bool:
@@ -56,6 +58,7 @@ class RateLimiter:
             used = 0
         if used >= limit:
             self._windows[(account, kind)] = (window, used)
+            self.rejected[(account, kind)] = self.rejected.get((account, kind), 0) + 1
             return RateDecision(False, limit, 0, reset, f"video_{kind}")
         used += 1
         self._windows[(account, kind)] = (window, used)

@@ -633,6 +633,10 @@ async def local_stats(state: ServerState, call: Call) -> Reply:
             "jobs_total": len(jobs),
             "jobs_by_state": states,
             "idempotency_keys": keys,
+            "rate_limited": {
+                kind: state.limiter.rejected.get((account.key_hash, kind), 0)
+                for kind in ("queue", "retrieve")
+            },
             "server_time": state.clock.wall(),
             "speed": state.speed,
         },

@@ -249,6 +249,7 @@ class Gallery:
             "driving": bool(live.get("driving")),
             "error": scrub(live.get("error") or entry.error, [entry.download_url]),
             "tags": entry.tags,
+            "worker": entry.worker,
             "file": {
                 "path": entry.output_path,
                 "exists": path is not None,

@@ -25,7 +25,7 @@ from .._exceptions import VeniceVideoError
 from .._follow import Followed, Follower, can_follow
 from .._models import Progress, QueueRequest, QuoteResponse, VideoJob
 from .._types import UNFINISHED_STATUSES
-from ..journal import Journal, JournalEntry
+from ..journal import JournalEntry, JournalStore
 from ._views import scrub
 
 __all__ = ["UI_TAG", "Changes", "Runner"]
@@ -84,7 +84,7 @@ class Runner:
         if journal is None:
             raise ValueError("the gallery needs a client with a journal (journal=False)")
         self.client = client
-        self.journal: Journal = journal
+        self.journal: JournalStore = journal
         self.api = client.api_id
         self.clock = clock
         self.changes = Changes()
