@@ -26,7 +26,7 @@ import hmac
 import logging
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -57,8 +57,13 @@ _UNREACHABLE_WAIT: Final[float] = 0.5
 class RequestLimiter(Protocol):
     """What a client asks before and after each request (`venice_video._polling.RateLimiter`)."""
 
-    def reserve(self, bucket: str, now: float) -> float:
-        """0.0 when a request in `bucket` may go now (a slot is taken), else seconds to wait."""
+    def reserve(
+        self, bucket: str, now: float, *, ticket: Hashable | None = None, priority: float = 1.0
+    ) -> float:
+        """0.0 when a request in `bucket` may go now (a slot is taken), else seconds to wait.
+
+        `ticket` names the job asking (its place in line), `priority` how likely it is ready.
+        """
         ...
 
     def release(
@@ -71,6 +76,10 @@ class RequestLimiter(Protocol):
         wall_now: float,
     ) -> None:
         """Give the slot back with what the response said."""
+        ...
+
+    def leave(self, ticket: Hashable) -> None:
+        """The job named `ticket` waits no more."""
         ...
 
 
@@ -266,8 +275,10 @@ class SharedLimiter:
         self.local = local
         self.shared = shared
 
-    def reserve(self, bucket: str, now: float) -> float:
-        wait = self.local.reserve(bucket, now)
+    def reserve(
+        self, bucket: str, now: float, *, ticket: Hashable | None = None, priority: float = 1.0
+    ) -> float:
+        wait = self.local.reserve(bucket, now, ticket=ticket, priority=priority)
         if wait > 0 or bucket not in self.shared.endpoints:
             return wait
         wait = self.shared.take(bucket)
@@ -287,6 +298,10 @@ class SharedLimiter:
     ) -> None:
         self.local.release(bucket, now, status=status, headers=headers, wall_now=wall_now)
         self.shared.observe(bucket, status=status, headers=headers, wall_now=wall_now)
+
+    def leave(self, ticket: Hashable) -> None:
+        """The job named `ticket` waits no more (see the client's own limiter)."""
+        self.local.leave(ticket)
 
 
 def attach_shared_limits(client: Any, shared: SharedRateLimits) -> None:
