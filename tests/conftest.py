@@ -36,6 +36,16 @@ TEST_SPEED = 1000.0
 ServerFactory = Callable[..., ServerThread]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The catalog and quote caches of this run, not the user's (another run's catalog, of
+    another server on the same port, would otherwise be read as this one's)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("VENICE_VIDEO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     """The session's shared local server (speed 1000, open accounts, no faults)."""
