@@ -8,8 +8,6 @@ import pytest
 from cli_helpers import Run
 from click.testing import CliRunner, Result
 
-import venice_video.cli._more
-import venice_video.cli._workers  # noqa: F401  (registers worker, workers, journal)
 from venice_video.cli._app import cli
 from venice_video.server import ServerThread
 

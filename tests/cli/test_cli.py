@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from cli_helpers import MODEL, SHORT, Run, assert_valid_mp4, stats
 
-import venice_video.cli._more  # noqa: F401  (registers batch, transcribe, serve, mcp)
 from speech_fixture import assert_mostly_heard
 from venice_video import VeniceVideo
 from venice_video.cli._errors import EXIT_CODES

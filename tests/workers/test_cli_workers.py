@@ -12,8 +12,6 @@ import pytest
 from click.testing import CliRunner, Result
 from worker_helpers import FIELDS, MODEL, config, worker_thread
 
-import venice_video.cli._more
-import venice_video.cli._workers  # noqa: F401  (registers worker, workers, journal)
 from venice_video.cli._app import cli
 from venice_video.journal import Journal, PostgresJournal
 

@@ -12,6 +12,7 @@ the batch or, with `--skip-invalid`, is left out.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -29,7 +30,9 @@ from .._client import AsyncVeniceVideo
 from .._models import QueueRequest, QuoteResponse, VideoJob
 from .._output import check_target
 from ..journal import JournalStore
+from ._engine import endpoint
 from ._errors import CLIError
+from ._group import State, pass_state
 from ._names import as_row_key, issue_text, rename
 from ._options import request_fields
 from ._progress import BatchDisplay
@@ -473,3 +476,174 @@ def print_summary(summary: BatchSummary, *, stream: Any = None) -> None:
             what = row.error or ""
         console.print(f"row {row.index} ({row.name}): {row.status}: {what}", markup=False,
                       highlight=False, soft_wrap=True)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ the command
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-c", "--concurrency", type=click.IntRange(1, 500), default=8, show_default=True)
+@click.option(
+    "--max-total-cost",
+    type=click.FloatRange(min=0),
+    help="Refuse the batch if it would cost more (USD).",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to save the videos (default: the config's output_dir, else here).",
+)
+@click.option(
+    "--name",
+    "template",
+    default="{index:03d}-{name}.mp4",
+    show_default=True,
+    help="File name template: {index} {name} (the row's name, else its prompt) {slug} "
+    "(its prompt) {model} {key}.",
+)
+@click.option("-m", "--model", help="Default model for rows that name none.")
+@click.option("-d", "--duration", help="Default duration for rows that give none.")
+@click.option("-r", "--resolution", help="Default resolution for rows that give none.")
+@click.option("-a", "--aspect", "aspect_ratio", help="Default aspect ratio.")
+@click.option("-y", "--yes", is_flag=True, help="Spend without asking.")
+@click.option("--skip-invalid", is_flag=True, help="Run the valid rows when some are not.")
+@click.option("--overwrite", is_flag=True, help="Replace files already at rows' outputs.")
+@click.option("--timeout", type=float, default=None, help="Seconds to wait for each job.")
+@click.option("--detach", is_flag=True, help="Hand the jobs to workers (shared journal).")
+@click.option("--budget", "budgets", multiple=True, help="With --detach: reserve in this budget.")
+@pass_state
+def batch(
+    state: State,
+    file: Path,
+    concurrency: int,
+    max_total_cost: float | None,
+    out_dir: Path | None,
+    template: str,
+    model: str | None,
+    duration: str | None,
+    resolution: str | None,
+    aspect_ratio: str | None,
+    yes: bool,
+    skip_invalid: bool,
+    overwrite: bool,
+    timeout: float | None,
+    detach: bool,
+    budgets: tuple[str, ...],
+) -> None:
+    """Run every job in FILE (JSONL, one job a line, or YAML, a list); rerun to resume.
+
+    Each row takes the generate options as keys: prompt, model, duration, aspect,
+    resolution, audio, negative, image, end_image, audio_file, video, refs, elements,
+    scenes, upscale, plus name and output (the file name). Every row is checked before
+    anything is queued. With --detach the rows are priced, reserved and handed to
+    `venice-video worker`s through the shared journal.
+    """
+    defaults = {
+        k: v
+        for k, v in {
+            "model": model,
+            "duration": duration,
+            "resolution": resolution,
+            "aspect_ratio": aspect_ratio,
+        }.items()
+        if v
+    }
+    if detach:
+        from ._workers import submit_batch
+
+        return submit_batch(state, file, out_dir=out_dir, template=template, defaults=defaults,
+                            max_total_cost=max_total_cost, budgets=budgets, yes=yes,
+                            skip_invalid=skip_invalid, overwrite=overwrite)  # fmt: skip
+    out = out_dir or state.settings.output_dir
+    try:
+        rows = load_rows(
+            file,
+            default_model=state.settings.model,
+            out_dir=out,
+            template=template,
+            defaults=defaults,
+        )
+    except (KeyError, IndexError, ValueError) as error:
+        raise click.BadParameter(f"{template!r}: {error}", param_hint="--name") from None
+    out.mkdir(parents=True, exist_ok=True)
+    display = BatchDisplay(len(rows), enabled=not (state.quiet or state.as_json))
+    display.note(f"{len(rows)} jobs from {file}, {concurrency} at a time, into {out}")
+    with endpoint(state.settings, quiet=state.quiet or state.as_json) as api:
+        summary = anyio.run(
+            functools.partial(
+                _run,
+                state,
+                api.client_kwargs(state.settings),
+                rows,
+                source=file,
+                display=display,
+                concurrency=concurrency,
+                max_total_cost=max_total_cost,
+                yes=yes or api.is_local,
+                timeout=timeout,
+                skip_invalid=skip_invalid,
+                overwrite=overwrite,
+            )
+        )
+    if state.as_json:
+        state.emit(summary.as_dict())
+    elif not state.quiet:
+        print_summary(summary)
+    if not summary.ok:
+        raise SystemExit(9)
+
+
+async def _run(
+    state: State,
+    client_kw: dict[str, Any],
+    rows: list[BatchRow],
+    *,
+    source: Path,
+    display: BatchDisplay,
+    concurrency: int,
+    max_total_cost: float | None,
+    yes: bool,
+    timeout: float | None,
+    skip_invalid: bool,
+    overwrite: bool,
+) -> Any:
+    def confirm(planned: float, count: int) -> bool:
+        display.note(f"{count} new jobs, quoted ${planned:.4f} in total")
+        if yes or max_total_cost is not None:
+            return True
+        if not sys.stdin.isatty():
+            raise CLIError(
+                f"the batch is quoted ${planned:.4f}; not spending without confirmation",
+                family="money",
+                hint="pass --yes or --max-total-cost",
+            )
+        return click.confirm(f"Spend ${planned:.4f}?", default=False, err=True)
+
+    async with AsyncVeniceVideo(**client_kw) as client:
+        journal = client.journal
+        if journal is None:  # pragma: no cover - the CLI always keeps a journal
+            raise CLIError("batch needs a journal", family="usage")
+        with display:
+            try:
+                return await run_batch(
+                    client,
+                    journal,
+                    rows,
+                    source=source,
+                    concurrency=concurrency,
+                    max_total_cost=max_total_cost,
+                    confirm=confirm,
+                    display=display,
+                    timeout=timeout,
+                    skip_invalid=skip_invalid,
+                    overwrite=overwrite,
+                )
+            except BaseException as error:
+                if isinstance(error, KeyboardInterrupt | anyio.get_cancelled_exc_class()):
+                    click.echo(
+                        "interrupted: queued jobs stay in the journal; run the same "
+                        "batch command again to finish them",
+                        err=True,
+                    )
+                raise

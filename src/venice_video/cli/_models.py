@@ -15,10 +15,18 @@ from typing import Any
 
 import click
 
-from .._catalog import INPUT_NEEDS, Catalog, VideoModel, bundled_catalog, bundled_catalog_date
+from .._catalog import (
+    INPUT_NEEDS,
+    NEEDS,
+    Catalog,
+    VideoModel,
+    bundled_catalog,
+    bundled_catalog_date,
+)
 from .._choose import PricedModel
 from .._client import VeniceVideo
 from ._errors import CLIError
+from ._group import State, pass_state
 from ._progress import plain_table
 
 __all__ = ["CHEAPEST", "diff_report", "listing", "pick_cheapest", "render_listing"]
@@ -217,3 +225,67 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
     return value
+
+
+# ------------------------------------------------------------------------------ the command
+
+
+@click.command()
+@click.option(
+    "--type", "model_type", type=click.Choice(["text-to-video", "image-to-video", "video"])
+)
+@click.option(
+    "--input", "needs_input", help="Only models taking this input (image, video, audio, ...)."
+)
+@click.option(
+    "--needs",
+    metavar="LIST",
+    help="Only models that can make it, e.g. image,audio (a first frame in, sound out). "
+    f"Known: {', '.join(NEEDS)}.",
+)
+@click.option("-d", "--duration", help="Only models taking this duration (e.g. 10s); priced at it.")
+@click.option("-r", "--resolution", help="Only models taking this resolution; priced at it.")
+@click.option("-a", "--aspect", "aspect_ratio", help="Only models taking this aspect ratio.")
+@click.option(
+    "--sort",
+    type=click.Choice(["catalog", "price", "id"]),
+    default="catalog",
+    show_default=True,
+    help="Order: as listed by the API, cheapest first, or by id.",
+)
+@click.option("--no-prices", is_flag=True, help="Skip the quotes (no /video/quote requests).")
+@click.option("--diff", is_flag=True, help="Show how the live list differs from the bundled one.")
+@click.option("--refresh", is_flag=True, help="Fetch the catalog and quotes again, not cached.")
+@pass_state
+def models(
+    state: State,
+    model_type: str | None,
+    needs_input: str | None,
+    needs: str | None,
+    duration: str | None,
+    resolution: str | None,
+    aspect_ratio: str | None,
+    sort: str,
+    no_prices: bool,
+    diff: bool,
+    refresh: bool,
+) -> None:
+    """List video models, what each accepts and what it costs (a free quote per model)."""
+    if duration is not None and duration.strip().isdigit():
+        duration = f"{duration.strip()}s"
+    with state.client() as client:
+        catalog = client.models(refresh=refresh)
+        if diff:
+            data, text = diff_report(catalog, client.base_url)
+            state.emit(data, text)
+            return
+        prices = not no_prices or sort == "price"
+        rows = listing(
+            client, catalog, needs=needs, duration=duration, resolution=resolution,
+            aspect_ratio=aspect_ratio, model_type=model_type, needs_input=needs_input,
+            prices=prices, sort=sort,
+        )  # fmt: skip
+    if state.as_json:
+        state.emit([row_data(m, p) for m, p in rows])
+        return
+    render_listing(rows, prices)

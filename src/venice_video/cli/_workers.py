@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from ._app import State, cli, pass_state
 from ._errors import CLIError
+from ._group import State, pass_state
 from ._progress import plain_table
 
 __all__ = ["submit_batch"]
@@ -44,7 +44,7 @@ def _needs_extra() -> None:
 # ------------------------------------------------------------------------------ worker
 
 
-@cli.command()
+@click.command()
 @click.option("-c", "--concurrency", type=click.IntRange(1, 256), default=4, show_default=True)
 @click.option(
     "--output-dir",
@@ -137,7 +137,7 @@ def worker(
 # ------------------------------------------------------------------------------ workers
 
 
-@cli.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @click.option("--all", "everything", is_flag=True, help="Also list stopped and dead workers.")
 @click.pass_context
 def workers(ctx: click.Context, everything: bool) -> None:
@@ -234,7 +234,7 @@ def workers_budget(state: State, name: str, limit_usd: float) -> None:
 # ------------------------------------------------------------------------------ journal
 
 
-@cli.group()
+@click.group()
 def journal() -> None:
     """Manage the job journal itself."""
 
