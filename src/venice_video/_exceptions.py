@@ -44,14 +44,25 @@ header before they are attached, and messages are built from bodies, never heade
 
 from __future__ import annotations
 
-import email.utils
-import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from ._error_bodies import (
+    decode_body,
+    describe_issues,
+    error_code,
+    error_message,
+    issues_from_body,
+    parse_retry_after,
+    redact_request,
+    redact_response,
+    response_request,
+    str_or_none,
+)
 
 if TYPE_CHECKING:
     from ._validation import Issue
@@ -96,10 +107,6 @@ __all__ = [
     "parse_retry_after",
     "redact_request",
 ]
-
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
-# Pre-signed download URLs carry their credential in the query string.
-_MAX_BODY_TEXT = 500
 
 
 class VeniceVideoError(Exception):
@@ -184,12 +191,12 @@ class APIStatusError(APIError):
     code: str | None
 
     def __init__(self, message: str, *, response: httpx.Response, body: object | None) -> None:
-        request = _response_request(response)
+        request = response_request(response)
         super().__init__(message, request, body=body)
-        self.response = _redact_response(response, self.request)
+        self.response = redact_response(response, self.request)
         self.status_code = response.status_code
         self.request_id = response.headers.get("cf-ray") or response.headers.get("x-request-id")
-        self.code = _error_code(body)
+        self.code = error_code(body)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code}, message={self.message!r})"
@@ -202,7 +209,7 @@ class BadRequestError(APIStatusError):
 
     def __init__(self, message: str, *, response: httpx.Response, body: object | None) -> None:
         super().__init__(message, response=response, body=body)
-        self.issues = _issues_from_body(body)
+        self.issues = issues_from_body(body)
 
 
 class AuthenticationError(APIStatusError):
@@ -239,12 +246,12 @@ class ConsentRequiredError(APIStatusError):
     def __init__(self, message: str, *, response: httpx.Response, body: object | None) -> None:
         super().__init__(message, response=response, body=body)
         data = body if isinstance(body, Mapping) else {}
-        self.consent_flow = _str_or_none(data.get("consent_flow"))
+        self.consent_flow = str_or_none(data.get("consent_flow"))
         roles = data.get("face_media_roles")
         self.face_media_roles = [str(r) for r in roles] if isinstance(roles, list) else []
         consent = data.get("consent")
         self.consent = dict(consent) if isinstance(consent, Mapping) else {}
-        self.docs_url = _str_or_none(data.get("docs_url"))
+        self.docs_url = str_or_none(data.get("docs_url"))
 
 
 class GoneError(APIStatusError):
@@ -278,15 +285,15 @@ class ContentPolicyError(APIStatusError):
         data = body if isinstance(body, Mapping) else {}
         inner = data.get("error")
         inner = inner if isinstance(inner, Mapping) else {}
-        self.suggested_prompt = _str_or_none(
+        self.suggested_prompt = str_or_none(
             data.get("suggested_prompt") or inner.get("suggested_prompt")
         )
         refunded = data.get("credits_refunded", inner.get("credits_refunded"))
         self.credits_refunded = refunded if isinstance(refunded, bool) else None
-        self.recommended_model = _str_or_none(
+        self.recommended_model = str_or_none(
             inner.get("recommended_model") or data.get("recommended_model")
         )
-        self.type = _str_or_none(inner.get("type") or data.get("type"))
+        self.type = str_or_none(inner.get("type") or data.get("type"))
 
 
 class RateLimitError(APIStatusError):
@@ -334,11 +341,11 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 
 def make_status_error(response: httpx.Response) -> APIStatusError:
     """The most specific `APIStatusError` for a 4xx/5xx response. The body must be read."""
-    body = _decode_body(response)
+    body = decode_body(response)
     cls = _STATUS_CLASSES.get(response.status_code)
     if cls is None:
         cls = ServerError if response.status_code >= 500 else APIStatusError
-    detail = _error_message(body)
+    detail = error_message(body)
     message = f"Error code: {response.status_code}"
     if detail:
         message += f" - {detail}"
@@ -361,7 +368,7 @@ class ValidationError(VeniceVideoError, ValueError):
 
     def __init__(self, issues: Sequence[Issue], *, message: str | None = None) -> None:
         self.issues = list(issues)
-        super().__init__(message or _describe_issues(self.issues))
+        super().__init__(message or describe_issues(self.issues))
 
 
 class RequestTooLargeError(ValidationError):
@@ -435,7 +442,7 @@ class JobFailedError(JobError):
         job_id: str | None = None,
         body: object | None = None,
     ) -> None:
-        detail = _error_message(body) if isinstance(body, Mapping) else None
+        detail = error_message(body) if isinstance(body, Mapping) else None
         if detail and detail not in message:
             message = f"{message}: {detail}"
         super().__init__(message, job_id=job_id or getattr(job, "queue_id", None))
@@ -618,161 +625,6 @@ class OutputInUseError(OutputError):
             why = reason or "another run is writing it"
         super().__init__(f"{path} is taken: {why}; nothing was queued", path=path)
         self.job = job
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def redact_request(request: httpx.Request) -> httpx.Request:
-    """A copy of `request` without credentials, safe to keep on an error."""
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS]
-    url = request.url
-    if "signature" in str(url.query).lower() or "x-amz" in str(url.query).lower():
-        url = url.copy_with(query=None)
-    return httpx.Request(request.method, url, headers=headers)
-
-
-def parse_retry_after(headers: Mapping[str, str] | httpx.Headers, *, now: float) -> float | None:
-    """Seconds to wait, from `Retry-After` or `x-ratelimit-reset-requests`; `None` if unsaid.
-
-    `Retry-After` may be seconds or an HTTP date. `x-ratelimit-reset-requests` is documented
-    as a Unix timestamp, but some servers send seconds: a small number is taken as seconds.
-    """
-    h = httpx.Headers(headers) if not isinstance(headers, httpx.Headers) else headers
-    raw = h.get("retry-after-ms")
-    if raw is not None:
-        try:
-            return max(0.0, float(raw) / 1000.0)
-        except ValueError:
-            pass
-    raw = h.get("retry-after")
-    if raw is not None:
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            parsed = email.utils.parsedate_tz(raw)
-            if parsed is not None:
-                return max(0.0, email.utils.mktime_tz(parsed) - now)
-    raw = h.get("x-ratelimit-reset-requests")
-    if raw is not None:
-        try:
-            value = float(raw)
-        except ValueError:
-            return None
-        # Below ~a year it cannot be a timestamp.
-        return max(0.0, value - now) if value > 3.0e7 else max(0.0, value)
-    return None
-
-
-def _response_request(response: httpx.Response) -> httpx.Request | None:
-    try:
-        return response.request
-    except RuntimeError:
-        return None
-
-
-def _redact_response(response: httpx.Response, request: httpx.Request | None) -> httpx.Response:
-    try:
-        content = response.content
-    except httpx.ResponseNotRead:
-        content = b""
-    return httpx.Response(
-        response.status_code,
-        headers=[(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"],
-        content=content,
-        request=request,
-    )
-
-
-def _decode_body(response: httpx.Response) -> object | None:
-    try:
-        content = response.content
-    except httpx.ResponseNotRead:
-        return None
-    if not content:
-        return None
-    try:
-        decoded: object = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        text = content[:_MAX_BODY_TEXT].decode("utf-8", "replace").strip()
-        return text or None
-    return decoded
-
-
-def _error_message(body: object | None) -> str:
-    if isinstance(body, str):
-        return body
-    if not isinstance(body, Mapping):
-        return ""
-    error = body.get("error")
-    if isinstance(error, str):
-        return error
-    if isinstance(error, Mapping):
-        return str(error.get("message") or error.get("code") or "")
-    return str(body.get("message") or body.get("detail") or "")
-
-
-def _error_code(body: object | None) -> str | None:
-    if not isinstance(body, Mapping):
-        return None
-    code = body.get("code")
-    if code is None and isinstance(body.get("error"), Mapping):
-        code = body["error"].get("code") or body["error"].get("type")
-    return str(code) if code is not None else None
-
-
-def _issues_from_body(body: object | None) -> list[Issue]:
-    from ._validation import Issue
-
-    if not isinstance(body, Mapping):
-        return []
-    raw = body.get("issues")
-    if isinstance(raw, list) and raw:
-        return [Issue.from_wire(i) for i in raw if isinstance(i, Mapping)]
-    details = body.get("details")
-    issues: list[Issue] = []
-    if isinstance(details, Mapping):
-        _walk_details(details, (), issues, Issue)
-    return issues
-
-
-def _walk_details(
-    node: Mapping[str, Any], path: tuple[str | int, ...], out: list[Issue], cls: type[Issue]
-) -> None:
-    # zod's format(): {_errors: [msg], field: {_errors: [...], ...}}
-    for message in node.get("_errors") or ():
-        out.append(cls(path=path, message=str(message)))
-    for key, child in node.items():
-        if key != "_errors" and isinstance(child, Mapping):
-            step: str | int = int(key) if key.isdigit() else key
-            _walk_details(child, (*path, step), out, cls)
-
-
-def _describe_issues(issues: Sequence[Issue]) -> str:
-    if not issues:
-        return "The request is invalid."
-    lines = [f"The request is invalid ({len(issues)} problem{'s' if len(issues) > 1 else ''}):"]
-    for issue in issues:
-        line = f"  - {issue.field or 'request'}: {issue.message}"
-        if issue.received is not None and repr(issue.received) not in issue.message:
-            line += f"; got {_short(issue.received)}"
-        if issue.allowed and "allowed" not in issue.message.lower():
-            shown = ", ".join(repr(a) for a in issue.allowed[:20])
-            more = f", ... ({len(issue.allowed)} in all)" if len(issue.allowed) > 20 else ""
-            line += f"; allowed: {shown}{more}"
-        if issue.suggestion is not None:
-            line += f"; did you mean {issue.suggestion!r}?"
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 # Reprs and tracebacks say `venice_video.X`, the public name, not this private module.
