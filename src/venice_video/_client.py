@@ -87,7 +87,7 @@ logger = logging.getLogger("venice_video")
 
 T = TypeVar("T")
 
-__all__ = ["AsyncVeniceVideo", "BaseClient", "CancelToken", "ProgressCallback", "VeniceVideo"]
+__all__ = ["BaseClient", "CancelToken", "ProgressCallback", "VeniceVideo"]
 
 
 # =========================================================================== the sync twin
@@ -695,9 +695,6 @@ class VeniceVideo(BaseClient, ModelChoice):
     ) -> None:
         self.close()
 
-
-# Imported last: the async twin lives in its own module; both are reached from here too.
-from ._async_client import AsyncVeniceVideo  # noqa: E402
 
 for _cls in (VeniceVideo, CancelToken):
     _cls.__module__ = "venice_video"

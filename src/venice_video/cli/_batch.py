@@ -26,7 +26,7 @@ import anyio
 import click
 
 from .. import _exceptions as exc
-from .._client import AsyncVeniceVideo
+from .._async_client import AsyncVeniceVideo
 from .._models import QueueRequest, QuoteResponse, VideoJob
 from .._output import check_target
 from ..journal import JournalStore

@@ -22,7 +22,8 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from .._client import AsyncVeniceVideo, VeniceVideo
+from .._async_client import AsyncVeniceVideo
+from .._client import VeniceVideo
 from ._run import run
 from ._tools import DEFAULT_MAX_WAIT_S, build_server
 

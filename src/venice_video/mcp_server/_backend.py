@@ -17,8 +17,9 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
+from .._async_client import AsyncVeniceVideo
 from .._catalog import Catalog
-from .._client import AsyncVeniceVideo, VeniceVideo
+from .._client import VeniceVideo
 from .._models import (
     AudioTranscription,
     Progress,

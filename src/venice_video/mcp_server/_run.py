@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._client import AsyncVeniceVideo
+from .._async_client import AsyncVeniceVideo
 from ._tools import build_server
 
 if TYPE_CHECKING:

@@ -18,8 +18,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from .._async_client import AsyncVeniceVideo
 from .._catalog import VideoModel
-from .._client import AsyncVeniceVideo, VeniceVideo
+from .._client import VeniceVideo
 from .._exceptions import ValidationError, VeniceVideoError
 from .._models import QueueRequest, QuoteRequest
 from .._validation import Issue, validate_quote

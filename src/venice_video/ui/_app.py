@@ -29,8 +29,8 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from .._async_client import AsyncVeniceVideo
 from .._catalog import Catalog
-from .._client import AsyncVeniceVideo
 from .._exceptions import (
     APIConnectionError,
     APIStatusError,

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from .._client import AsyncVeniceVideo
+from .._async_client import AsyncVeniceVideo
 from .._exceptions import VeniceVideoError
 from .._follow import Followed, Follower, can_follow
 from .._models import Progress, QueueRequest, QuoteResponse, VideoJob
