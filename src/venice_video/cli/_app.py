@@ -434,6 +434,10 @@ def jobs(
             "status": e.status,
             "cost": f"${e.quote_usd:.4f}" if e.quote_usd is not None else "-",
             "file": e.output_path or "-",
+            # A story's shots say which story and shot they are.
+            "story": f"{e.tags['story_title']} #{e.tags.get('story_shot')}"
+            if "story_title" in e.tags
+            else "",
         }
         for e in entries
     ]
@@ -449,6 +453,7 @@ def jobs(
                     "output_path": e.output_path,
                     "error": e.error,
                     "created_at": e.created_at,
+                    "tags": e.tags,
                 }
                 for e in entries
             ]
@@ -456,7 +461,10 @@ def jobs(
     elif not rows:
         click.echo("no jobs")
     else:
-        click.echo(plain_table(rows, ["id", "model", "status", "cost", "file"]))
+        columns = ["id", "model", "status", "cost", "file"]
+        click.echo(
+            plain_table(rows, columns + (["story"] if any(r["story"] for r in rows) else []))
+        )
 
 
 @jobs.command("resume")
@@ -507,6 +515,6 @@ def config_cmd(state: State) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `venice-video` command."""
-    from . import _more  # noqa: F401  (registers batch, transcribe, serve, mcp)
+    from . import _more, _story  # noqa: F401  (registers batch, transcribe, serve, mcp, story)
 
     cli.main(args=argv, prog_name="venice-video")

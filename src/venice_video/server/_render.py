@@ -794,7 +794,9 @@ class _KenBurns:
         img = _open_image(data, field, draft=(bw, bh))
         self.big = np.ascontiguousarray(np.asarray(_cover(img.convert("RGB"), bw, bh)))
         rng = _rng(spec, f"ken-burns:{field}")
-        self.zoom_in = bool(rng.integers(0, 2))
+        # Always into the picture, so the first frame is the whole input image: a clip made
+        # from another clip's last frame starts exactly where that one ended.
+        self.zoom_in = True
         self.start = rng.uniform(0, 1, size=2)
         self.end = rng.uniform(0, 1, size=2)
         self.scaler = VideoReformatter()
