@@ -153,7 +153,9 @@ def render(
                 family="money",
                 hint="pass --yes",
             )
-        return click.confirm(f"Spend ${priced.new:.4f}?", default=False, err=True)
+        if not click.confirm(f"Spend ${priced.new:.4f}?", default=False, err=True):
+            raise CLIError("declined; nothing was queued", family="money")
+        return True
 
     with state.client() as client:
         try:
