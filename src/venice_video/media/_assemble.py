@@ -1,16 +1,75 @@
 """Assemble many shots into one film: normalised picture, joined sound, captions.
 
-This module holds the public description of a film (:class:`FilmSpec` and its parts) and the
-:func:`assemble` entry point.
+:func:`assemble` takes a :class:`FilmSpec` (the film's size and frame rate, its clips in order
+with trims and transitions, an optional soundtrack, captions) and writes one H.264/AAC mp4:
+
+* every shot is fitted to the film (scaled to fit and letterboxed, converted to yuv420p at the
+  film's frame rate); cuts, crossfades (the two shots overlap, so the film is shorter by the
+  crossfade) and fades through black (no overlap) join them;
+* the shots' own sound is joined without gaps or clicks (a shot without sound gets silence),
+  with the soundtrack, if any, mixed under it (see :mod:`._mixdown`);
+* captions become ``film.srt`` and ``film.vtt`` beside ``film.mp4``, a soft subtitle track
+  inside it, and, with ``burn_in``, text drawn into the picture.
+
+Smart rendering: frames are only re-encoded where they must be. Where shots share their codec
+parameters (H.264 with the same size, pixel format, frame rate and codec data) their compressed
+frames are copied into the film untouched, timestamps rebased; around a crossfade, a fade, a
+burned-in caption or a trim off a keyframe, the frames from the last keyframe before to the
+next keyframe after are decoded, composed and encoded again with the local engine's encoder
+settings, which give the same codec data as the engine's shots. If they ever did not, or a
+shot cannot be copied for any other reason, that shot, or if need be the whole film, is simply
+re-encoded. Sound is always mixed and encoded afresh (it is cheap).
+
+The film is written to a temporary file beside ``output``, flushed to disk, verified (its
+frames and samples counted, the frames at every join decoded), and only then renamed into place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import bisect
+import math
+import os
+import secrets
+import stat
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Any, Final, Literal
+
+import av
+import numpy as np
+
+from ._captions import (
+    CaptionPainter,
+    add_caption_stream,
+    caption_packets,
+    caption_spans,
+    check_cues,
+    srt_text,
+    vtt_text,
+)
+from ._frames import (
+    FrameReader,
+    add_h264_stream,
+    black_frame,
+    compose,
+    encode_run,
+    encoder_extradata,
+    to_video_frame,
+)
+from ._mixdown import AUDIO_BIT_RATE, RATE, AudioEncoder, add_soundtrack, film_audio, limit
+from ._plan import (
+    ClipLayout,
+    CopyRun,
+    CopySource,
+    EncodeRun,
+    film_frames,
+    layers_at,
+    layout,
+    plan_runs,
+)
+from ._shots import AssemblyError, ShotInfo, probe_shot
 
 __all__ = [
     "AssemblyError",
@@ -22,12 +81,12 @@ __all__ = [
     "Soundtrack",
     "Transition",
     "assemble",
+    "probe_duration",
     "timeline",
 ]
 
-
-class AssemblyError(Exception):
-    """A film could not be assembled: a missing or undecodable shot, or an impossible spec."""
+_AUDIO_LEAD_S: Final = 0.5  # audio muxed this far ahead of the video, for interleaving
+_MAX_FPS: Final = 240
 
 
 @dataclass(frozen=True)
@@ -36,7 +95,8 @@ class Transition:
 
     ``cut``: straight on; ``crossfade``: the two clips overlap by ``seconds`` and blend (the film
     is shorter by that much); ``fade``: the first clip fades out to black over its last
-    ``seconds`` and the next fades in from black over its first ``seconds`` (no overlap).
+    ``seconds`` and the next fades in from black over its first ``seconds`` (no overlap). The
+    last clip has no next one: a fade or crossfade there fades the film out to black.
     """
 
     kind: Literal["cut", "crossfade", "fade"] = "cut"
@@ -66,8 +126,10 @@ class Cue:
 class Soundtrack:
     """Music mixed under the shots' own sound.
 
-    ``volume`` is a linear gain; ``fade_in``/``fade_out`` in seconds; with ``duck_under_speech``
-    the music drops by ``duck_db`` wherever the shots speak (their loud regions, or the cues).
+    ``volume`` is a linear gain; ``fade_in``/``fade_out`` in seconds (the fade out ends where
+    the film, or the music if shorter, ends). With ``duck_under_speech`` the music drops by
+    ``duck_db`` under speech: during the film's cues when it has any, otherwise wherever the
+    shots' own sound is loud.
     """
 
     path: Path
@@ -80,7 +142,10 @@ class Soundtrack:
 
 @dataclass(frozen=True)
 class FilmSpec:
-    """What to assemble: the film's picture format, its clips in order, sound and captions."""
+    """What to assemble: the film's picture format, its clips in order, sound and captions.
+
+    ``width`` and ``height`` must be even (yuv420p); ``fps`` is the film's frame rate.
+    """
 
     width: int
     height: int
@@ -93,7 +158,7 @@ class FilmSpec:
 
 @dataclass(frozen=True)
 class PlacedClip:
-    """Where clip ``index`` sits on the film's timeline, in seconds."""
+    """Where clip ``index`` sits on the film's timeline, in seconds (``end`` exclusive)."""
 
     index: int
     start: float
@@ -104,8 +169,8 @@ class PlacedClip:
 class AssemblyResult:
     """What :func:`assemble` wrote.
 
-    ``copied_streams`` is true when at least some compressed video was copied from the shots
-    rather than re-encoded.
+    ``copied_streams`` is true when compressed video was copied from the shots rather than all
+    of it re-encoded. ``srt_path`` and ``vtt_path`` are None for a film without cues.
     """
 
     path: Path
@@ -116,9 +181,468 @@ class AssemblyResult:
     copied_streams: bool
 
 
+class _Incompatible(Exception):
+    """Copied and re-encoded frames turned out not to fit one stream: re-encode it all."""
+
+
+def _check_spec(spec: FilmSpec) -> None:
+    for name, value in (("width", spec.width), ("height", spec.height)):
+        if not isinstance(value, int) or value < 2 or value % 2:
+            raise ValueError(f"the film's {name} must be an even number >= 2, got {value!r}")
+    fps = Fraction(spec.fps)
+    if not 0 < fps <= _MAX_FPS:
+        raise ValueError(f"the film's fps must be above 0 and at most {_MAX_FPS}, got {fps}")
+    if not spec.clips:
+        raise ValueError("a film needs at least one clip")
+    music = spec.soundtrack
+    if music is not None:
+        checks: tuple[tuple[str, float], ...] = (
+            ("volume", music.volume),
+            ("fade_in", music.fade_in),
+            ("fade_out", music.fade_out),
+        )
+        for label, number in checks:
+            if not math.isfinite(number) or number < 0:
+                raise ValueError(f"soundtrack {label} must be a finite number >= 0, got {number!r}")
+        if not math.isfinite(music.duck_db) or music.duck_db > 0:
+            raise ValueError(f"soundtrack duck_db must be <= 0 dB, got {music.duck_db!r}")
+
+
+def _placed(layouts: Sequence[ClipLayout], fps: Fraction) -> tuple[PlacedClip, ...]:
+    return tuple(PlacedClip(c.index, float(c.start / fps), float(c.end / fps)) for c in layouts)
+
+
 def timeline(spec: FilmSpec, durations: Sequence[float]) -> tuple[PlacedClip, ...]:
-    """Place each clip on the film's timeline from the clips' (untrimmed) durations."""
-    raise NotImplementedError
+    """Where each clip of ``spec`` will sit on the film, given each clip's full duration.
+
+    ``durations`` are the clips' untrimmed lengths in seconds (as :func:`probe_duration` reads
+    them); they and the trims are rounded to whole frames of the film. The film's duration is
+    the last clip's ``end``. Pure: nothing is read.
+
+    Raises:
+        ValueError: the spec is impossible (see :func:`assemble`).
+    """
+    _check_spec(spec)
+    return _placed(layout(spec, durations), Fraction(spec.fps))
+
+
+def probe_duration(path: Path) -> float:
+    """A shot's length as assembly counts it: its video frames over its frame rate.
+
+    Raises:
+        AssemblyError: the file is missing or is not readable video.
+    """
+    return probe_shot(0, Path(path)).duration
+
+
+# --------------------------------------------------------------------------------------------
+# Output files
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise FileExistsError(f"{path} exists and is not a regular file: it will not be replaced")
+    if not overwrite:
+        raise FileExistsError(f"{path} already exists (pass overwrite=True to replace it)")
+
+
+def _temp_beside(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # some platforms cannot open a directory; the rename is done regardless
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# --------------------------------------------------------------------------------------------
+# Picture
+
+
+class _Composer:
+    """Decodes, composes and captions the film frames that are encoded afresh."""
+
+    def __init__(
+        self,
+        spec: FilmSpec,
+        shots: Sequence[ShotInfo],
+        placed: Sequence[ClipLayout],
+        burn: Sequence[tuple[int, int, str]],
+    ) -> None:
+        self.fps = Fraction(spec.fps)
+        self.width, self.height = spec.width, spec.height
+        self.shots, self.placed = shots, placed
+        self.burn = burn
+        self._burn_starts = [start for start, _, _ in burn]
+        self.painter = CaptionPainter(spec.width, spec.height) if burn else None
+        self.black = black_frame(spec.width, spec.height)
+        self.readers: dict[int, FrameReader] = {}
+
+    def _source_frame(self, clip: ClipLayout, local: int) -> int:
+        shot = self.shots[clip.index]
+        if shot.fps == self.fps:
+            return clip.skip + local
+        # Another rate: the frame on show at this moment of the shot.
+        moment = Fraction(clip.skip + local) / self.fps
+        return min(shot.frames - 1, math.floor(moment * shot.fps + Fraction(1, 1000)))
+
+    def _reader(self, clip: int) -> FrameReader:
+        reader = self.readers.get(clip)
+        if reader is None:
+            reader = FrameReader(self.shots[clip], self.width, self.height)
+            self.readers[clip] = reader
+        return reader
+
+    def frame(self, number: int) -> av.VideoFrame | Any:
+        """Film frame ``number``: a decoded frame as it is, or a composed array."""
+        caption = None
+        if self.burn:
+            k = bisect.bisect_right(self._burn_starts, number) - 1
+            if k >= 0 and number < self.burn[k][1]:
+                caption = self.burn[k][2]
+        frames = []
+        for layer in layers_at(self.placed, number):
+            clip = self.placed[layer.clip]
+            source = self._source_frame(clip, layer.local)
+            frames.append((self._reader(layer.clip).get(source), layer.weight))
+        if len(frames) == 1 and frames[0][1] >= 1.0 and caption is None:
+            return frames[0][0]
+        arrays = [(np.asarray(f.to_ndarray(), np.uint8), w) for f, w in frames]
+        out = compose(arrays, self.black)
+        if caption is not None and self.painter is not None:
+            self.painter.draw(out, caption)
+        return out
+
+    def frames(self, run: EncodeRun) -> Iterator[Any]:
+        for number in range(run.at, run.at + run.count):
+            yield self.frame(number)
+        self.release(run.at + run.count)
+
+    def release(self, before: int) -> None:
+        """Close the readers of clips that end before film frame ``before``."""
+        for clip in [c for c in self.readers if self.placed[c].end <= before]:
+            self.readers.pop(clip).close()
+
+    def close(self) -> None:
+        for reader in self.readers.values():
+            reader.close()
+        self.readers.clear()
+
+
+def _eligible(shot: ShotInfo, spec: FilmSpec) -> bool:
+    return (
+        shot.codec == "h264"
+        and (shot.width, shot.height) == (spec.width, spec.height)
+        and shot.pix_fmt == "yuv420p"
+        and shot.fps == Fraction(spec.fps)
+        and shot.copy_key() is not None
+    )
+
+
+def _source(shot: ShotInfo) -> CopySource:
+    return CopySource(shot.frames, shot.keyframes, shot.reorders)
+
+
+def _plan_video(
+    spec: FilmSpec,
+    shots: Sequence[ShotInfo],
+    placed: Sequence[ClipLayout],
+    busy: Sequence[tuple[int, int]],
+    smart: bool,
+) -> tuple[list[CopyRun | EncodeRun], ShotInfo | None]:
+    """The runs of the film's video and, when anything is copied, the shot whose stream
+    parameters the film's video stream takes."""
+    total = film_frames(placed)
+    whole: list[CopyRun | EncodeRun] = [EncodeRun(0, total)]
+    if not smart:
+        return whole, None
+    eligible = [_eligible(shot, spec) for shot in shots]
+    # Everything copied: any shared codec data will do, as nothing is encoded.
+    if all(eligible) and len({shot.copy_key() for shot in shots}) == 1:
+        runs = plan_runs(placed, [_source(shot) for shot in shots], busy)
+        if all(isinstance(run, CopyRun) for run in runs):
+            return runs, shots[0]
+    # Copied and encoded frames mixed: only shots whose codec data our encoder reproduces.
+    extradata = encoder_extradata(spec.width, spec.height, Fraction(spec.fps))
+    sources = [
+        _source(shot) if ok and shot.extradata == extradata else None
+        for shot, ok in zip(shots, eligible, strict=True)
+    ]
+    runs = plan_runs(placed, sources, busy)
+    copied = [run for run in runs if isinstance(run, CopyRun)]
+    if not copied:
+        return whole, None
+    return runs, shots[copied[0].clip]
+
+
+class _Muxer:
+    """Writes video packets in order, interleaving the audio and caption packets with them."""
+
+    def __init__(
+        self,
+        container: Any,
+        video: Any,
+        audio: AudioEncoder,
+        captions: list[av.Packet[Any]],
+        fps: Fraction,
+    ) -> None:
+        self.container, self.video, self.audio = container, video, audio
+        self.captions = [(float((p.pts or 0) * (p.time_base or 0)), p) for p in captions]
+        self.frame_time = Fraction(1) / fps
+        self.frame_seconds = float(self.frame_time)
+        self.last_dts: int | None = None
+
+    def _others(self, seconds: float | None) -> None:
+        for packet in self.audio.until(seconds):
+            self.container.mux(packet)
+        while self.captions and (seconds is None or self.captions[0][0] < seconds):
+            self.container.mux(self.captions.pop(0)[1])
+
+    def mux_video(self, packet: av.Packet[Any], pts: int, dts: int) -> None:
+        """Mux a video packet as film frame ``pts`` (decoded at frame time ``dts``)."""
+        if self.last_dts is not None and dts <= self.last_dts:
+            raise _Incompatible(f"decode times go backwards at frame {pts}")
+        self.last_dts = dts
+        packet.stream = self.video
+        packet.time_base = self.frame_time
+        packet.pts, packet.dts, packet.duration = pts, dts, 1
+        self._others(dts * self.frame_seconds + _AUDIO_LEAD_S)
+        self.container.mux(packet)
+
+    def mux_encoded(self, packets: Sequence[av.Packet[Any]]) -> None:
+        """Mux packets of the film's own encoder (timed in frames)."""
+        for packet in packets:
+            if packet.dts is not None:
+                self._others(packet.dts * self.frame_seconds + _AUDIO_LEAD_S)
+            self.container.mux(packet)
+
+    def finish(self) -> None:
+        self._others(None)
+
+
+def _copy_run(run: CopyRun, shot: ShotInfo, muxer: _Muxer) -> None:
+    """Copy ``run``'s packets from the shot untouched, retimed to the film."""
+    rank = {pts: i for i, pts in enumerate(shot.frame_pts)}
+    step = float(shot.time_base * shot.fps)
+    origin = shot.frame_pts[0]
+    wanted = set(range(run.first, run.first + run.count))
+    taken = 0
+    try:
+        with av.open(str(shot.path), "r") as container:
+            stream = container.streams.video[0]
+            if run.first > 0:
+                container.seek(
+                    shot.frame_pts[run.first], stream=stream, backward=True, any_frame=False
+                )
+            started = False
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.size == 0:
+                    continue
+                number = rank.get(packet.pts)
+                if not started:
+                    if number != run.first:
+                        continue
+                    started = True
+                if number not in wanted:
+                    raise _Incompatible(f"clip {shot.index}: frame {number} is out of its run")
+                dts = packet.dts if packet.dts is not None else packet.pts
+                dts_number = round((dts - origin) * step)
+                muxer.mux_video(
+                    packet, run.at + number - run.first, run.at + dts_number - run.first
+                )
+                taken += 1
+                if taken == run.count:
+                    return
+    except (av.FFmpegError, OSError) as exc:
+        raise AssemblyError(
+            f"clip {shot.index} ({shot.path}) could not be read: {exc}", clip=shot.index
+        ) from exc
+    raise _Incompatible(f"clip {shot.index}: only {taken} of {run.count} frames found to copy")
+
+
+def _encode_piece(
+    run: EncodeRun, composer: _Composer, spec: FilmSpec, extradata: bytes, muxer: _Muxer
+) -> None:
+    """Encode ``run`` on its own and splice its packets between the copied ones."""
+    fps = Fraction(spec.fps)
+    piece = encode_run(composer.frames(run), spec.width, spec.height, fps)
+    if piece.extradata != extradata:
+        raise _Incompatible("re-encoded frames do not share the copied frames' codec data")
+    for packet, number, dts_number in zip(
+        piece.packets, piece.frames, piece.dts_frames, strict=True
+    ):
+        muxer.mux_video(packet, run.at + number, run.at + dts_number)
+
+
+def _write(
+    spec: FilmSpec,
+    shots: Sequence[ShotInfo],
+    placed: Sequence[ClipLayout],
+    path: Path,
+    *,
+    smart: bool,
+    progress: Callable[[float], None],
+) -> tuple[bool, list[CopyRun | EncodeRun]]:
+    """Write the film to ``path``; whether anything was copied, and the runs written."""
+    fps = Fraction(spec.fps)
+    total = film_frames(placed)
+    duration = float(total / fps)
+    spans = caption_spans(spec.cues, duration)
+    frame_spans = [
+        (math.ceil(Fraction(start) * fps), math.ceil(Fraction(end) * fps), text)
+        for start, end, text in spans
+    ]
+    frame_spans = [(a, min(b, total), t) for a, b, t in frame_spans if b > a]
+    burn = frame_spans if spec.burn_in else []
+    runs, template = _plan_video(spec, shots, placed, [(a, b) for a, b, _ in burn], smart)
+
+    def compute_audio() -> Any:
+        mix = film_audio(placed, shots, fps, total)
+        if spec.soundtrack is not None:
+            mix = add_soundtrack(mix, spec.soundtrack, spec.cues, fps, total)
+        return limit(mix)
+
+    composer = _Composer(spec, shots, placed, burn)
+    container: Any = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
+    audio: AudioEncoder | None = None
+    try:
+        if template is not None:
+            with av.open(str(template.path), "r") as source:
+                video = container.add_stream_from_template(source.streams.video[0])
+        else:
+            video = add_h264_stream(container, spec.width, spec.height, fps)
+        # Its parameters describe the packets the audio workers encode on their own.
+        sound = container.add_stream("aac", rate=RATE)
+        sound.layout = "stereo"
+        sound.bit_rate = AUDIO_BIT_RATE
+        subtitles = add_caption_stream(container) if spans else None
+        container.start_encoding()
+        audio = AudioEncoder(sound, compute_audio).start()
+        captions = caption_packets(subtitles, spans) if subtitles is not None else []
+        muxer = _Muxer(container, video, audio, captions, fps)
+        done = 0
+        for run in runs:
+            if isinstance(run, CopyRun):
+                _copy_run(run, shots[run.clip], muxer)
+                composer.release(run.at + run.count)
+            elif template is not None:
+                _encode_piece(run, composer, spec, template.extradata, muxer)
+            else:
+                for number, frame in enumerate(composer.frames(run), start=run.at):
+                    muxer.mux_encoded(video.encode(to_video_frame(frame, number, fps)))
+                    if number % 48 == 0:
+                        progress(0.95 * number / total)
+                muxer.mux_encoded(video.encode(None))
+            done += run.count
+            progress(0.95 * done / total)
+        muxer.finish()
+        container.close()
+    except BaseException:
+        if audio is not None:
+            audio.close()
+        try:
+            container.close()
+        except Exception:  # already failing; the partial file is removed by the caller
+            pass
+        raise
+    finally:
+        composer.close()
+    audio.close()
+    return template is not None, runs
+
+
+# --------------------------------------------------------------------------------------------
+# Verification
+
+
+def _verify(
+    path: Path, spec: FilmSpec, total: int, runs: Sequence[CopyRun | EncodeRun], captions: bool
+) -> None:
+    """Check the written film: streams, frame count, sound length, and that it decodes where
+    shots meet (the first frames of every copied or encoded run)."""
+    fps = Fraction(spec.fps)
+    check = {run.at: run for run in runs}
+    try:
+        with av.open(str(path), "r") as container:
+            if not container.streams.video or not container.streams.audio:
+                raise AssemblyError(f"the assembled film {path} lacks a video or audio stream")
+            if captions and not container.streams.subtitles:
+                raise AssemblyError(f"the assembled film {path} lacks its subtitle track")
+            video = container.streams.video[0]
+            if (video.codec_context.width, video.codec_context.height) != (
+                spec.width,
+                spec.height,
+            ):
+                raise AssemblyError(f"the assembled film {path} has the wrong picture size")
+            sound = container.streams.audio[0]
+            step = float(Fraction(video.time_base or Fraction(1, 90_000)) * fps)
+            count = fed = decoded = pending = samples = 0
+            origin: int | None = None
+            for packet in container.demux(video, sound):
+                if packet.pts is None or packet.size == 0:
+                    continue
+                if packet.stream is sound:
+                    samples += packet.duration or 0
+                    continue
+                count += 1
+                origin = packet.pts if origin is None else min(origin, packet.pts)
+                run = check.get(round((packet.pts - origin) * step))
+                if run is not None:
+                    # A copied run's first frame shows the codec data fits; an encoded run's
+                    # second frame, that its frames follow on from each other.
+                    pending = 1 if isinstance(run, CopyRun) else 2
+                if pending:
+                    pending -= 1
+                    fed += 1
+                    decoded += len(packet.decode())
+            decoded += len(video.codec_context.decode(None))
+            if count != total:
+                raise AssemblyError(f"the assembled film {path} has {count} frames, not {total}")
+            if decoded != fed:
+                raise AssemblyError(
+                    f"the assembled film {path} does not decode: {decoded} of {fed} frames"
+                )
+            expected = float(total / fps) * RATE
+            if abs(samples - expected) > 2048 + RATE / float(fps):
+                raise AssemblyError(
+                    f"the assembled film {path} has {samples} audio samples, "
+                    f"expected about {expected:.0f}"
+                )
+    except AssemblyError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise AssemblyError(f"the assembled film {path} does not decode: {exc}") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
 
 
 def assemble(
@@ -127,6 +651,71 @@ def assemble(
     *,
     overwrite: bool = False,
     on_progress: Callable[[float], None] | None = None,
+    smart: bool = True,
 ) -> AssemblyResult:
-    """Assemble ``spec`` into an mp4 at ``output``."""
-    raise NotImplementedError
+    """Assemble ``spec`` into an mp4 at ``output`` (and its captions beside it).
+
+    Blocking and CPU-bound: call it from a worker thread. ``on_progress`` is called with the
+    fraction done, from 0 to 1. ``smart=False`` re-encodes every frame instead of copying
+    what can be copied (for comparison; the result looks the same).
+
+    With cues, ``output.with_suffix(".srt")`` and ``.vtt`` are written too. Nothing is
+    replaced unless ``overwrite`` is true, and never anything but a regular file.
+
+    Raises:
+        ValueError: the spec is impossible: an odd size, a clip trimmed to nothing or too
+            short for its crossfades, a cue outside the film.
+        FileExistsError: ``output`` or a caption file exists (and ``overwrite`` is false), or
+            is not a regular file.
+        AssemblyError: a shot or the soundtrack is missing, unreadable or not decodable.
+    """
+    report = on_progress or (lambda fraction: None)
+    _check_spec(spec)
+    output = Path(output)
+    srt_path = output.with_suffix(".srt") if spec.cues else None
+    vtt_path = output.with_suffix(".vtt") if spec.cues else None
+    targets = [p for p in (output, srt_path, vtt_path) if p is not None]
+    for target in targets:
+        _check_target(target, overwrite)
+    if spec.soundtrack is not None and not Path(spec.soundtrack.path).is_file():
+        raise AssemblyError(f"soundtrack ({spec.soundtrack.path}): file not found")
+
+    shots = [probe_shot(i, Path(clip.path)) for i, clip in enumerate(spec.clips)]
+    placed = layout(spec, [shot.duration for shot in shots])
+    fps = Fraction(spec.fps)
+    total = film_frames(placed)
+    duration = float(total / fps)
+    check_cues(spec.cues, duration)
+    report(0.0)
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temps: dict[Path, Path] = {target: _temp_beside(target) for target in targets}
+    try:
+        tmp = temps[output]
+        try:
+            copied, runs = _write(spec, shots, placed, tmp, smart=smart, progress=report)
+        except _Incompatible:
+            tmp.unlink(missing_ok=True)
+            copied, runs = _write(spec, shots, placed, tmp, smart=False, progress=report)
+        _fsync_file(tmp)
+        _verify(tmp, spec, total, runs, captions=bool(caption_spans(spec.cues, duration)))
+        if srt_path is not None and vtt_path is not None:
+            _write_text(temps[srt_path], srt_text(spec.cues))
+            _write_text(temps[vtt_path], vtt_text(spec.cues))
+        for target in targets:  # again: something may have appeared meanwhile
+            _check_target(target, overwrite)
+        for target in reversed(targets):  # the film last, once its captions are in place
+            os.replace(temps.pop(target), target)
+        _fsync_dir(output.parent)
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+    report(1.0)
+    return AssemblyResult(
+        path=output,
+        duration=duration,
+        placed=_placed(placed, fps),
+        srt_path=srt_path,
+        vtt_path=vtt_path,
+        copied_streams=copied,
+    )
