@@ -94,10 +94,13 @@ def test_render_then_status_then_jobs(run: Run, story_file: Path, tmp_path: Path
     assert (tmp_path / "films" / "keeper.film.json").is_file()
 
     status = json.loads(run("--json", "story", "status", str(story_file), "-o", str(out)).stdout)
-    assert status["film_state"] == "present"
+    assert status["film_state"] == "current"
     assert [s["state"] for s in status["shots"]] == ["rendered"] * 6
 
     listing = run("jobs")
     assert "STORY" in listing.stdout and "The Lighthouse Keeper #4" in listing.stdout
     again = run("--json", "story", "render", str(story_file), "-o", str(out))
     assert json.loads(again.stdout)["spent_usd"] == 0
+    edit(story_file, "line: And every morning, it rested.", "line: And every morning, it slept.")
+    status = json.loads(run("--json", "story", "status", str(story_file), "-o", str(out)).stdout)
+    assert status["film_state"] == "stale"  # the captions changed: it needs assembling again

@@ -29,8 +29,7 @@ ROUNDS = 10
 SLOW = {
     "endpoints": {
         "queue": {"slow_body_s": 0.05, "slow_chunks": 3},
-        "download": {"slow_body_s": 0.03, "slow_chunks": 3},
-        "retrieve": {"slow_body_s": 0.03, "slow_chunks": 3},
+        "retrieve": {"slow_body_s": 0.02, "slow_chunks": 2},
     }
 }
 

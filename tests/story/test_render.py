@@ -240,3 +240,19 @@ shots:
     pictures = [frames(s.path) for s in film.shots]
     assert mean_diff(pictures[0][-1], pictures[1][0]) < 6.0
     assert local_stats(server, api_key)["jobs_created"] == 2
+
+
+def test_a_lost_shot_is_paid_for_again_only_when_asked(
+    venice: VeniceVideo, story_file: Path, server: ServerThread, api_key: str
+) -> None:
+    film = venice.render_story(story_file)
+    film.shots[5].path.unlink()  # the server deleted its copy after the download
+    with pytest.raises(StoryError) as caught:
+        venice.render_story(story_file)
+    (problem,) = caught.value.problems
+    assert problem.shot == 6 and "--retry-failed" in problem.message
+    assert local_stats(server, api_key)["jobs_created"] == 6
+    again = venice.render_story(story_file, retry_failed=True)
+    assert [s.reused for s in again.shots] == [True] * 5 + [False]
+    assert again.shots[5].path.is_file() and again.spent == pytest.approx(again.shots[5].cost)
+    assert local_stats(server, api_key)["jobs_created"] == 7

@@ -26,7 +26,9 @@ from ..story import (
     StoryRenderError,
     plan_story,
 )
-from ..story._render import drive, prepare_flow, story_quote
+from ..story._film import read_manifest
+from ..story._render import current_film, drive, film_cut, prepare_flow, story_quote
+from ..story._run import Run
 from ..story._schema import schema_text
 from ._app import State, cli, pass_state
 from ._errors import CLIError
@@ -223,9 +225,7 @@ def status(state: State, file: Path, output: Path | None) -> None:
         }
         for s in run.shots
     ]
-    film_state = "missing"
-    if run.output.exists():
-        film_state = "stale" if any(s.state != "done" for s in run.shots) else "present"
+    film_state = _film_state(run)
     data = {
         "title": story.title,
         "film": str(run.output),
@@ -253,6 +253,16 @@ def _offline_catalog(state: State) -> Catalog:
 
     cached = ModelCache().load(settings.base_url or DEFAULT_BASE_URL, allow_stale=True)
     return cached if cached is not None else bundled_catalog()
+
+
+def _film_state(run: Run) -> str:
+    """`missing`, `current` (exactly what a render would make now) or `stale`."""
+    if not run.output.is_file():
+        return "missing"
+    if any(s.state != "done" for s in run.shots):
+        return "stale"
+    digest = film_cut(run).digest
+    return "current" if current_film(run, read_manifest(run.manifest_path), digest) else "stale"
 
 
 def _quote_data(priced: StoryQuote) -> dict[str, Any]:

@@ -520,25 +520,19 @@ def _finish_flow(
     ctx: _Context, jobs: dict[int, VideoJob], on_assembly: Callable[[float], None] | None
 ) -> Flow[Film]:
     """Assemble the film unless the one on disk is already exactly this; write the manifest."""
-    from ..media._assemble import assemble, timeline
+    from ..media._assemble import assemble
 
     run = ctx.run
     for state in run.shots:
         job = jobs[state.shot.index]
         assert job.path is not None
         state.path = job.path
-    paths = [s.path for s in run.shots]
-    infos: list[ClipInfo] = yield _Work(lambda: [clip_info(p) for p in paths])
-    shas: list[str] = yield _Work(lambda: [s.sha256 or file_sha256(s.path) for s in run.shots])
-    spec = film_spec(run, infos)
-    placed = timeline(spec, [i.duration_s for i in infos])
+    cut: FilmCut = yield _Work(functools.partial(film_cut, run))
+    spec, placed, shas, digest = cut.spec, cut.placed, cut.shas, cut.digest
     mode = run.plan.story.captions_mode
-    if mode == "script":
-        spec = with_cues(spec, script_cues(run.plan, placed))
-    digest = yield _Work(functools.partial(assembly_digest, run, spec, shas))
     entries = yield _Work(lambda: {s.shot.index: ctx.journal.get(s.key) for s in run.shots})
     known = yield _Work(functools.partial(read_manifest, run.manifest_path))
-    film_info = _current_film(run, known, digest)
+    film_info = current_film(run, known, digest)
     if film_info is None:
         ctx_args = {"placed": placed, "entries": entries, "shas": shas}
         yield _Work(
@@ -584,7 +578,31 @@ def _finish_flow(
     return _film(run, jobs, placed, film_info, assembled)
 
 
-def _current_film(run: Run, known: dict[str, Any] | None, digest: str) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class FilmCut:
+    """What the film is made of: the assembly spec, where each shot sits, the shots' file
+    digests, and the digest of all that (equal digests make equal films)."""
+
+    spec: Any
+    placed: Any
+    shas: list[str]
+    digest: str
+
+
+def film_cut(run: Run) -> FilmCut:
+    """The film the shots on disk make (blocking: it probes and hashes the shots)."""
+    from ..media._assemble import timeline
+
+    infos: list[ClipInfo] = [clip_info(s.path) for s in run.shots]
+    shas = [s.sha256 or file_sha256(s.path) for s in run.shots]
+    spec = film_spec(run, infos)
+    placed = timeline(spec, [i.duration_s for i in infos])
+    if run.plan.story.captions_mode == "script":
+        spec = with_cues(spec, script_cues(run.plan, placed))
+    return FilmCut(spec, placed, shas, assembly_digest(run, spec, shas))
+
+
+def current_film(run: Run, known: dict[str, Any] | None, digest: str) -> dict[str, Any] | None:
     """The manifest's film record when the film on disk is exactly what this run would make."""
     if known is None or known.get("status") != "done" or known.get("assembly_digest") != digest:
         return None
