@@ -256,3 +256,21 @@ def test_a_lost_shot_is_paid_for_again_only_when_asked(
     assert [s.reused for s in again.shots] == [True] * 5 + [False]
     assert again.shots[5].path.is_file() and again.spent == pytest.approx(again.shots[5].cost)
     assert local_stats(server, api_key)["jobs_created"] == 7
+
+
+def test_shots_survive_a_cleaned_journal_through_the_manifest(
+    venice: VeniceVideo, story_file: Path, server: ServerThread, api_key: str
+) -> None:
+    first = venice.render_story(story_file)
+    assert venice.journal is not None
+    assert venice.journal.clean() == 6  # `venice-video jobs clean` forgets finished jobs
+    again = venice.render_story(story_file)
+    assert all(s.reused for s in again.shots) and again.spent == 0 and not again.assembled
+    assert [s.queue_id for s in again.shots] == [s.queue_id for s in first.shots]
+    assert local_stats(server, api_key)["jobs_created"] == 6
+    edit(story_file, "line: And every morning, it rested.", "line: And then it rested.")
+    recut = venice.render_story(story_file)
+    assert recut.assembled and recut.spent == 0
+    manifest = json.loads(recut.manifest_path.read_text("utf-8"))
+    assert [s["queue_id"] for s in manifest["shots"]] == [s.queue_id for s in first.shots]
+    assert all(s["request"] for s in manifest["shots"])

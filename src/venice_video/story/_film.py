@@ -22,7 +22,7 @@ from typing import Any
 from ._errors import Problem, StoryError
 from ._frames import ClipInfo, file_sha256
 from ._plan import PlannedShot, StoryPlan
-from ._run import Run
+from ._run import MANIFEST_FORMAT, Run, read_manifest
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -34,8 +34,6 @@ __all__ = [
     "transcript_cues",
     "write_manifest",
 ]
-
-MANIFEST_FORMAT = "venice-video-film/1"
 
 
 def check_output(run: Run, *, overwrite: bool) -> None:
@@ -63,14 +61,6 @@ def check_output(run: Run, *, overwrite: bool) -> None:
             )
         ]  # fmt: skip
     )
-
-
-def read_manifest(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT else None
 
 
 def write_manifest(path: Path, data: Mapping[str, Any]) -> None:
@@ -224,15 +214,16 @@ def manifest(
         shot: PlannedShot = state.shot
         entry = entries.get(shot.index)
         span = spans.get(shot.index)
+        old = state.record or {}  # a shot the journal forgot: keep what the manifest knew
         shots.append(
             {
                 "number": shot.number,
                 "name": shot.name,
                 "model": shot.model,
                 "digest": shot.digest,
-                "key": state.key,
-                "queue_id": entry.queue_id if entry is not None else None,
-                "request": entry.request if entry is not None else None,
+                "key": state.key if entry is not None else old.get("key", state.key),
+                "queue_id": entry.queue_id if entry is not None else old.get("queue_id"),
+                "request": entry.request if entry is not None else old.get("request"),
                 "cost_usd": entry.quote_usd if entry is not None else state.price,
                 "file": rel(state.path),
                 "sha256": sha,

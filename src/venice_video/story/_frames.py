@@ -58,14 +58,19 @@ def clip_info(path: Path) -> ClipInfo:
 def last_frame_png(path: Path) -> bytes:
     """The clip's last frame as PNG bytes (the same file gives the same bytes).
 
-    Uses `venice_video.media.last_frame` when the media package provides it.
+    Uses `venice_video.media.last_frame` (it seeks to the last keyframe instead of decoding
+    the whole clip) when the media package provides it.
     """
     try:
         from ..media import last_frame  # type: ignore[attr-defined]
     except ImportError:
         last_frame = None
+    image: Any
     if last_frame is not None:
-        image = last_frame(path)
+        found = last_frame(path)
+        if callable(getattr(found, "png", None)):
+            return cast(bytes, found.png())
+        image = getattr(found, "image", found)
     else:
         image = _last_frame(path)
     buffer = io.BytesIO()

@@ -382,8 +382,7 @@ class _Scheduler:
         self.unknown = False
         for state in self.run.shots:
             if state.state == "done":
-                assert state.entry is not None
-                self.jobs[state.shot.index] = VideoJob.from_entry(state.entry)
+                self.jobs[state.shot.index] = state.job()
                 self.outcome[state.shot.index] = "ok"
                 ctx.emit(state, "reused")
             else:

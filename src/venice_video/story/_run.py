@@ -9,11 +9,13 @@ again only when asked (`retry_failed`), under a new key.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._models import VideoJob
 from ._errors import Problem, StoryError
 from ._frames import file_sha256
 from ._plan import PlannedShot, StoryPlan
@@ -27,11 +29,13 @@ __all__ = [
     "clean_url",
     "inspect_shots",
     "manifest_path_for",
+    "read_manifest",
     "refuse_blocked",
     "shots_dir_for",
 ]
 
 State = Literal["done", "inflight", "new", "failed", "lost", "elsewhere"]
+MANIFEST_FORMAT = "venice-video-film/1"
 _FINISHED = ("DOWNLOADED", "COMPLETED")
 _MAX_ATTEMPTS = 100
 
@@ -54,6 +58,23 @@ class ShotState:
     price: float | None = None
     sha256: str | None = None
     attempt: int = 0
+    #: The film manifest's record of this shot, when that (not the journal) vouches for it.
+    record: dict[str, Any] | None = None
+
+    def job(self) -> VideoJob:
+        """The finished job of a `done` shot, from the journal or the manifest."""
+        if self.entry is not None:
+            return VideoJob.from_entry(self.entry)
+        record = self.record or {}
+        return VideoJob(
+            idempotency_key=str(record.get("key") or self.key),
+            model=self.shot.model,
+            status="COMPLETED",
+            queue_id=record.get("queue_id"),
+            quote_usd=self.price,
+            path=self.path,
+            sha256=self.sha256,
+        )
 
     @property
     def committed(self) -> bool:
@@ -90,6 +111,15 @@ class Run:
             "story_shot_name": shot.name,
             "story_digest": shot.digest[:16],
         }
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """A film manifest (`<film>.film.json`), or `None` when there is none or it is not one."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT else None
 
 
 def shots_dir_for(output: Path) -> Path:
@@ -140,6 +170,15 @@ def inspect_shots(
 ) -> list[ShotState]:
     """Each shot's state from the journal (blocking: it reads the journal and hashes files)."""
     mine = clean_url(base_url)
+    recorded: dict[str, dict[str, Any]] = {}
+    known = read_manifest(manifest_path_for(output))
+    if known is not None and clean_url(str(known.get("api") or "")) == mine:
+        # The manifest vouches for files whose journal entries were cleaned away; shots made
+        # by another API (the local engine's placeholders, say) are never taken for these.
+        home = manifest_path_for(output).parent
+        for record in known.get("shots") or ():
+            if isinstance(record, dict) and record.get("digest") and record.get("file"):
+                recorded[str(record["digest"])] = {**record, "file": home / str(record["file"])}
     states = []
     for shot in plan.shots:
         base = shot.key(mine)
@@ -149,8 +188,25 @@ def inspect_shots(
             if entry is None:
                 break
             entries.append(entry)
-        states.append(_state(shot, base, entries, output, mine, retry_failed=retry_failed))
+        state = _state(shot, base, entries, output, mine, retry_failed=retry_failed)
+        record = recorded.get(shot.digest)
+        if not entries and record is not None:
+            state = _from_manifest(state, record)
+        states.append(state)
     return states
+
+
+def _from_manifest(state: ShotState, record: dict[str, Any]) -> ShotState:
+    path = Path(record["file"])
+    try:
+        found = file_sha256(path)
+    except OSError:
+        return state
+    if found != record.get("sha256"):
+        return state
+    cost = record.get("cost_usd")
+    return ShotState(state.shot, state.key, "done", path, None,
+                     float(cost) if cost is not None else None, found, record=record)  # fmt: skip
 
 
 def _state(
