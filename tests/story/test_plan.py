@@ -250,3 +250,22 @@ shots:
 def test_the_example_copy_checks_without_a_server(tmp_path: Path) -> None:
     story_file = copy_example(tmp_path / "copy")
     assert len(plan(story_file).shots) == 6
+
+
+def test_a_story_built_in_code_plans_and_reports_without_a_file() -> None:
+    from venice_video.story import Shot
+
+    story = Story(
+        title="In code",
+        shots=[
+            Shot(prompt="A kite", model="vidu-q3-text-to-video", duration="3s"),
+            Shot(prompt="It falls", model="vidu-q3-text-to-video", continue_from="previous"),
+        ],
+    )
+    assert story.output_path() == Path.cwd().absolute() / "in-code.mp4"
+    with pytest.raises(StoryError) as caught:
+        plan_story(story, CATALOG)
+    (problem,) = caught.value.problems
+    assert str(problem).startswith("story: shot 2: continue_from starts this shot")
+    story.shots[1].model = "vidu-q3-image-to-video"
+    assert plan_story(story, CATALOG).shots[1].after == 0
