@@ -27,7 +27,9 @@ from ..story import (
     plan_story,
 )
 from ..story._film import read_manifest
-from ..story._render import current_film, drive, film_cut, prepare_flow, story_quote
+from ..story._finish import current_film, film_cut
+from ..story._flow import drive
+from ..story._render import prepare_flow, story_quote
 from ..story._run import Run
 from ..story._schema import schema_text
 from ._app import State, cli, pass_state

@@ -29,7 +29,8 @@ from pydantic import Field
 from .._client import AsyncVeniceVideo
 from .._exceptions import VeniceVideoError
 from ..story import Film, ShotProgress, Story, plan_story
-from ..story._render import adrive, arender_story, prepare_flow, story_quote
+from ..story._flow import adrive
+from ..story._render import arender_story, prepare_flow, story_quote
 from ..story._run import Run
 from ._backend import Backend
 from ._budget import Budget, SpendRefused

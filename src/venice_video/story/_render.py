@@ -1,9 +1,5 @@
-"""Rendering a story: flows over the client's public methods, driven by either twin.
-
-Like the SDK's own lifecycle, the story's logic is written once, as generator *flows* that
-yield two kinds of effect: call a public client method (`_Api`), or do blocking local work
-(`_Work`: the journal, hashing, decoding a frame, assembling). `drive` performs them with
-the sync client; `adrive` awaits them with the async one (local work in a worker thread).
+"""Rendering a story: flows over the client's public methods, driven by either twin
+(see `_flow`).
 
 A render has three steps:
 
@@ -15,7 +11,7 @@ A render has three steps:
    file's last frame. Each shot's job is journaled under a key made from its digest, so a
    later run reuses it, follows it, or (with an API that honours `Idempotency-Key`) asks for
    it again under the same key, and never pays twice.
-3. finish (`_finish_flow`): assemble the film (unless it is already up to date), caption it,
+3. finish (`_finish.finish_flow`): assemble the film (unless it is already up to date), caption it,
    and write the manifest.
 """
 
@@ -25,30 +21,22 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from .._exceptions import JobCancelledError, QueueOutcomeUnknownError, VeniceVideoError
 from .._models import Progress, VideoJob
 from ._errors import StoryBudgetError, StoryRenderError
-from ._film import (
-    assembly_digest,
-    check_output,
-    film_spec,
-    manifest,
-    read_manifest,
-    script_cues,
-    transcript_cues,
-    with_cues,
-    write_manifest,
-)
-from ._frames import ClipInfo, clip_info, file_sha256, last_frame_png
+from ._film import check_output
+from ._finish import finish_flow
+from ._flow import Api, Flow, Work, adrive, drive
+from ._frames import file_sha256, last_frame_png
 from ._model import Story
 from ._plan import plan_story
-from ._result import Film, FilmShot, ShotPhase, ShotProgress
+from ._result import Film, ShotPhase, ShotProgress
 from ._run import Run, ShotState, clean_url, inspect_shots, refuse_blocked
 
 if TYPE_CHECKING:
@@ -58,89 +46,14 @@ if TYPE_CHECKING:
 __all__ = [
     "ShotQuote",
     "StoryQuote",
-    "adrive",
     "arender_story",
-    "drive",
     "prepare_flow",
+    "render_for",
     "render_story",
+    "story_quote",
 ]
 
-T = TypeVar("T")
 ShotCallback = Callable[[ShotProgress], None]
-
-
-@dataclass(frozen=True)
-class _Api:
-    """Call a public method of the client."""
-
-    name: str
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Work:
-    """Blocking local work."""
-
-    fn: Callable[[], Any]
-
-
-Flow = Generator[_Api | _Work, Any, T]
-
-
-def drive(client: VeniceVideo, flow: Flow[T]) -> T:
-    """Run a flow with the sync client."""
-    value: Any = None
-    error: BaseException | None = None
-    try:
-        while True:
-            try:
-                effect = flow.send(value) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return cast(T, stop.value)
-            value, error = None, None
-            try:
-                if isinstance(effect, _Api):
-                    value = getattr(client, effect.name)(*effect.args, **effect.kwargs)
-                else:
-                    value = effect.fn()
-            except Exception as exc:
-                error = exc
-    finally:
-        flow.close()
-
-
-async def adrive(client: AsyncVeniceVideo | VeniceVideo, flow: Flow[T]) -> T:
-    """Run a flow from async code: awaiting the async client, or calling the sync one in a
-    worker thread; local work runs in a worker thread."""
-    import anyio.to_thread
-
-    from .._client import AsyncVeniceVideo
-
-    awaitable = isinstance(client, AsyncVeniceVideo)
-    value: Any = None
-    error: BaseException | None = None
-    try:
-        while True:
-            try:
-                effect = flow.send(value) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return cast(T, stop.value)
-            value, error = None, None
-            try:
-                if isinstance(effect, _Api):
-                    method = getattr(client, effect.name)
-                    if awaitable:
-                        value = await method(*effect.args, **effect.kwargs)
-                    else:
-                        call = functools.partial(method, *effect.args, **effect.kwargs)
-                        value = await anyio.to_thread.run_sync(call)
-                else:
-                    value = await anyio.to_thread.run_sync(effect.fn)
-            except Exception as exc:
-                error = exc
-    finally:
-        flow.close()
 
 
 # ------------------------------------------------------------------ quoting
@@ -205,12 +118,12 @@ def prepare_flow(
 
     `price=False` skips the quotes (for a status report).
     """
-    catalog = yield _Api("models")
-    plan = yield _Work(functools.partial(plan_story, story, catalog))
+    catalog = yield Api("models")
+    plan = yield Work(functools.partial(plan_story, story, catalog))
     target = Path(output).expanduser() if output is not None else story.output_path()
     target = target.absolute()
     if journal is not None:
-        states = yield _Work(
+        states = yield Work(
             functools.partial(
                 inspect_shots, plan, journal, base_url, target, retry_failed=retry_failed
             )
@@ -231,10 +144,10 @@ def prepare_flow(
     )
     if for_render:
         refuse_blocked(run)
-        yield _Work(functools.partial(check_output, run, overwrite=overwrite))
+        yield Work(functools.partial(check_output, run, overwrite=overwrite))
     for state in run.shots if price else ():
         if state.state == "new" or state.price is None:
-            answer = yield _Api("quote", (state.shot.model,), _quote_kwargs(state))
+            answer = yield Api("quote", (state.shot.model,), _quote_kwargs(state))
             state.price = float(answer.quote)
     budget = story.budget
     if for_render and budget is not None:
@@ -306,20 +219,20 @@ def _shot_flow(ctx: _Context, state: ShotState, first_frame: Path | None) -> Flo
         if entry.queue_id is None and not ctx.trusted:
             raise _ShotUnknown(_unknown_text(state))
         if entry.queue_id is not None or not _has_digests(entry.request):
-            jobs = yield _Api("resume", kwargs={"keys": [state.key], **follow})
+            jobs = yield Api("resume", kwargs={"keys": [state.key], **follow})
             if not jobs:
                 raise StoryRenderError([f"its journal entry {state.key} cannot be resumed here"])
         else:
             # The journal keeps only digests of large inline media (a chained shot's first
             # frame), so the request is built again, identical, and sent under the same key:
             # an API that honours Idempotency-Key answers with the job it already has.
-            yield _Work(functools.partial(ctx.journal.delete, state.key))
+            yield Work(functools.partial(ctx.journal.delete, state.key))
     if jobs is None:
         fields = dict(shot.fields)
         if first_frame is not None:
-            fields["image"] = yield _Work(functools.partial(last_frame_png, first_frame))
+            fields["image"] = yield Work(functools.partial(last_frame_png, first_frame))
         ctx.emit(state, "queued")
-        job = yield _Api(
+        job = yield Api(
             "generate",
             kwargs={
                 **fields,
@@ -336,7 +249,7 @@ def _shot_flow(ctx: _Context, state: ShotState, first_frame: Path | None) -> Flo
         raise _ShotUnknown(_unknown_text(state))
     if job.status not in ("DOWNLOADED", "COMPLETED") or job.path is None:
         raise StoryRenderError([job.error or f"its job ended as {job.status}"])
-    digest = yield _Work(functools.partial(file_sha256, job.path))
+    digest = yield Work(functools.partial(file_sha256, job.path))
     if job.sha256 is not None and digest != job.sha256:
         raise StoryRenderError([f"{job.path} does not match the file that was verified"])
     state.path, state.sha256 = job.path, digest
@@ -512,160 +425,6 @@ async def _aschedule(
     return plan.result()
 
 
-# ------------------------------------------------------------------ 3. the film
-
-
-def _finish_flow(
-    ctx: _Context, jobs: dict[int, VideoJob], on_assembly: Callable[[float], None] | None
-) -> Flow[Film]:
-    """Assemble the film unless the one on disk is already exactly this; write the manifest."""
-    from ..media._assemble import assemble
-
-    run = ctx.run
-    for state in run.shots:
-        job = jobs[state.shot.index]
-        assert job.path is not None
-        state.path = job.path
-    cut: FilmCut = yield _Work(functools.partial(film_cut, run))
-    spec, placed, shas, digest = cut.spec, cut.placed, cut.shas, cut.digest
-    mode = run.plan.story.captions_mode
-    entries = yield _Work(lambda: {s.shot.index: ctx.journal.get(s.key) for s in run.shots})
-    known = yield _Work(functools.partial(read_manifest, run.manifest_path))
-    film_info = current_film(run, known, digest)
-    if film_info is None:
-        ctx_args = {"placed": placed, "entries": entries, "shas": shas}
-        yield _Work(
-            functools.partial(
-                write_manifest, run.manifest_path,
-                manifest(run, status="assembling", digest=digest, **ctx_args),
-            )
-        )  # fmt: skip
-        run.output.parent.mkdir(parents=True, exist_ok=True)
-        result = yield _Work(
-            functools.partial(assemble, spec, run.output, overwrite=True, on_progress=on_assembly)
-        )
-        if mode == "transcribe":
-            heard = yield _Api("transcribe_audio", (result.path,), {"timestamps": True})
-            cues = transcript_cues(heard, result.duration)
-            if cues:
-                result = yield _Work(
-                    functools.partial(assemble, with_cues(spec, cues), run.output, overwrite=True)
-                )
-        film_sha = yield _Work(functools.partial(file_sha256, run.output))
-        home = run.manifest_path.parent
-        film_info = {
-            "path": _rel(run.output, home),
-            "sha256": film_sha,
-            "duration_s": round(result.duration, 6),
-            "width": spec.width,
-            "height": spec.height,
-            "fps": str(spec.fps),
-            "srt": _rel(result.srt_path, home) if result.srt_path else None,
-            "vtt": _rel(result.vtt_path, home) if result.vtt_path else None,
-            "copied_streams": result.copied_streams,
-        }
-        yield _Work(
-            functools.partial(
-                write_manifest, run.manifest_path,
-                manifest(run, status="done", digest=digest, film=film_info, **ctx_args),
-            )
-        )  # fmt: skip
-        placed = result.placed
-        assembled = True
-    else:
-        assembled = False
-    return _film(run, jobs, placed, film_info, assembled)
-
-
-@dataclass(frozen=True)
-class FilmCut:
-    """What the film is made of: the assembly spec, where each shot sits, the shots' file
-    digests, and the digest of all that (equal digests make equal films)."""
-
-    spec: Any
-    placed: Any
-    shas: list[str]
-    digest: str
-
-
-def film_cut(run: Run) -> FilmCut:
-    """The film the shots on disk make (blocking: it probes and hashes the shots)."""
-    from ..media._assemble import timeline
-
-    infos: list[ClipInfo] = [clip_info(s.path) for s in run.shots]
-    shas = [s.sha256 or file_sha256(s.path) for s in run.shots]
-    spec = film_spec(run, infos)
-    placed = timeline(spec, [i.duration_s for i in infos])
-    if run.plan.story.captions_mode == "script":
-        spec = with_cues(spec, script_cues(run.plan, placed))
-    return FilmCut(spec, placed, shas, assembly_digest(run, spec, shas))
-
-
-def current_film(run: Run, known: dict[str, Any] | None, digest: str) -> dict[str, Any] | None:
-    """The manifest's film record when the film on disk is exactly what this run would make."""
-    if known is None or known.get("status") != "done" or known.get("assembly_digest") != digest:
-        return None
-    film = known.get("film") or {}
-    try:
-        if film.get("sha256") != file_sha256(run.output):
-            return None
-    except OSError:
-        return None
-    return dict(film)
-
-
-def _rel(path: Path, home: Path) -> str:
-    try:
-        return os.path.relpath(path, home)
-    except ValueError:
-        return str(path)
-
-
-def _film(
-    run: Run,
-    jobs: dict[int, VideoJob],
-    placed: Any,
-    film: Mapping[str, Any],
-    assembled: bool,
-) -> Film:
-    home = run.manifest_path.parent
-    spans = {p.index: p for p in placed}
-    shots = []
-    for state in run.shots:
-        shot, job = state.shot, jobs[state.shot.index]
-        span = spans[shot.index]
-        shots.append(
-            FilmShot(
-                number=shot.number,
-                name=shot.name,
-                model=shot.model,
-                digest=shot.digest,
-                key=state.key,
-                queue_id=job.queue_id,
-                cost=job.cost if job.cost is not None else state.price,
-                reused=state.state == "done",
-                path=state.path,
-                sha256=state.sha256 or "",
-                start=span.start,
-                end=span.end,
-            )
-        )
-    spent = sum(s.cost or 0.0 for s, st in zip(shots, run.shots, strict=True) if st.state == "new")
-    srt, vtt = film.get("srt"), film.get("vtt")
-    return Film(
-        path=run.output,
-        manifest_path=run.manifest_path,
-        srt_path=(home / srt) if srt else None,
-        vtt_path=(home / vtt) if vtt else None,
-        duration=float(film.get("duration_s") or 0.0),
-        shots=tuple(shots),
-        cost=round(sum(s.cost or 0.0 for s in shots), 6),
-        spent=round(float(spent), 6),
-        assembled=assembled,
-        copied_streams=bool(film.get("copied_streams")),
-    )
-
-
 # ------------------------------------------------------------------ the twins' entry points
 
 
@@ -706,7 +465,7 @@ def render_story(
     ctx = _Context(run, journal, on_shot, threading.Event(), client.idempotent_queue_retries,
                    timeout)  # fmt: skip
     jobs = _schedule(client, ctx, concurrency)
-    return drive(client, _finish_flow(ctx, jobs, on_assembly))
+    return drive(client, finish_flow(ctx.run, ctx.journal, jobs, on_assembly))
 
 
 async def arender_story(
@@ -750,7 +509,7 @@ async def arender_story(
         cancel = anyio.Event() if isinstance(client, AsyncVeniceVideo) else threading.Event()
     ctx = _Context(run, journal, on_shot, cancel, client.idempotent_queue_retries, timeout)
     jobs = await _aschedule(client, ctx, concurrency)
-    return await adrive(client, _finish_flow(ctx, jobs, on_assembly))
+    return await adrive(client, finish_flow(ctx.run, ctx.journal, jobs, on_assembly))
 
 
 @overload
