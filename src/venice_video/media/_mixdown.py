@@ -248,16 +248,15 @@ def limit(pcm: F32) -> F32:
 
 
 def _chunks(total: int) -> list[tuple[int, int]]:
-    """Sample spans ``[lo, hi)`` encoded separately, at AAC frame boundaries.
+    """Sample spans ``[lo, hi)`` encoded separately, split at AAC frame boundaries.
 
-    The count depends on the length only, so a film's sound encodes to the same bytes on any
-    machine.
+    Their number depends on the length only, so a film's sound encodes to the same bytes on
+    any machine.
     """
     count = max(1, min(_MAX_CHUNKS, total // round(_CHUNK_S * RATE)))
     frames = -(-total // _CHUNK)
-    bounds = [round(frames * k / count) * _CHUNK for k in range(count + 1)]
-    bounds[-1] = max(bounds[-1], total)
-    return list(zip(bounds, bounds[1:], strict=False))
+    bounds = [round(frames * k / count) * _CHUNK for k in range(count)]
+    return list(zip(bounds, [*bounds[1:], total], strict=True))
 
 
 def _encode_span(pcm: F32, lo: int, hi: int, last: bool) -> Iterator[av.Packet[Any]]:

@@ -161,9 +161,9 @@ def layout(spec: FilmSpec, durations: Sequence[float]) -> tuple[ClipLayout, ...]
         over_out = overlaps[i]
         if over_in + over_out > lengths[i]:
             raise ValueError(
-                f"clip {i} ({spec.clips[i].path}) is {lengths[i] / fps:.3f} s long on the film, "
-                f"too short for its crossfades ({over_in / fps:.3f} s in, "
-                f"{over_out / fps:.3f} s out)"
+                f"clip {i} ({spec.clips[i].path}) is {float(lengths[i] / fps):.3f} s long on the "
+                f"film, too short for its crossfades ({float(over_in / fps):.3f} s in, "
+                f"{float(over_out / fps):.3f} s out)"
             )
         placed.append(
             ClipLayout(
