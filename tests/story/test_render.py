@@ -23,6 +23,8 @@ from venice_video.story import (
     StoryError,
     StoryRenderError,
 )
+from venice_video.story._flow import drive
+from venice_video.story._render import prepare_flow, story_quote
 
 pytestmark = pytest.mark.slow
 
@@ -256,6 +258,11 @@ def test_a_lost_shot_is_paid_for_again_only_when_asked(
     assert [s.reused for s in again.shots] == [True] * 5 + [False]
     assert again.shots[5].path.is_file() and again.spent == pytest.approx(again.shots[5].cost)
     assert local_stats(server, api_key)["jobs_created"] == 7
+    # The budget caps everything the story cost, the lost take included.
+    flow = prepare_flow(Story.load(story_file), base_url=venice.base_url,
+                        journal=venice.journal, output=None, for_render=False)  # fmt: skip
+    priced = story_quote(drive(venice, flow))
+    assert priced.new == 0 and priced.committed == pytest.approx(0.9 + 0.15)
 
 
 def test_shots_survive_a_cleaned_journal_through_the_manifest(

@@ -288,6 +288,16 @@ def _quote_data(priced: StoryQuote) -> dict[str, Any]:
     }
 
 
+_QUOTE_STATES = {
+    "done": "paid",
+    "inflight": "paid",
+    "new": "new",
+    "failed": "failed (--retry-failed)",
+    "lost": "lost (--retry-failed)",
+    "elsewhere": "on another API",
+}
+
+
 def _quote_text(priced: StoryQuote) -> str:
     rows = [
         {
@@ -295,7 +305,7 @@ def _quote_text(priced: StoryQuote) -> str:
             "name": s.name,
             "model": s.model,
             "cost": f"${s.cost:.4f}" if s.cost is not None else "-",
-            "state": "paid" if s.state in ("done", "inflight") else "new",
+            "state": _QUOTE_STATES[s.state],
         }
         for s in priced.shots
     ]

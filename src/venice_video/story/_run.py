@@ -60,6 +60,8 @@ class ShotState:
     attempt: int = 0
     #: The film manifest's record of this shot, when that (not the journal) vouches for it.
     record: dict[str, Any] | None = None
+    #: What earlier attempts at this shot (failed, or whose file was lost) were charged.
+    sunk: float = 0.0
 
     def job(self) -> VideoJob:
         """The finished job of a `done` shot, from the journal or the manifest."""
@@ -98,7 +100,10 @@ class Run:
 
     @property
     def committed_usd(self) -> float:
-        return round(sum(s.price or 0.0 for s in self.shots if s.committed), 6)
+        """What the story's shots already cost: those done or in flight, and earlier
+        attempts that were charged (the budget is a cap on all of it)."""
+        paid = sum(s.price or 0.0 for s in self.shots if s.committed)
+        return round(paid + sum(s.sunk for s in self.shots), 6)
 
     @property
     def new_usd(self) -> float:
@@ -192,6 +197,9 @@ def inspect_shots(
         record = recorded.get(shot.digest)
         if not entries and record is not None:
             state = _from_manifest(state, record)
+        state.sunk = round(
+            sum(e.quote_usd or 0.0 for e in entries if e.queue_id and e is not state.entry), 6
+        )
         states.append(state)
     return states
 
