@@ -7,6 +7,7 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from media_helpers import (
@@ -28,10 +29,12 @@ from venice_video.media._assemble import (
     FilmSpec,
     Soundtrack,
     Transition,
+    _verify,
     assemble,
     probe_duration,
     timeline,
 )
+from venice_video.media._plan import CopyRun
 
 FPS = Fraction(24)
 FRAME = 1 / 24
@@ -440,6 +443,36 @@ def test_nothing_is_replaced_unless_asked_and_never_a_non_file(
         with pytest.raises(FileExistsError, match="not a regular file"):
             assemble(film(Clip(clips["a"])), target, overwrite=True)
     assert folder.is_dir() and link.is_symlink() and no_temp_files(tmp_path)
+
+
+def test_verification_catches_frames_that_do_not_fit_the_stream(tmp_path: Path) -> None:
+    good = make_clip(tmp_path / "good.mp4", sound=tone(200))
+    foreign = make_clip(tmp_path / "foreign.mp4", engine_settings=False, options={"bf": "0"})
+    spliced = tmp_path / "spliced.mp4"
+    # The second clip's frames under the first clip's codec data: what a careless copy makes.
+    with av.open(str(spliced), "w", format="mp4") as out:
+        with av.open(str(good)) as source:
+            video = out.add_stream_from_template(source.streams.video[0])
+            audio = out.add_stream_from_template(source.streams.audio[0])
+        number = 0
+        for path in (good, foreign):
+            with av.open(str(path)) as source:
+                for packet in source.demux(source.streams.video[0]):
+                    if packet.size:
+                        packet.stream, packet.time_base = video, Fraction(1, 24)
+                        packet.pts = packet.dts = number
+                        number += 1
+                        out.mux(packet)
+        with av.open(str(good)) as source:
+            for packet in source.demux(source.streams.audio[0]):
+                if packet.size:
+                    packet.stream = audio
+                    out.mux(packet)
+    runs = [CopyRun(0, 0, 24, 0), CopyRun(1, 0, 24, 24)]
+    with pytest.raises(AssemblyError, match="does not decode"):
+        _verify(spliced, film(Clip(good), Clip(foreign)), 48, runs, captions=False)
+    # The same check passes the clips themselves.
+    _verify(good, film(Clip(good)), 24, [CopyRun(0, 0, 24, 0)], captions=False)
 
 
 def test_progress_runs_from_zero_to_one(clips: dict[str, Path], tmp_path: Path) -> None:

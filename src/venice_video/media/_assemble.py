@@ -601,6 +601,9 @@ def _verify(
                 spec.height,
             ):
                 raise AssemblyError(f"the assembled film {path} has the wrong picture size")
+            # Without this, FFmpeg's decoder conceals damage (say, frames spliced in with
+            # another encoder's parameters) and carries on; with it, the damage is an error.
+            video.codec_context.options = {"err_detect": "explode"}
             sound = container.streams.audio[0]
             step = float(Fraction(video.time_base or Fraction(1, 90_000)) * fps)
             count = fed = decoded = pending = samples = 0
