@@ -26,22 +26,19 @@ frames and samples counted, the frames at every join decoded), and only then ren
 
 from __future__ import annotations
 
-import bisect
 import math
 import os
 import secrets
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import av
-import numpy as np
 
 from ._captions import (
-    CaptionPainter,
     add_caption_stream,
     caption_packets,
     caption_spans,
@@ -49,27 +46,11 @@ from ._captions import (
     srt_text,
     vtt_text,
 )
-from ._frames import (
-    FrameReader,
-    add_h264_stream,
-    black_frame,
-    compose,
-    encode_run,
-    encoder_extradata,
-    to_video_frame,
-)
+from ._frames import add_h264_stream, to_video_frame
 from ._mixdown import AUDIO_BIT_RATE, RATE, AudioEncoder, add_soundtrack, film_audio, limit
-from ._plan import (
-    ClipLayout,
-    CopyRun,
-    CopySource,
-    EncodeRun,
-    film_frames,
-    layers_at,
-    layout,
-    plan_runs,
-)
+from ._plan import ClipLayout, CopyRun, EncodeRun, film_frames, layout
 from ._shots import AssemblyError, ShotInfo, probe_shot
+from ._splice import Composer, Muxer, SpliceMismatch, copy_run, encode_piece, plan_video
 
 __all__ = [
     "AssemblyError",
@@ -85,7 +66,6 @@ __all__ = [
     "timeline",
 ]
 
-_AUDIO_LEAD_S: Final = 0.5  # audio muxed this far ahead of the video, for interleaving
 _MAX_FPS: Final = 240
 
 
@@ -179,10 +159,6 @@ class AssemblyResult:
     srt_path: Path | None
     vtt_path: Path | None
     copied_streams: bool
-
-
-class _Incompatible(Exception):
-    """Copied and re-encoded frames turned out not to fit one stream: re-encode it all."""
 
 
 def _check_spec(spec: FilmSpec) -> None:
@@ -282,225 +258,6 @@ def _write_text(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
-# --------------------------------------------------------------------------------------------
-# Picture
-
-
-class _Composer:
-    """Decodes, composes and captions the film frames that are encoded afresh."""
-
-    def __init__(
-        self,
-        spec: FilmSpec,
-        shots: Sequence[ShotInfo],
-        placed: Sequence[ClipLayout],
-        burn: Sequence[tuple[int, int, str]],
-    ) -> None:
-        self.fps = Fraction(spec.fps)
-        self.width, self.height = spec.width, spec.height
-        self.shots, self.placed = shots, placed
-        self.burn = burn
-        self._burn_starts = [start for start, _, _ in burn]
-        self.painter = CaptionPainter(spec.width, spec.height) if burn else None
-        self.black = black_frame(spec.width, spec.height)
-        self.readers: dict[int, FrameReader] = {}
-
-    def _source_frame(self, clip: ClipLayout, local: int) -> int:
-        shot = self.shots[clip.index]
-        if shot.fps == self.fps:
-            return clip.skip + local
-        # Another rate: the frame on show at this moment of the shot.
-        moment = Fraction(clip.skip + local) / self.fps
-        return min(shot.frames - 1, math.floor(moment * shot.fps + Fraction(1, 1000)))
-
-    def _reader(self, clip: int) -> FrameReader:
-        reader = self.readers.get(clip)
-        if reader is None:
-            reader = FrameReader(self.shots[clip], self.width, self.height)
-            self.readers[clip] = reader
-        return reader
-
-    def frame(self, number: int) -> av.VideoFrame | Any:
-        """Film frame ``number``: a decoded frame as it is, or a composed array."""
-        caption = None
-        if self.burn:
-            k = bisect.bisect_right(self._burn_starts, number) - 1
-            if k >= 0 and number < self.burn[k][1]:
-                caption = self.burn[k][2]
-        frames = []
-        for layer in layers_at(self.placed, number):
-            clip = self.placed[layer.clip]
-            source = self._source_frame(clip, layer.local)
-            frames.append((self._reader(layer.clip).get(source), layer.weight))
-        if len(frames) == 1 and frames[0][1] >= 1.0 and caption is None:
-            return frames[0][0]
-        arrays = [(np.asarray(f.to_ndarray(), np.uint8), w) for f, w in frames]
-        out = compose(arrays, self.black)
-        if caption is not None and self.painter is not None:
-            self.painter.draw(out, caption)
-        return out
-
-    def frames(self, run: EncodeRun) -> Iterator[Any]:
-        for number in range(run.at, run.at + run.count):
-            yield self.frame(number)
-        self.release(run.at + run.count)
-
-    def release(self, before: int) -> None:
-        """Close the readers of clips that end before film frame ``before``."""
-        for clip in [c for c in self.readers if self.placed[c].end <= before]:
-            self.readers.pop(clip).close()
-
-    def close(self) -> None:
-        for reader in self.readers.values():
-            reader.close()
-        self.readers.clear()
-
-
-def _eligible(shot: ShotInfo, spec: FilmSpec) -> bool:
-    return (
-        shot.codec == "h264"
-        and (shot.width, shot.height) == (spec.width, spec.height)
-        and shot.pix_fmt == "yuv420p"
-        and shot.fps == Fraction(spec.fps)
-        and shot.copy_key() is not None
-    )
-
-
-def _source(shot: ShotInfo) -> CopySource:
-    return CopySource(shot.frames, shot.keyframes, shot.reorders)
-
-
-def _plan_video(
-    spec: FilmSpec,
-    shots: Sequence[ShotInfo],
-    placed: Sequence[ClipLayout],
-    busy: Sequence[tuple[int, int]],
-    smart: bool,
-) -> tuple[list[CopyRun | EncodeRun], ShotInfo | None]:
-    """The runs of the film's video and, when anything is copied, the shot whose stream
-    parameters the film's video stream takes."""
-    total = film_frames(placed)
-    whole: list[CopyRun | EncodeRun] = [EncodeRun(0, total)]
-    if not smart:
-        return whole, None
-    eligible = [_eligible(shot, spec) for shot in shots]
-    # Everything copied: any shared codec data will do, as nothing is encoded.
-    if all(eligible) and len({shot.copy_key() for shot in shots}) == 1:
-        runs = plan_runs(placed, [_source(shot) for shot in shots], busy)
-        if all(isinstance(run, CopyRun) for run in runs):
-            return runs, shots[0]
-    # Copied and encoded frames mixed: only shots whose codec data our encoder reproduces.
-    extradata = encoder_extradata(spec.width, spec.height, Fraction(spec.fps))
-    sources = [
-        _source(shot) if ok and shot.extradata == extradata else None
-        for shot, ok in zip(shots, eligible, strict=True)
-    ]
-    runs = plan_runs(placed, sources, busy)
-    copied = [run for run in runs if isinstance(run, CopyRun)]
-    if not copied:
-        return whole, None
-    return runs, shots[copied[0].clip]
-
-
-class _Muxer:
-    """Writes video packets in order, interleaving the audio and caption packets with them."""
-
-    def __init__(
-        self,
-        container: Any,
-        video: Any,
-        audio: AudioEncoder,
-        captions: list[av.Packet[Any]],
-        fps: Fraction,
-    ) -> None:
-        self.container, self.video, self.audio = container, video, audio
-        self.captions = [(float((p.pts or 0) * (p.time_base or 0)), p) for p in captions]
-        self.frame_time = Fraction(1) / fps
-        self.frame_seconds = float(self.frame_time)
-        self.last_dts: int | None = None
-
-    def _others(self, seconds: float | None) -> None:
-        for packet in self.audio.until(seconds):
-            self.container.mux(packet)
-        while self.captions and (seconds is None or self.captions[0][0] < seconds):
-            self.container.mux(self.captions.pop(0)[1])
-
-    def mux_video(self, packet: av.Packet[Any], pts: int, dts: int) -> None:
-        """Mux a video packet as film frame ``pts`` (decoded at frame time ``dts``)."""
-        if self.last_dts is not None and dts <= self.last_dts:
-            raise _Incompatible(f"decode times go backwards at frame {pts}")
-        self.last_dts = dts
-        packet.stream = self.video
-        packet.time_base = self.frame_time
-        packet.pts, packet.dts, packet.duration = pts, dts, 1
-        self._others(dts * self.frame_seconds + _AUDIO_LEAD_S)
-        self.container.mux(packet)
-
-    def mux_encoded(self, packets: Sequence[av.Packet[Any]]) -> None:
-        """Mux packets of the film's own encoder (timed in frames)."""
-        for packet in packets:
-            if packet.dts is not None:
-                self._others(packet.dts * self.frame_seconds + _AUDIO_LEAD_S)
-            self.container.mux(packet)
-
-    def finish(self) -> None:
-        self._others(None)
-
-
-def _copy_run(run: CopyRun, shot: ShotInfo, muxer: _Muxer) -> None:
-    """Copy ``run``'s packets from the shot untouched, retimed to the film."""
-    rank = {pts: i for i, pts in enumerate(shot.frame_pts)}
-    step = float(shot.time_base * shot.fps)
-    origin = shot.frame_pts[0]
-    wanted = set(range(run.first, run.first + run.count))
-    taken = 0
-    try:
-        with av.open(str(shot.path), "r") as container:
-            stream = container.streams.video[0]
-            if run.first > 0:
-                container.seek(
-                    shot.frame_pts[run.first], stream=stream, backward=True, any_frame=False
-                )
-            started = False
-            for packet in container.demux(stream):
-                if packet.pts is None or packet.size == 0:
-                    continue
-                number = rank.get(packet.pts)
-                if not started:
-                    if number != run.first:
-                        continue
-                    started = True
-                if number not in wanted:
-                    raise _Incompatible(f"clip {shot.index}: frame {number} is out of its run")
-                dts = packet.dts if packet.dts is not None else packet.pts
-                dts_number = round((dts - origin) * step)
-                muxer.mux_video(
-                    packet, run.at + number - run.first, run.at + dts_number - run.first
-                )
-                taken += 1
-                if taken == run.count:
-                    return
-    except (av.FFmpegError, OSError) as exc:
-        raise AssemblyError(
-            f"clip {shot.index} ({shot.path}) could not be read: {exc}", clip=shot.index
-        ) from exc
-    raise _Incompatible(f"clip {shot.index}: only {taken} of {run.count} frames found to copy")
-
-
-def _encode_piece(
-    run: EncodeRun, composer: _Composer, spec: FilmSpec, extradata: bytes, muxer: _Muxer
-) -> None:
-    """Encode ``run`` on its own and splice its packets between the copied ones."""
-    fps = Fraction(spec.fps)
-    piece = encode_run(composer.frames(run), spec.width, spec.height, fps)
-    if piece.extradata != extradata:
-        raise _Incompatible("re-encoded frames do not share the copied frames' codec data")
-    for packet, number, dts_number in zip(
-        piece.packets, piece.frames, piece.dts_frames, strict=True
-    ):
-        muxer.mux_video(packet, run.at + number, run.at + dts_number)
-
-
 def _write(
     spec: FilmSpec,
     shots: Sequence[ShotInfo],
@@ -521,7 +278,7 @@ def _write(
     ]
     frame_spans = [(a, min(b, total), t) for a, b, t in frame_spans if b > a]
     burn = frame_spans if spec.burn_in else []
-    runs, template = _plan_video(spec, shots, placed, [(a, b) for a, b, _ in burn], smart)
+    runs, template = plan_video(spec, shots, placed, [(a, b) for a, b, _ in burn], smart)
 
     def compute_audio() -> Any:
         mix = film_audio(placed, shots, fps, total)
@@ -529,7 +286,7 @@ def _write(
             mix = add_soundtrack(mix, spec.soundtrack, spec.cues, fps, total)
         return limit(mix)
 
-    composer = _Composer(spec, shots, placed, burn)
+    composer = Composer(spec, shots, placed, burn)
     container: Any = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
     audio: AudioEncoder | None = None
     try:
@@ -546,14 +303,14 @@ def _write(
         container.start_encoding()
         audio = AudioEncoder(sound, compute_audio).start()
         captions = caption_packets(subtitles, spans) if subtitles is not None else []
-        muxer = _Muxer(container, video, audio, captions, fps)
+        muxer = Muxer(container, video, audio, captions, fps)
         done = 0
         for run in runs:
             if isinstance(run, CopyRun):
-                _copy_run(run, shots[run.clip], muxer)
+                copy_run(run, shots[run.clip], muxer)
                 composer.release(run.at + run.count)
             elif template is not None:
-                _encode_piece(run, composer, spec, template.extradata, muxer)
+                encode_piece(run, composer, spec, template.extradata, muxer)
             else:
                 for number, frame in enumerate(composer.frames(run), start=run.at):
                     muxer.mux_encoded(video.encode(to_video_frame(frame, number, fps)))
@@ -697,7 +454,7 @@ def assemble(
         tmp = temps[output]
         try:
             copied, runs = _write(spec, shots, placed, tmp, smart=smart, progress=report)
-        except _Incompatible:
+        except SpliceMismatch:
             tmp.unlink(missing_ok=True)
             copied, runs = _write(spec, shots, placed, tmp, smart=False, progress=report)
         _fsync_file(tmp)

@@ -112,6 +112,8 @@ def compose(layers: list[tuple[U8, float]], black: U8) -> U8:
         parts.append((black, rest))
     shares = [round(weight * 256) for _, weight in parts]
     shares[-1] += 256 - sum(shares)  # exactly 256 in all, so the sum fits in 16 bits
+    if len(parts) == 1:
+        return parts[0][0].copy()
     acc = np.zeros(black.shape, np.uint16)
     scratch = np.empty(black.shape, np.uint16)
     for (frame, _), share in zip(parts, shares, strict=True):
