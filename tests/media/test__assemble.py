@@ -397,6 +397,8 @@ def test_a_missing_or_corrupt_shot_is_a_clear_error(clips: dict[str, Path], tmp_
 
     with pytest.raises(AssemblyError, match="soundtrack .* not found"):
         assemble(film(Clip(clips["a"]), soundtrack=Soundtrack(missing)), out)
+    with pytest.raises(AssemblyError, match=r"soundtrack \(.*garbage\.mp4\) could not be"):
+        assemble(film(Clip(clips["a"]), soundtrack=Soundtrack(garbage)), out)
     assert not out.exists() and no_temp_files(tmp_path)
 
 
