@@ -171,7 +171,14 @@ def test_trims_drop_frames_at_both_ends(clips: dict[str, Path], tmp_path: Path) 
 
 
 def test_shots_of_another_size_and_rate_are_fitted(clips: dict[str, Path], tmp_path: Path) -> None:
-    square = make_clip(tmp_path / "square.mp4", fps=30, size=(64, 64), luma=lambda k: 200)
+    square = make_clip(
+        tmp_path / "square.mp4",
+        fps=30,
+        size=(64, 64),
+        luma=lambda k: 200,
+        sound=tone(440, amplitude=0.3),
+        audio_rate=44_100,
+    )
     out = tmp_path / "film.mp4"
     result = assemble(film(Clip(clips["a"]), Clip(square)), out)
 
@@ -184,6 +191,10 @@ def test_shots_of_another_size_and_rate_are_fitted(clips: dict[str, Path], tmp_p
     assert frame[:H, W // 2 - 10 : W // 2 + 10].mean() == pytest.approx(200, abs=3)
     # The first shot is still copied; only the foreign one is re-encoded.
     assert result.copied_streams
+    # Its 44.1 kHz sound is resampled into place, neither shifted nor stretched.
+    assert _level(got.pcm, 440, 1.1, 1.9) == pytest.approx(0.3, rel=0.05)
+    assert _level(got.pcm, 440, 0.1, 0.9) < 0.01
+    assert got.pcm.shape[1] >= 2.0 * RATE
 
 
 # --------------------------------------------------------------------------------------------
