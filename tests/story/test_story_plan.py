@@ -269,3 +269,27 @@ def test_a_story_built_in_code_plans_and_reports_without_a_file() -> None:
     assert str(problem).startswith("story: shot 2: continue_from starts this shot")
     story.shots[1].model = "vidu-q3-image-to-video"
     assert plan_story(story, CATALOG).shots[1].after == 0
+
+
+def test_transcribed_segments_become_cues_within_the_film() -> None:
+    from venice_video._models import AudioTranscription
+    from venice_video.story._film import transcript_cues
+
+    heard = AudioTranscription.model_validate(
+        {
+            "text": "Hello there. ...",
+            "timestamps": {
+                "segment": [
+                    {"start": 0.4, "end": 1.6, "text": " Hello there. "},
+                    {"start": 2.0, "end": 2.5, "text": " ... "},
+                    {"start": 5.5, "end": 7.0, "text": "Goodbye."},
+                ],
+                "word": [],
+            },
+        }
+    )
+    cues = transcript_cues(heard, duration=6.0)
+    assert [(c.start, c.end, c.text) for c in cues] == [
+        (0.4, 1.6, "Hello there."),
+        (5.5, 6.0, "Goodbye."),
+    ]

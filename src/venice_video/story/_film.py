@@ -159,7 +159,8 @@ def transcript_cues(transcription: Any, duration: float) -> tuple[Any, ...]:
         text = str(getattr(item, "text", "") or "").strip()
         start = max(0.0, float(item.start))
         end = min(float(item.end), duration)
-        if text and end > start:
+        # A segment of bare punctuation is noise heard in music, not a line to show.
+        if any(ch.isalnum() for ch in text) and end > start:
             cues.append(Cue(start=round(start, 3), end=round(end, 3), text=text))
     return tuple(cues)
 
