@@ -293,3 +293,14 @@ def test_transcribed_segments_become_cues_within_the_film() -> None:
         (0.4, 1.6, "Hello there."),
         (5.5, 6.0, "Goodbye."),
     ]
+
+
+def test_the_soundtrack_must_be_a_local_file_that_decodes(story_file: Path) -> None:
+    edit(story_file, "file: lighthouse/music/theme.mp3", "file: https://example.com/theme.mp3")
+    (found,) = problems(story_file)
+    assert (
+        found == "lighthouse.yaml:66: the soundtrack is mixed in here, so it must be a local file"
+    )
+    edit(story_file, "file: https://example.com/theme.mp3", "file: lighthouse/cast/keeper.png")
+    (found,) = problems(story_file)
+    assert found.startswith("lighthouse.yaml:66: the soundtrack lighthouse/cast/keeper.png cannot")

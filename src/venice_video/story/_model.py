@@ -228,7 +228,7 @@ class Shot(_Strict):
 class Soundtrack(_Strict):
     """Music under the whole film, mixed with the shots' own sound."""
 
-    file: str = Field(description="A WAV or MP3 file: a path (relative to the story) or URL.")
+    file: str = Field(description="A music file (MP3, WAV, ...): a path, relative to the story.")
     volume: float = Field(1.0, ge=0, le=4, description="Gain applied to the music (1 = as is).")
     fade_in: Seconds = 1.0
     fade_out: Seconds = 1.0

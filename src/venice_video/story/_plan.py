@@ -445,14 +445,19 @@ class _Planner:
 
     def check_soundtrack(self) -> None:
         track = self.story.soundtrack
-        if track is None or is_url(track.file) or not self.check_inputs:
+        if track is None:
             return
-        path = self.story.resolve_path(track.file)
         where = (
             ("soundtrack", "file")
             if ("soundtrack", "file") in self.story._lines
             else ("soundtrack",)
         )
+        if is_url(track.file):
+            self.problem(where, "the soundtrack is mixed in here, so it must be a local file")
+            return
+        if not self.check_inputs:
+            return
+        path = self.story.resolve_path(track.file)
         if not path.is_file():
             self.problem(where, f"the soundtrack {track.file} does not exist")
             return
