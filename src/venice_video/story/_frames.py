@@ -10,7 +10,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
-__all__ = ["ClipInfo", "clip_info", "file_sha256", "image_size", "last_frame_png"]
+__all__ = [
+    "ClipInfo",
+    "audio_seconds",
+    "clip_info",
+    "file_sha256",
+    "image_size",
+    "last_frame_png",
+]
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,23 @@ def _last_frame(path: Path) -> object:
         if last is None:
             raise ValueError(f"{path} has no video frames")
         return cast(Any, last).to_image()
+
+
+def audio_seconds(path: Path) -> float:
+    """Decode an audio file's first sound and return its length; `ValueError` when it has no
+    sound PyAV can decode."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise ValueError("it has no sound")
+            stream = container.streams.audio[0]
+            if next(iter(container.decode(stream)), None) is None:
+                raise ValueError("its sound does not decode")
+            return float(container.duration or 0) / 1_000_000
+    except av.FFmpegError as exc:
+        raise ValueError(f"not an audio file PyAV can read ({exc})") from None
 
 
 def image_size(data: bytes) -> tuple[int, int]:

@@ -23,7 +23,7 @@ from .._inputs import is_url, resolve_media
 from .._validation import Issue, validate_queue
 from ._cast import map_cast
 from ._errors import Problem, StoryError, problem_at
-from ._frames import image_size
+from ._frames import audio_seconds, image_size
 from ._model import Shot, Story, Transition
 
 __all__ = ["PlannedShot", "StoryPlan", "plan_story"]
@@ -462,11 +462,9 @@ class _Planner:
             self.problem(where, f"the soundtrack {track.file} does not exist")
             return
         try:
-            from .._audio import probe_audio
-
-            probe_audio(path.read_bytes())
-        except Exception as exc:  # any decoder complaint means the file is unusable
-            self.problem(where, f"the soundtrack {track.file} cannot be decoded: {exc}")
+            audio_seconds(path)
+        except ValueError as exc:
+            self.problem(where, f"the soundtrack {track.file} cannot be used: {exc}")
 
     # --- identity -----------------------------------------------------------------------
 
