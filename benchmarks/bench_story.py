@@ -1,6 +1,7 @@
 """How fast a story's shots are assembled into one film.
 
-Run ``python benchmarks/bench_story.py [--shots 24] [--seconds 5] [--repeat 1]``. It renders
+Run ``python benchmarks/bench_story.py [--shots 24] [--seconds 5] [--repeat 1]
+[--shots-dir DIR]``. It renders
 24 shots of 5 s at 1280x720, 24 fps, with sound (with the local engine's renderer, or, where
 that cannot be imported, with synthetic frames and the same encoder settings), then assembles
 the two-minute film twice over:
@@ -102,8 +103,10 @@ def _render_shots(folder: Path, count: int, seconds: float) -> tuple[list[Path],
         render = None
     paths = []
     for k in range(count):
-        path = folder / f"shot-{k:02d}.mp4"
-        if render is not None:
+        path = folder / f"shot-{k:02d}-{seconds:g}s.mp4"
+        if path.exists():  # kept from an earlier run (--shots-dir)
+            pass
+        elif render is not None:
             prompt = PROMPTS[k % len(PROMPTS)]
             render(RenderSpec(WIDTH, HEIGHT, seconds, prompt=prompt, seed=k, audio=True), path)
         else:
@@ -134,13 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="timed runs per row (default 1)")
     parser.add_argument("--cuts-target", type=float, default=0.03)
     parser.add_argument("--crossfades-target", type=float, default=0.10)
+    parser.add_argument(
+        "--shots-dir", type=Path, help="render the shots here and reuse them on later runs"
+    )
     args = parser.parse_args(argv)
     repeat = max(1, args.repeat)
 
     with tempfile.TemporaryDirectory(prefix="bench-story-") as tmp:
         folder = Path(tmp)
+        shots_dir = args.shots_dir or folder
+        shots_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        paths, how = _render_shots(folder, args.shots, args.seconds)
+        paths, how = _render_shots(shots_dir, args.shots, args.seconds)
         rendered = time.perf_counter() - t0
         load = os.getloadavg()[0]
         cuts = FilmSpec(WIDTH, HEIGHT, Fraction(FPS), tuple(Clip(p) for p in paths))

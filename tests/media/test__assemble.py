@@ -488,6 +488,23 @@ def test_verification_catches_frames_that_do_not_fit_the_stream(tmp_path: Path) 
     _verify(good, film(Clip(good)), 24, [CopyRun(0, 0, 24, 0)], captions=False)
 
 
+def test_a_splice_that_does_not_fit_falls_back_to_a_full_re_encode(
+    clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import venice_video.media._assemble as assembly
+
+    def mismatch(*args: object) -> None:
+        raise assembly.SpliceMismatch("simulated")
+
+    monkeypatch.setattr(assembly, "splice_piece", mismatch)
+    spec = film(Clip(clips["dark"], transition=Transition("crossfade", 0.5)), Clip(clips["light"]))
+    result = assemble(spec, tmp_path / "film.mp4")
+
+    assert not result.copied_streams
+    assert len(read_film(result.path).lumas) == 108
+    assert no_temp_files(tmp_path)
+
+
 def test_progress_runs_from_zero_to_one(clips: dict[str, Path], tmp_path: Path) -> None:
     seen: list[float] = []
     spec = film(Clip(clips["dark"], transition=Transition("crossfade", 0.5)), Clip(clips["a"]))

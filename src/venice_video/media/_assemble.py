@@ -31,6 +31,7 @@ import os
 import secrets
 import stat
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -50,7 +51,15 @@ from ._frames import add_h264_stream, to_video_frame
 from ._mixdown import AUDIO_BIT_RATE, RATE, AudioEncoder, add_soundtrack, film_audio, limit
 from ._plan import ClipLayout, CopyRun, EncodeRun, film_frames, layout
 from ._shots import AssemblyError, ShotInfo, probe_shot
-from ._splice import Composer, Muxer, SpliceMismatch, copy_run, encode_piece, plan_video
+from ._splice import (
+    Composer,
+    Muxer,
+    PieceEncoder,
+    SpliceMismatch,
+    copy_run,
+    plan_video,
+    splice_piece,
+)
 
 __all__ = [
     "AssemblyError",
@@ -287,9 +296,13 @@ def _write(
         return limit(mix)
 
     composer = Composer(spec, shots, placed, burn)
-    container: Any = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
-    audio: AudioEncoder | None = None
+    # The sound is worked out and encoded on its own from the start; its packets are muxed
+    # with the video as they come.
+    audio = AudioEncoder(compute_audio).start()
+    container: Any = None
+    pieces: PieceEncoder | None = None
     try:
+        container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
         if template is not None:
             with av.open(str(template.path), "r") as source:
                 video = container.add_stream_from_template(source.streams.video[0])
@@ -301,16 +314,19 @@ def _write(
         sound.bit_rate = AUDIO_BIT_RATE
         subtitles = add_caption_stream(container) if spans else None
         container.start_encoding()
-        audio = AudioEncoder(sound, compute_audio).start()
+        audio.stream = sound
         captions = caption_packets(subtitles, spans) if subtitles is not None else []
         muxer = Muxer(container, video, audio, captions, fps)
+        if template is not None:
+            pieces = PieceEncoder(lambda: Composer(spec, shots, placed, burn), spec)
+            encoded = {run.at: pieces.submit(run) for run in runs if isinstance(run, EncodeRun)}
         done = 0
         for run in runs:
             if isinstance(run, CopyRun):
                 copy_run(run, shots[run.clip], muxer)
                 composer.release(run.at + run.count)
             elif template is not None:
-                encode_piece(run, composer, spec, template.extradata, muxer)
+                splice_piece(run, encoded[run.at].result(), template.extradata, muxer)
             else:
                 for number, frame in enumerate(composer.frames(run), start=run.at):
                     muxer.mux_encoded(video.encode(to_video_frame(frame, number, fps)))
@@ -322,15 +338,19 @@ def _write(
         muxer.finish()
         container.close()
     except BaseException:
-        if audio is not None:
-            audio.close()
+        if pieces is not None:
+            pieces.close()
+        audio.close()
         try:
-            container.close()
+            if container is not None:
+                container.close()
         except Exception:  # already failing; the partial file is removed by the caller
             pass
         raise
     finally:
         composer.close()
+    if pieces is not None:
+        pieces.close()
     audio.close()
     return template is not None, runs
 
@@ -362,14 +382,12 @@ def _verify(
             # another encoder's parameters) and carries on; with it, the damage is an error.
             video.codec_context.options = {"err_detect": "explode"}
             sound = container.streams.audio[0]
+            samples = float((sound.duration or 0) * (sound.time_base or 0)) * RATE
             step = float(Fraction(video.time_base or Fraction(1, 90_000)) * fps)
-            count = fed = decoded = pending = samples = 0
+            count = fed = decoded = pending = 0
             origin: int | None = None
-            for packet in container.demux(video, sound):
+            for packet in container.demux(video):
                 if packet.pts is None or packet.size == 0:
-                    continue
-                if packet.stream is sound:
-                    samples += packet.duration or 0
                     continue
                 count += 1
                 origin = packet.pts if origin is None else min(origin, packet.pts)
@@ -392,7 +410,7 @@ def _verify(
             expected = float(total / fps) * RATE
             if abs(samples - expected) > 2048 + RATE / float(fps):
                 raise AssemblyError(
-                    f"the assembled film {path} has {samples} audio samples, "
+                    f"the assembled film {path} has {samples:.0f} audio samples, "
                     f"expected about {expected:.0f}"
                 )
     except AssemblyError:
@@ -440,7 +458,10 @@ def assemble(
     if spec.soundtrack is not None and not Path(spec.soundtrack.path).is_file():
         raise AssemblyError(f"soundtrack ({spec.soundtrack.path}): file not found")
 
-    shots = [probe_shot(i, Path(clip.path)) for i, clip in enumerate(spec.clips)]
+    # Probing is mostly demuxing and decoding, which release the GIL: two at a time.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="film-probe") as pool:
+        paths = [Path(clip.path) for clip in spec.clips]
+        shots = list(pool.map(probe_shot, range(len(paths)), paths))
     placed = layout(spec, [shot.duration for shot in shots])
     fps = Fraction(spec.fps)
     total = film_frames(placed)

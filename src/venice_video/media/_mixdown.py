@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
@@ -57,6 +57,12 @@ _DECODERS: Final = 2
 _LIMIT: Final = 0.9  # samples above this are bent smoothly towards 1.0
 
 
+def _is_film_format(frame: av.AudioFrame) -> bool:
+    return (
+        frame.sample_rate == RATE and frame.format.name == "fltp" and frame.layout.name == "stereo"
+    )
+
+
 def _decode(
     path: Path, origin: float, start: float, count: int, *, what: str, clip: int | None
 ) -> tuple[F32, int] | None:
@@ -82,10 +88,15 @@ def _decode(
             if first_time is None:
                 first_time = float(frame.time) if frame.time is not None else origin
                 needed = (start + origin - first_time) * RATE + count
-            for out in resampler.resample(frame):
-                arr = np.asarray(out.to_ndarray(), np.float32)
+            if _is_film_format(frame):  # already as the film needs it: no resampling
+                arr = np.asarray(frame.to_ndarray(), np.float32)
                 chunks.append(arr)
                 got += arr.shape[1]
+            else:
+                for out in resampler.resample(frame):
+                    arr = np.asarray(out.to_ndarray(), np.float32)
+                    chunks.append(arr)
+                    got += arr.shape[1]
             if got >= needed:
                 break
         else:
@@ -304,8 +315,9 @@ class AudioEncoder:
 
     _END: Final = object()
 
-    def __init__(self, stream: Any, compute: Any) -> None:
-        self._stream = stream
+    def __init__(self, compute: Callable[[], F32]) -> None:
+        #: The output stream the packets are for: set it before taking them with ``until``.
+        self.stream: Any = None
         self._compute = compute
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=512)
         self._pending: av.Packet[Any] | None = None
@@ -375,7 +387,7 @@ class AudioEncoder:
             if limit is not None and (item.pts or 0) >= limit:
                 self._pending = item
                 return
-            item.stream = self._stream
+            item.stream = self.stream
             yield item
 
     def close(self) -> None:

@@ -2,8 +2,9 @@
 
 :func:`plan_video` decides which runs are copied and which encoded (see :mod:`._plan`) and
 which shot's stream parameters the film's stream takes; :func:`copy_run` copies a run's
-packets untouched, retimed to the film; :func:`encode_piece` encodes a run on its own and
-splices its packets in, after checking they share the copied packets' codec data;
+packets untouched, retimed to the film; :class:`PieceEncoder` encodes runs on their own (a
+few at once) and :func:`splice_piece` splices their packets in, after checking they share
+the copied packets' codec data;
 :class:`Composer` makes the frames that are encoded (decoded, fitted, blended, captioned);
 :class:`Muxer` writes it all in order with the sound and captions interleaved.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final
 
@@ -21,7 +24,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._captions import CaptionPainter
-from ._frames import FrameReader, black_frame, compose, encode_run, encoder_extradata
+from ._frames import (
+    EncodedRun,
+    FrameReader,
+    black_frame,
+    compose,
+    encode_run,
+    encoder_extradata,
+)
 from ._mixdown import AudioEncoder
 from ._plan import ClipLayout, CopyRun, CopySource, EncodeRun, film_frames, layers_at, plan_runs
 from ._shots import AssemblyError, ShotInfo
@@ -32,15 +42,19 @@ if TYPE_CHECKING:
 __all__ = [
     "Composer",
     "Muxer",
+    "PieceEncoder",
     "SpliceMismatch",
     "copy_run",
-    "encode_piece",
     "plan_video",
+    "splice_piece",
 ]
 
 U8 = NDArray[np.uint8]
 
 _AUDIO_LEAD_S: Final = 0.5  # audio muxed this far ahead of the video, for interleaving
+# x264's own threads keep barely more than one core busy on these short runs at the engine's
+# settings; encoding two runs at once fills two.
+_ENCODERS: Final = 2
 
 
 class SpliceMismatch(Exception):
@@ -248,12 +262,47 @@ def copy_run(run: CopyRun, shot: ShotInfo, muxer: Muxer) -> None:
     raise SpliceMismatch(f"clip {shot.index}: only {taken} of {run.count} frames found to copy")
 
 
-def encode_piece(
-    run: EncodeRun, composer: Composer, spec: FilmSpec, extradata: bytes, muxer: Muxer
-) -> None:
-    """Encode ``run`` on its own and splice its packets between the copied ones."""
-    fps = Fraction(spec.fps)
-    piece = encode_run(composer.frames(run), spec.width, spec.height, fps)
+class PieceEncoder:
+    """Encodes runs on their own, a few at once, for splicing between copied runs.
+
+    Each run is independent (it starts on a keyframe of its own), so runs are encoded in
+    worker threads, each with its own :class:`Composer` (decoders are not shared between
+    threads); results come back in the order asked for.
+    """
+
+    def __init__(self, make_composer: Callable[[], Composer], spec: FilmSpec) -> None:
+        self._make_composer = make_composer
+        self._spec = spec
+        self._local = threading.local()
+        self._composers: list[Composer] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=_ENCODERS, thread_name_prefix="film-encode")
+
+    def _composer(self) -> Composer:
+        composer: Composer | None = getattr(self._local, "composer", None)
+        if composer is None:
+            composer = self._make_composer()
+            self._local.composer = composer
+            with self._lock:
+                self._composers.append(composer)
+        return composer
+
+    def _encode(self, run: EncodeRun) -> EncodedRun:
+        spec = self._spec
+        frames = self._composer().frames(run)
+        return encode_run(frames, spec.width, spec.height, Fraction(spec.fps))
+
+    def submit(self, run: EncodeRun) -> Future[EncodedRun]:
+        return self._pool.submit(self._encode, run)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for composer in self._composers:
+            composer.close()
+
+
+def splice_piece(run: EncodeRun, piece: EncodedRun, extradata: bytes, muxer: Muxer) -> None:
+    """Mux an encoded run's packets between the copied ones, if they share codec data."""
     if piece.extradata != extradata:
         raise SpliceMismatch("re-encoded frames do not share the copied frames' codec data")
     for packet, number, dts_number in zip(
