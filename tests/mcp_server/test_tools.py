@@ -26,6 +26,10 @@ TOOLS = {
     "list_jobs",
     "transcribe_url",
     "transcribe_file",
+    "check_story",
+    "quote_story",
+    "start_story",
+    "follow_story",
 }
 
 

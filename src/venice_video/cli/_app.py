@@ -12,13 +12,14 @@ from ._group import cli, config
 from ._jobs import complete, download, jobs, status
 from ._models import models
 from ._servers import mcp, serve, ui
+from ._story import story
 from ._transcribe import transcribe
 from ._workers import journal, worker, workers
 
 __all__ = ["cli", "main"]
 
 for _command in (
-    generate, quote, models, status, download, complete, jobs, batch, transcribe,
+    generate, quote, models, status, download, complete, jobs, batch, story, transcribe,
     serve, mcp, ui, worker, workers, journal, config,
 ):  # fmt: skip
     cli.add_command(_command)

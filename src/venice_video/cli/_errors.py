@@ -86,7 +86,8 @@ def _message(error: BaseException) -> str:
             return lines[0]
         return f"{len(lines)} problems with the request:\n  " + "\n  ".join(lines)
     message = str(error) or type(error).__name__
-    if isinstance(error, exc.InputError):
+    if isinstance(error, exc.InputError) and not _story_error(error):
+        # (A story's problems already name its file, line and shot in the file's own words.)
         field, sep, rest = message.partition(": ")
         if sep and " " not in field:
             message = f"{as_flag(field)}: {rest}"
@@ -94,9 +95,20 @@ def _message(error: BaseException) -> str:
     return message
 
 
+def _story_error(error: BaseException) -> bool:
+    # Imported only when there is an error to describe: most commands never load stories.
+    from ..story import StoryBudgetError, StoryError
+
+    return isinstance(error, StoryError | StoryBudgetError)
+
+
 def _hint(error: BaseException, family: str) -> str | None:
     if isinstance(error, CLIError):
         return error.hint
+    if _story_error(error):
+        if isinstance(error, exc.SpendLimitError):
+            return "raise the story's budget, or make its shots cheaper (`story quote FILE`)"
+        return "fix each line named above; docs/stories.md describes the story file"
     if isinstance(error, exc.ContentPolicyError) and error.suggested_prompt:
         return f"try: {error.suggested_prompt!r}"
     if isinstance(error, exc.OutputExistsError):

@@ -167,6 +167,10 @@ def jobs(
             "cost": _cost_text(e.quote_usd, local=e.is_local_engine),
             "file": e.output_path or "-",
             "worker": e.worker or "-",
+            # A story's shots say which story and shot they are.
+            "story": f"{e.tags['story_title']} #{e.tags.get('story_shot')}"
+            if "story_title" in e.tags
+            else "",
         }
         for e in entries
     ]
@@ -189,6 +193,7 @@ def jobs(
                     "created_at": e.created_at,
                     "local_engine": e.is_local_engine,
                     "worker": e.worker,
+                    "tags": e.tags,
                 }
                 for e in entries
             ]
@@ -196,6 +201,8 @@ def jobs(
     elif not rows:
         click.echo("no jobs")
     else:
+        if any(r["story"] for r in rows):
+            columns.append("story")
         click.echo(plain_table(rows, columns))
         click.echo(f"spent: ${real:.4f}")
         if local:

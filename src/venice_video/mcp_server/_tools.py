@@ -30,6 +30,7 @@ from ._budget import Budget, SpendRefused
 from ._errors import JobNotFoundError, error_result, scrub_value
 from ._jobs import STATES, JobRunner, default_video_name, new_key
 from ._sandbox import Sandbox, SandboxError
+from ._stories import StoryRunner, register_story_tools
 
 __all__ = ["DEFAULT_MAX_WAIT_S", "build_server"]
 
@@ -128,10 +129,11 @@ def build_server(
     sandbox = Sandbox(root)
     gates = Budget(max_cost_per_call=max_cost_per_call, total=budget)
     runner = JobRunner(backend, sandbox, gates, eta_wait_s=eta_wait_s)
+    stories = StoryRunner(backend, sandbox, gates)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
-        async with runner.running():
+        async with runner.running(), stories.running():
             yield {}
 
     server: MCPServer[Any] = MCPServer(
@@ -142,6 +144,7 @@ def build_server(
         lifespan=lifespan,
     )
     _register(server, runner, backend, sandbox, gates, max_wait_s=max_wait_s)
+    register_story_tools(server, stories)
     return server
 
 

@@ -3,7 +3,8 @@
 ```
 VeniceVideoError
 └── MediaError (also ValueError)      .source; not media, no such stream, cannot be decoded
-    └── MediaVerificationError        .reason; not a complete, playable MP4
+    ├── MediaVerificationError        .reason; not a complete, playable MP4
+    └── AssemblyError                 .clip; a film's shot or soundtrack cannot be used
 ```
 
 A missing optional dependency is an `ImportError` whose message names the extra to install.
@@ -15,7 +16,7 @@ from typing import Final
 
 from .._exceptions import VeniceVideoError
 
-__all__ = ["AV_HINT", "Invalid", "MediaError", "MediaVerificationError"]
+__all__ = ["AV_HINT", "AssemblyError", "Invalid", "MediaError", "MediaVerificationError"]
 
 AV_HINT: Final = "PyAV is needed for this: pip install 'venice-video[media]'"
 
@@ -44,6 +45,20 @@ class MediaVerificationError(MediaError):
     def __init__(self, source: str, reason: str) -> None:
         super().__init__(f"{source} is not a complete, playable MP4: {reason}", source=source)
         self.reason = reason
+
+
+class AssemblyError(MediaError):
+    """A film could not be assembled (see `venice_video.media.assemble`): a shot or the
+    soundtrack is missing, unreadable or cannot be decoded, or the film written does not
+    check out. The message names the clip and file.
+
+    Attributes:
+        clip: the index of the clip at fault, when one is.
+    """
+
+    def __init__(self, message: str, *, clip: int | None = None) -> None:
+        super().__init__(message)
+        self.clip = clip
 
 
 class Invalid(Exception):

@@ -355,7 +355,7 @@ async def _queue(
         outcome = "inference_failed"
     if _terms(prompt, config.provider_blocked_terms):
         outcome = "provider_content_policy"
-    params = render_params(model, body, prepared, seed=uuid.UUID(queue_id).int & 0x7FFFFFFF)
+    params = render_params(model, body, prepared, seed=_seed(queue_id, key))
     vps = state.is_vps(model)
     response: dict[str, Any] = {"model": model.id, "queue_id": queue_id}
     if vps:
@@ -381,6 +381,15 @@ async def _queue(
     if job is None:  # other requests spent the balance while the inputs were written
         raise _insufficient(price, account)
     return json_reply(200, response)
+
+
+def _seed(queue_id: str, key: str | None) -> int:
+    """The render seed: from the Idempotency-Key when there is one, so the same keyed
+    request renders the same clip on any account or server (reproducible tests and demos);
+    else from the job's own id."""
+    if key is not None:
+        return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") & 0x7FFFFFFF
+    return uuid.UUID(queue_id).int & 0x7FFFFFFF
 
 
 def _insufficient(price: float, account: AccountRow) -> HTTPError:

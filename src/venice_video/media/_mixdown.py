@@ -1,0 +1,398 @@
+"""A film's sound: the shots' own audio joined without clicks or gaps, music mixed under it.
+
+All of it is worked out as one 48 kHz stereo float array for the whole film (a two-minute film
+is 46 MB), then encoded to AAC in a worker thread while the picture is being assembled. Each
+shot's audio covers exactly its place on the timeline: cut to length, or padded with silence
+(a shot without audio is all silence). At a cut both sides ramp over a few milliseconds, so
+no step in the waveform becomes a click; a crossfade ramps the two shots across each other;
+a fade to black takes the sound down with the picture.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import av
+import numpy as np
+from numpy.typing import NDArray
+
+from ._errors import AssemblyError
+from ._plan import ClipLayout
+from ._shots import ShotInfo
+
+if TYPE_CHECKING:
+    from ._assemble import Cue, Soundtrack
+
+__all__ = [
+    "AUDIO_BIT_RATE",
+    "RATE",
+    "AudioEncoder",
+    "add_soundtrack",
+    "film_audio",
+    "limit",
+    "loud_spans",
+]
+
+F32 = NDArray[np.float32]
+
+RATE: Final = 48_000
+_CHUNK: Final = 1024  # samples per AAC frame
+AUDIO_BIT_RATE: Final = 128_000
+_CHUNK_S: Final = 30.0  # films this long or longer encode their sound in several spans at once
+_MAX_CHUNKS: Final = 4
+_PREROLL: Final = 8  # AAC frames encoded before a span, to settle the encoder's state
+_POSTROLL: Final = 2
+_JOIN_FADE_S: Final = 0.008  # long enough to hide a step, short enough not to be heard
+_LOUD_DBFS: Final = -32.0  # speech and other foreground sound sits well above this
+_LOUD_WINDOW_S: Final = 0.02
+_DUCK_HOLD_S: Final = 0.25  # bridge the pauses between words
+_DUCK_RAMP_S: Final = 0.15
+_DECODERS: Final = 2
+_LIMIT: Final = 0.9  # samples above this are bent smoothly towards 1.0
+
+
+def _is_film_format(frame: av.AudioFrame) -> bool:
+    return (
+        frame.sample_rate == RATE and frame.format.name == "fltp" and frame.layout.name == "stereo"
+    )
+
+
+def _decode(
+    path: Path, origin: float, start: float, count: int, *, what: str, clip: int | None
+) -> tuple[F32, int] | None:
+    """``count`` samples of ``path``'s first audio stream from ``start`` seconds after
+    ``origin``, as 48 kHz stereo, padded with silence; also how many were real sound.
+
+    Returns None when the file has no audio stream.
+    """
+    try:
+        container = av.open(str(path), "r")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise AssemblyError(f"{what} could not be opened: {exc}", clip=clip) from exc
+    chunks: list[F32] = []
+    first_time: float | None = None
+    got = 0
+    try:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=RATE)
+        needed: float = math.inf
+        for frame in container.decode(stream):
+            if first_time is None:
+                first_time = float(frame.time) if frame.time is not None else origin
+                needed = (start + origin - first_time) * RATE + count
+            if _is_film_format(frame):  # already as the film needs it: no resampling
+                arr = np.asarray(frame.to_ndarray(), np.float32)
+                chunks.append(arr)
+                got += arr.shape[1]
+            else:
+                for out in resampler.resample(frame):
+                    arr = np.asarray(out.to_ndarray(), np.float32)
+                    chunks.append(arr)
+                    got += arr.shape[1]
+            if got >= needed:
+                break
+        else:
+            for out in resampler.resample(None):
+                arr = np.asarray(out.to_ndarray(), np.float32)
+                chunks.append(arr)
+                got += arr.shape[1]
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise AssemblyError(f"{what}: its audio could not be decoded: {exc}", clip=clip) from exc
+    finally:
+        container.close()
+    pcm = np.concatenate(chunks, axis=1) if chunks else np.zeros((2, 0), np.float32)
+    offset = round((start + origin - (first_time if first_time is not None else origin)) * RATE)
+    if offset < 0:
+        pcm = np.concatenate([np.zeros((2, -offset), np.float32), pcm], axis=1)
+        offset = 0
+    pcm = pcm[:, offset : offset + count]
+    real = pcm.shape[1]
+    if real < count:
+        pcm = np.concatenate([pcm, np.zeros((2, count - real), np.float32)], axis=1)
+    return np.ascontiguousarray(pcm, dtype=np.float32), real
+
+
+def _ramp(n: int, rising: bool) -> F32:
+    ramp: F32 = ((np.arange(n) + 0.5) / max(1, n)).astype(np.float32)
+    out: F32 = ramp if rising else ramp[::-1].copy()
+    return out
+
+
+def _sample(frame: int, fps: Fraction) -> int:
+    return round(frame / fps * RATE)
+
+
+def film_audio(
+    placed: Sequence[ClipLayout], shots: Sequence[ShotInfo], fps: Fraction, total_frames: int
+) -> F32:
+    """The shots' own sound laid on the film's timeline, joins smoothed."""
+    total = _sample(total_frames, fps)
+    out = np.zeros((2, total), np.float32)
+    join = round(_JOIN_FADE_S * RATE)
+
+    def decode(clip: ClipLayout) -> F32 | None:
+        shot = shots[clip.index]
+        length = _sample(clip.end, fps) - _sample(clip.start, fps)
+        if length <= 0 or not shot.has_audio:
+            return None
+        got = _decode(
+            shot.path,
+            shot.start_time,
+            float(clip.skip / fps),
+            length,
+            what=f"clip {clip.index} ({shot.path})",
+            clip=clip.index,
+        )
+        return None if got is None else got[0]
+
+    # Decoding releases the GIL: shots decode side by side.
+    with ThreadPoolExecutor(max_workers=_DECODERS, thread_name_prefix="film-audio-in") as pool:
+        decoded = list(pool.map(decode, placed))
+    for clip, pcm in zip(placed, decoded, strict=True):
+        if pcm is None:
+            continue
+        s0, s1 = _sample(clip.start, fps), _sample(clip.end, fps)
+        length = s1 - s0
+        env = np.ones(length, np.float32)
+        if clip.overlap_in:
+            n = min(length, _sample(clip.start + clip.overlap_in, fps) - s0)
+        elif clip.fade_in:
+            n = min(length, _sample(clip.start + clip.fade_in, fps) - s0)
+        else:
+            n = min(length // 2, join)
+        env[:n] *= _ramp(n, rising=True)
+        if clip.overlap_out:
+            n = min(length, s1 - _sample(clip.end - clip.overlap_out, fps))
+        elif clip.fade_out:
+            n = min(length, s1 - _sample(clip.end - clip.fade_out, fps))
+        else:
+            n = min(length // 2, join)
+        env[length - n :] *= _ramp(n, rising=False)
+        pcm *= env
+        out[:, s0:s1] += pcm
+    return out
+
+
+def loud_spans(pcm: F32) -> list[tuple[float, float]]:
+    """Spans (seconds) where ``pcm`` is loud: speech, or whatever stands out of the mix."""
+    hop = round(_LOUD_WINDOW_S * RATE)
+    windows = pcm.shape[1] // hop
+    if windows == 0:
+        return []
+    mono = pcm[:, : windows * hop].mean(axis=0).reshape(windows, hop)
+    rms = np.sqrt(np.mean(mono * mono, axis=1) + 1e-12)
+    loud = 20 * np.log10(rms) > _LOUD_DBFS
+    spans: list[tuple[float, float]] = []
+    start: int | None = None
+    for k, flag in enumerate(loud.tolist()):
+        if flag and start is None:
+            start = k
+        elif not flag and start is not None:
+            spans.append((start * _LOUD_WINDOW_S, k * _LOUD_WINDOW_S))
+            start = None
+    if start is not None:
+        spans.append((start * _LOUD_WINDOW_S, windows * _LOUD_WINDOW_S))
+    return spans
+
+
+def _duck_gain(spans: Sequence[tuple[float, float]], total: int, duck_db: float) -> F32:
+    """Per-sample gain: ``duck_db`` inside ``spans`` (held a little), ramped in and out."""
+    hop = round(0.01 * RATE)
+    windows = -(-total // hop)
+    mask = np.zeros(windows, bool)
+    hold = _DUCK_HOLD_S
+    for start, end in spans:
+        lo = max(0, int((start - hold / 2) * RATE / hop))
+        hi = min(windows, int(math.ceil((end + hold) * RATE / hop)))
+        mask[lo:hi] = True
+    low = 10 ** (duck_db / 20)
+    target = np.where(mask, low, 1.0).astype(np.float32)
+    width = max(1, round(_DUCK_RAMP_S * RATE / hop))
+    padded = np.concatenate([np.full(width, target[0]), target, np.full(width, target[-1])])
+    smooth = np.convolve(padded, np.ones(width, np.float32) / width, mode="same")[width:-width]
+    gain: F32 = np.interp(
+        np.arange(total, dtype=np.float32), np.arange(windows, dtype=np.float32) * hop, smooth
+    ).astype(np.float32)
+    return gain
+
+
+def add_soundtrack(
+    mix: F32, music: Soundtrack, cues: Sequence[Cue], fps: Fraction, total_frames: int
+) -> F32:
+    """``mix`` with ``music`` under it: faded in and out, ducked under speech when asked."""
+    total = mix.shape[1]
+    got = _decode(music.path, 0.0, 0.0, total, what=f"soundtrack ({music.path})", clip=None)
+    if got is None:
+        raise AssemblyError(f"soundtrack ({music.path}) has no audio stream")
+    pcm, real = got
+    if real == 0:
+        raise AssemblyError(f"soundtrack ({music.path}) contains no sound")
+    gain = np.full(total, np.float32(music.volume), np.float32)
+    n_in = min(real, round(music.fade_in * RATE))
+    gain[:n_in] *= _ramp(n_in, rising=True)
+    n_out = min(real, round(music.fade_out * RATE))
+    gain[real - n_out : real] *= _ramp(n_out, rising=False)
+    if music.duck_under_speech:
+        spans = [(c.start, c.end) for c in cues] if cues else loud_spans(mix)
+        gain *= _duck_gain(spans, total, music.duck_db)
+    return mix + pcm * gain
+
+
+def limit(pcm: F32) -> F32:
+    """Bend peaks above the limit smoothly below 1.0 instead of letting them clip."""
+    if float(pcm.max(initial=0.0)) <= _LIMIT and float(pcm.min(initial=0.0)) >= -_LIMIT:
+        return pcm
+    over = np.abs(pcm) > _LIMIT
+    if over.any():
+        head = 1 - _LIMIT
+        x = pcm[over]
+        pcm[over] = np.sign(x) * (_LIMIT + head * np.tanh((np.abs(x) - _LIMIT) / head))
+    return pcm
+
+
+def _chunks(total: int) -> list[tuple[int, int]]:
+    """Sample spans ``[lo, hi)`` encoded separately, split at AAC frame boundaries.
+
+    Their number depends on the length only, so a film's sound encodes to the same bytes on
+    any machine.
+    """
+    count = max(1, min(_MAX_CHUNKS, total // round(_CHUNK_S * RATE)))
+    frames = -(-total // _CHUNK)
+    bounds = [round(frames * k / count) * _CHUNK for k in range(count)]
+    return list(zip(bounds, [*bounds[1:], total], strict=True))
+
+
+def _encode_span(pcm: F32, lo: int, hi: int, last: bool) -> Iterator[av.Packet[Any]]:
+    """AAC packets whose output starts in ``[lo, hi)`` (from ``lo``, all, for the last span).
+
+    A span is encoded with some of the sound before and after it, so that the frames on each
+    side of a boundary are coded from the same signal and overlap-add across it as they would
+    within one encoder.
+    """
+    encoder: Any = av.CodecContext.create("aac", "w")
+    encoder.sample_rate = RATE
+    encoder.layout = "stereo"
+    encoder.format = "fltp"
+    encoder.bit_rate = AUDIO_BIT_RATE
+    encoder.time_base = Fraction(1, RATE)
+    total = pcm.shape[1]
+    start = max(0, lo - _PREROLL * _CHUNK)
+    stop = total if last else min(total, hi + _POSTROLL * _CHUNK)
+
+    def keep(packets: list[av.Packet[Any]]) -> Iterator[av.Packet[Any]]:
+        for packet in packets:
+            pts = packet.pts if packet.pts is not None else 0
+            if (lo == 0 or pts >= lo) and (last or pts < hi):
+                packet.time_base = Fraction(1, RATE)
+                yield packet
+
+    for begin in range(start, stop, _CHUNK):
+        chunk = np.ascontiguousarray(pcm[:, begin : min(begin + _CHUNK, stop)])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate = RATE
+        frame.pts = begin
+        frame.time_base = Fraction(1, RATE)
+        yield from keep(encoder.encode(frame))
+    yield from keep(encoder.encode(None))
+
+
+class AudioEncoder:
+    """Works out the film's sound and encodes it to AAC in worker threads.
+
+    Long films are encoded in a few spans at once (AAC frames overlap only their neighbours,
+    so spans encoded with a little of the sound around them join seamlessly). ``until(seconds)``
+    hands over the encoded packets up to that time, in order (waiting for them if needed), so
+    the caller can interleave them with the video; errors in the workers are raised there.
+    """
+
+    _END: Final = object()
+
+    def __init__(self, compute: Callable[[], F32]) -> None:
+        #: The output stream the packets are for: set it before taking them with ``until``.
+        self.stream: Any = None
+        self._compute = compute
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=512)
+        self._pending: av.Packet[Any] | None = None
+        self._done = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="film-audio", daemon=True)
+        self._helpers: list[threading.Thread] = []
+
+    def start(self) -> AudioEncoder:
+        self._thread.start()
+        return self
+
+    def _put(self, item: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        try:
+            pcm: F32 = self._compute()
+            spans = _chunks(pcm.shape[1])
+            results: list[list[av.Packet[Any]] | BaseException] = [[] for _ in spans]
+
+            def encode_later(k: int, lo: int, hi: int) -> None:
+                try:
+                    results[k] = list(_encode_span(pcm, lo, hi, k == len(spans) - 1))
+                except BaseException as exc:  # re-raised in order, by the first thread
+                    results[k] = exc
+
+            for k, (lo, hi) in enumerate(spans[1:], start=1):
+                helper = threading.Thread(
+                    target=encode_later, args=(k, lo, hi), name=f"film-audio-{k}", daemon=True
+                )
+                helper.start()
+                self._helpers.append(helper)
+            lo, hi = spans[0]
+            for packet in _encode_span(pcm, lo, hi, len(spans) == 1):
+                if self._stop.is_set():
+                    return
+                self._put(packet)
+            for k, helper in enumerate(self._helpers, start=1):
+                helper.join()  # results[k] is only complete once its thread has ended
+                result = results[k]
+                if isinstance(result, BaseException):
+                    raise result
+                for packet in result:
+                    self._put(packet)
+            self._put(self._END)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._put(exc)
+
+    def until(self, seconds: float | None) -> Iterator[av.Packet[Any]]:
+        """Encoded packets starting before ``seconds`` (all that are left for None)."""
+        limit = None if seconds is None else seconds * RATE
+        while not self._done:
+            item = self._pending if self._pending is not None else self._queue.get()
+            self._pending = None
+            if item is self._END:
+                self._done = True
+                return
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            if limit is not None and (item.pts or 0) >= limit:
+                self._pending = item
+                return
+            item.stream = self.stream
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for helper in self._helpers:
+            helper.join()

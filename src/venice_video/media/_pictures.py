@@ -1,0 +1,281 @@
+"""Pictures of a film: decoding shots' frames, fitting them to the film, blending, encoding.
+
+Frames travel as numpy arrays in PyAV's packed yuv420p layout, shape ``(height * 3 // 2,
+width)``: the luma plane, then the two quarter-size chroma planes. Blends and fades work on the
+whole array at once; :func:`planes` gives 2-D views of the three planes when a caption is drawn.
+
+Encoding uses the local engine's H.264 settings (x264 ``ultrafast``, fixed QP 24, two threads,
+keyframes every two seconds, BT.709 tags), so that re-encoded frames can sit in the same stream
+as frames copied from the engine's shots: the stream parameters (SPS/PPS) come out identical.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Final
+
+import av
+import numpy as np
+from av.video.frame import PictureType
+from av.video.reformatter import Colorspace, VideoReformatter
+from numpy.typing import NDArray
+
+from ._errors import AssemblyError
+from ._shots import ShotInfo
+
+__all__ = [
+    "EncodedRun",
+    "FrameReader",
+    "black_frame",
+    "compose",
+    "configure_h264",
+    "encode_run",
+    "encoder_extradata",
+    "planes",
+    "to_video_frame",
+]
+
+U8 = NDArray[np.uint8]
+
+# The local engine's settings (venice_video.server._render._encode): keep them in step, or shots
+# it renders can no longer be copied into films.
+_X264_OPTIONS: Final = {"preset": "ultrafast", "threads": "2", "qp": "24"}
+_BLACK_Y: Final = 16
+_BLACK_C: Final = 128
+
+
+def configure_h264(stream: Any, width: int, height: int, fps: Fraction) -> None:
+    """Set an H.264 output stream made with ``add_stream("libx264", rate=fps,
+    options=H264_OPTIONS)`` to the film's size, pixel format, GOP and colour tags."""
+    stream.width = width
+    stream.height = height
+    stream.pix_fmt = "yuv420p"
+    cc = stream.codec_context
+    cc.gop_size = max(1, round(2 * fps))
+    cc.colorspace = 1  # BT.709
+    cc.color_primaries = 1
+    cc.color_trc = 1
+    cc.color_range = 1  # limited ("tv") range
+
+
+def add_h264_stream(container: Any, width: int, height: int, fps: Fraction) -> Any:
+    """Add an H.264 stream with the engine's settings to an output ``container``."""
+    stream = container.add_stream("libx264", rate=fps, options=dict(_X264_OPTIONS))
+    configure_h264(stream, width, height, fps)
+    return stream
+
+
+def black_frame(width: int, height: int) -> U8:
+    frame = np.empty((height * 3 // 2, width), np.uint8)
+    frame.reshape(-1)[: width * height] = _BLACK_Y
+    frame.reshape(-1)[width * height :] = _BLACK_C
+    return frame
+
+
+def planes(frame: U8, width: int, height: int) -> tuple[U8, U8, U8]:
+    """Writable 2-D views of the Y, U and V planes of a packed yuv420p array."""
+    flat = frame.reshape(-1)
+    luma = width * height
+    quarter = luma // 4
+    return (
+        flat[:luma].reshape(height, width),
+        flat[luma : luma + quarter].reshape(height // 2, width // 2),
+        flat[luma + quarter :].reshape(height // 2, width // 2),
+    )
+
+
+def to_video_frame(frame: U8 | av.VideoFrame, index: int, fps: Fraction) -> av.VideoFrame:
+    """``frame`` as a frame to encode as number ``index`` of a stream at ``fps``."""
+    if isinstance(frame, av.VideoFrame):
+        out = frame
+        # A decoded frame remembers its picture type, which the encoder would obey.
+        out.pict_type = PictureType.NONE
+    else:
+        out = av.VideoFrame.from_ndarray(frame, format="yuv420p")
+    out.pts = index
+    out.time_base = Fraction(1) / fps
+    return out
+
+
+def compose(layers: list[tuple[U8, float]], black: U8) -> U8:
+    """Weighted sum of frames, the weight left over going to black; a new array.
+
+    Weights are rounded to 1/256ths and the sum is done in 16-bit integers, several times
+    faster than in floating point, and exact to within one level.
+    """
+    parts = [(frame, max(0.0, weight)) for frame, weight in layers]
+    rest = 1.0 - sum(weight for _, weight in parts)
+    if rest > 1 / 512:
+        parts.append((black, rest))
+    shares = [round(weight * 256) for _, weight in parts]
+    shares[-1] += 256 - sum(shares)  # exactly 256 in all, so the sum fits in 16 bits
+    if len(parts) == 1:
+        return parts[0][0].copy()
+    acc = np.zeros(black.shape, np.uint16)
+    scratch = np.empty(black.shape, np.uint16)
+    for (frame, _), share in zip(parts, shares, strict=True):
+        if share <= 0:
+            continue
+        np.multiply(frame, np.uint16(share), out=scratch, dtype=np.uint16)
+        acc += scratch
+    acc += 128  # round to nearest
+    acc >>= 8
+    out: U8 = acc.astype(np.uint8)
+    return out
+
+
+def _even(x: float) -> int:
+    return max(2, 2 * round(x / 2))
+
+
+class FrameReader:
+    """Decodes one shot's frames by number, moving forward and seeking when that is quicker.
+
+    Frames are fitted to the film: scaled to fit inside it keeping their shape, centred on
+    black (letterbox or pillarbox), converted to yuv420p BT.709.
+    """
+
+    def __init__(self, shot: ShotInfo, width: int, height: int) -> None:
+        self.shot = shot
+        self.width, self.height = width, height
+        self._index = {pts: i for i, pts in enumerate(shot.frame_pts)}
+        self._container: Any = None
+        self._stream: Any = None
+        self._frames: Any = None
+        self._next = 0  # number of the next frame the decoder will produce
+        self._cached: tuple[int, av.VideoFrame] | None = None
+        self._scaler = VideoReformatter()
+
+    def _restart(self, keyframe: int) -> None:
+        try:
+            if self._container is None:
+                self._container = av.open(str(self.shot.path), "r")
+                self._stream = self._container.streams.video[0]
+            if keyframe > 0 or self._frames is not None:
+                self._container.seek(
+                    self.shot.frame_pts[keyframe],
+                    stream=self._stream,
+                    backward=True,
+                    any_frame=False,
+                )
+            self._frames = self._container.decode(self._stream)
+        except (av.FFmpegError, OSError) as exc:
+            raise self._error(exc) from exc
+        self._next = keyframe
+
+    def _error(self, exc: BaseException) -> AssemblyError:
+        return AssemblyError(
+            f"clip {self.shot.index} ({self.shot.path}) could not be decoded: {exc}",
+            clip=self.shot.index,
+        )
+
+    def get(self, number: int) -> av.VideoFrame:
+        """Frame ``number`` (presentation order, 0-based) fitted to the film.
+
+        The frame may be the decoder's own: read it, do not change it.
+        """
+        number = min(max(number, 0), self.shot.frames - 1)
+        if self._cached is not None and self._cached[0] == number:
+            return self._cached[1]
+        key = max((k for k in self.shot.keyframes if k <= number), default=0)
+        if self._frames is None or number < self._next or key > self._next:
+            self._restart(key)
+        try:
+            for frame in self._frames:
+                got = self._next if frame.pts is None else self._index.get(frame.pts, self._next)
+                self._next = got + 1
+                if got >= number:
+                    fitted = self._fit(frame)
+                    self._cached = (number, fitted)
+                    return fitted
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise self._error(exc) from exc
+        if self._cached is not None:  # the file ended early: hold the last good frame
+            return self._cached[1]
+        raise AssemblyError(
+            f"clip {self.shot.index} ({self.shot.path}): frame {number} could not be decoded",
+            clip=self.shot.index,
+        )
+
+    def _fit(self, frame: av.VideoFrame) -> av.VideoFrame:
+        w, h = self.width, self.height
+        if frame.format.name == "yuv420p" and frame.width == w and frame.height == h:
+            return frame
+        scale = min(w / frame.width, h / frame.height)
+        fw, fh = min(w, _even(frame.width * scale)), min(h, _even(frame.height * scale))
+        scaled = self._scaler.reformat(
+            frame,
+            width=fw,
+            height=fh,
+            format="yuv420p",
+            interpolation="BILINEAR",
+            dst_colorspace=Colorspace.ITU709,
+        )
+        if (fw, fh) == (w, h):
+            return scaled
+        small: U8 = np.asarray(scaled.to_ndarray(), np.uint8)
+        canvas = black_frame(w, h)
+        x, y = (w - fw) // 4 * 2, (h - fh) // 4 * 2
+        for dst, src, s in zip(planes(canvas, w, h), planes(small, fw, fh), (1, 2, 2), strict=True):
+            dst[y // s : y // s + src.shape[0], x // s : x // s + src.shape[1]] = src
+        return av.VideoFrame.from_ndarray(canvas, format="yuv420p")
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = self._stream = self._frames = None
+
+
+@dataclass
+class EncodedRun:
+    """Frames encoded on their own: the stream's codec data and its packets in order.
+
+    ``frames[k]`` is the frame number, within the run, of ``packets[k]``.
+    """
+
+    extradata: bytes
+    packets: list[av.Packet[Any]]
+    frames: list[int]
+    dts_frames: list[int]
+
+
+def encode_run(
+    frames: Iterable[U8 | av.VideoFrame], width: int, height: int, fps: Fraction
+) -> EncodedRun:
+    """Encode ``frames`` with the engine's settings into an in-memory mp4 and read them back.
+
+    Going through the mp4 muxer gives packets in the same form (length-prefixed NAL units) and
+    codec data in the same form (avcC) as the shots' own, so the two can be compared and mixed.
+    """
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = add_h264_stream(out, width, height, fps)
+        for k, frame in enumerate(frames):
+            out.mux(stream.encode(to_video_frame(frame, k, fps)))
+        out.mux(stream.encode(None))
+    buf.seek(0)
+    packets: list[av.Packet[Any]] = []
+    numbers: list[int] = []
+    dts_numbers: list[int] = []
+    with av.open(buf, "r", format="mp4") as back:
+        vin = back.streams.video[0]
+        extradata = bytes(vin.codec_context.extradata or b"")
+        step = Fraction(vin.time_base or Fraction(1, 90_000)) * fps
+        for packet in back.demux(vin):
+            if packet.pts is None or packet.size == 0:
+                continue
+            packets.append(packet)
+            numbers.append(round(packet.pts * step))
+            dts = packet.dts if packet.dts is not None else packet.pts
+            dts_numbers.append(round(dts * step))
+    return EncodedRun(extradata, packets, numbers, dts_numbers)
+
+
+@functools.lru_cache(maxsize=8)
+def encoder_extradata(width: int, height: int, fps: Fraction) -> bytes:
+    """The codec data the engine's settings give for this picture format."""
+    return encode_run([black_frame(width, height)], width, height, fps).extradata

@@ -1,0 +1,101 @@
+"""A film's sound: loud parts found, AAC encoded in spans that join seamlessly."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import av
+import numpy as np
+from numpy.typing import NDArray
+
+from venice_video.media._mixdown import RATE, _chunks, _encode_span, limit, loud_spans
+
+F32 = NDArray[np.float32]
+
+
+def _signal(seconds: float) -> F32:
+    """A chord with a noise burst every 0.4 s: tonal and transient sound both."""
+    n = round(seconds * RATE)
+    t = np.arange(n) / RATE
+    mono = 0.2 * np.sin(2 * math.pi * 220 * t) + 0.15 * np.sin(2 * math.pi * 277 * t)
+    rng = np.random.default_rng(7)
+    for start in range(0, n, round(0.4 * RATE)):
+        burst = min(2000, n - start)
+        mono[start : start + burst] += rng.standard_normal(burst) * np.exp(-np.arange(burst) / 300)
+    return np.ascontiguousarray(np.stack([mono, mono * 0.8]).astype(np.float32))
+
+
+def _decode(packets: list[Any]) -> F32:
+    decoder: Any = av.CodecContext.create("aac", "r")
+    decoder.sample_rate = RATE
+    decoder.layout = "stereo"
+    chunks = []
+    for packet in packets:
+        for frame in decoder.decode(av.Packet(bytes(packet))):
+            chunks.append(frame.to_ndarray())
+    out: F32 = np.concatenate(chunks, axis=1)[:, 1024:]  # drop the encoder's priming
+    return out
+
+
+def test_spans_encoded_apart_join_seamlessly() -> None:
+    pcm = _signal(4.0)
+    total = pcm.shape[1]
+    whole = list(_encode_span(pcm, 0, total, last=True))
+    cut = 107 * 1024
+    parts = list(_encode_span(pcm, 0, cut, last=False)) + list(
+        _encode_span(pcm, cut, total, last=True)
+    )
+
+    assert [p.pts for p in parts] == [p.pts for p in whole]
+    one, two = _decode(whole)[:, :total], _decode(parts)[:, :total]
+
+    def error(decoded: F32, lo: int, hi: int) -> float:
+        return float(np.sqrt(np.mean((decoded[:, lo:hi] - pcm[:, lo:hi]) ** 2)))
+
+    # The second encoder codes its first seconds a little differently (its rate control starts
+    # afresh), but the join itself is no worse than its own frames: no click, no gap.
+    assert error(two, cut - 1024, cut + 1024) < 2 * error(two, cut + 8192, cut + 40960)
+    assert np.abs(two[:, cut - 2048 : cut + 2048] - pcm[:, cut - 2048 : cut + 2048]).max() < 0.05
+    assert error(two, 0, total) < 1.5 * error(one, 0, total)
+    # Without the sound around each span the join would be a step (checks the test can fail).
+    naive = (
+        list(_encode_span(pcm[:, :cut], 0, cut, last=True))[:-1]
+        + [p for p in _encode_span(np.ascontiguousarray(pcm[:, cut:]), 0, total - cut, last=True)][
+            1:
+        ]
+    )
+    bad = _decode(naive)[:, :total]
+    assert error(bad, cut - 1024, cut + 1024) > 3 * error(two, cut - 1024, cut + 1024)
+
+
+def test_long_sound_is_split_in_frame_aligned_spans() -> None:
+    assert _chunks(10 * RATE) == [(0, 10 * RATE)]
+    spans = _chunks(120 * RATE)
+    assert len(spans) == 4
+    assert spans[0][0] == 0 and spans[-1][1] == 120 * RATE
+    assert all(hi == lo for (_, hi), (lo, _) in zip(spans, spans[1:], strict=False))
+    assert all(lo % 1024 == 0 for lo, _ in spans)
+    assert len(_chunks(3600 * RATE)) == 4
+
+
+def test_loud_parts_are_found() -> None:
+    pcm = np.zeros((2, 3 * RATE), np.float32)
+    t = np.arange(RATE // 2) / RATE
+    pcm[:, RATE : RATE + RATE // 2] = 0.3 * np.sin(2 * math.pi * 200 * t)
+    pcm[:, 2 * RATE :] = 0.001  # faint hum, not loud
+
+    spans = loud_spans(pcm)
+    assert len(spans) == 1
+    start, end = spans[0]
+    assert math.isclose(start, 1.0, abs_tol=0.03) and math.isclose(end, 1.5, abs_tol=0.03)
+
+
+def test_peaks_are_bent_within_full_scale_and_quiet_sound_untouched() -> None:
+    quiet = np.full((2, 100), 0.5, np.float32)
+    assert np.array_equal(limit(quiet.copy()), quiet)
+    loud = np.array([[0.95, 1.5, -3.0, 0.2]], np.float32)
+    out = limit(loud.copy())
+    assert np.abs(out).max() <= 1.0
+    assert out[0, 3] == np.float32(0.2)
+    assert 0.9 < out[0, 0] < out[0, 1] < 1.0 and out[0, 2] < -0.9
