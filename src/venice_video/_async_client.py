@@ -70,12 +70,12 @@ from ._models import (
     VideoTranscription,
 )
 from ._queueing import output_path, queue_flow, submit_flow
+from ._stories import AsyncStoryMethods
 from ._types import AspectRatio, Duration, JobStatus, Resolution, TranscriptFormat, UpscaleFactor
 from ._waiting import wait_flow
 
 if TYPE_CHECKING:
     from .journal import JournalEntry
-    from .story import Film, ShotProgress, Story, StoryQuote
 
 
 logger = logging.getLogger("venice_video")
@@ -88,7 +88,7 @@ __all__ = ["AsyncVeniceVideo"]
 # =========================================================================== the async twin
 
 
-class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
+class AsyncVeniceVideo(BaseClient, AsyncModelChoice, AsyncStoryMethods):
     """The asynchronous client; the same methods as `VeniceVideo`, awaited.
 
     ```python
@@ -651,53 +651,6 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice):
     ) -> list[VideoJob]:
         """The jobs in the journal, newest first."""
         return await anyio.to_thread.run_sync(self._jobs, statuses, unfinished, limit)
-
-    async def render_story(
-        self,
-        story: Story | str | os.PathLike[str],
-        *,
-        output: str | os.PathLike[str] | None = None,
-        concurrency: int = 4,
-        on_shot: Callable[[ShotProgress], None] | None = None,
-        on_assembly: Callable[[float], None] | None = None,
-        confirm: Callable[[StoryQuote], bool] | None = None,
-        overwrite: bool = False,
-        retry_failed: bool = False,
-        timeout: float | None = None,
-    ) -> Film:
-        """Render a story's shots, each paid once, and join them into one film.
-
-        Checks the whole story first (offline), quotes the shots not yet paid for and
-        refuses a story over its budget before anything is spent. Independent shots run at
-        once; a chained shot waits for its predecessor's verified file. Run it again after
-        any interruption: finished shots are reused, jobs in flight are followed. See
-        `venice_video.story` and docs/stories.md.
-
-        Args:
-            story: a `Story`, or the path of a story file.
-            output: the film's file; by default the story's `output`.
-            concurrency: how many shots render at once.
-            on_shot: called with each shot's `ShotProgress` as it moves on.
-            on_assembly: called with the assembly's progress, 0 to 1.
-            confirm: called with the `StoryQuote` before anything new is queued; returning
-                `False` stops the render with nothing spent.
-            overwrite: replace an existing film this story did not make.
-            retry_failed: pay again for shots whose job failed or whose file was lost.
-            timeout: seconds to wait for each shot's job.
-
-        Raises:
-            StoryError: the story is invalid; nothing was spent.
-            StoryBudgetError: it would cost more than its budget; nothing was spent.
-            StoryRenderError: some shots failed (the others are saved), or a queue outcome is
-                unknown.
-        """
-        from .story._render import render_for
-
-        return await render_for(
-            self, story,
-            output=output, concurrency=concurrency, on_shot=on_shot, on_assembly=on_assembly,
-            confirm=confirm, overwrite=overwrite, retry_failed=retry_failed, timeout=timeout,
-        )  # fmt: skip
 
     # ------------------------------------------------------------------ lifetime
 
