@@ -1,7 +1,7 @@
 """`venice-video story render` killed with SIGKILL at random moments, then run again: the same
 film, and every shot paid exactly once.
 
-Six rounds, each on its own account, journal and folder, against one local server. Each
+Six rounds (`VENICE_VIDEO_STORY_KILLS=10` for ten), each on its own account, journal and folder, against one local server. Each
 round starts the real command in a subprocess, kills it after a random delay (seeded per
 round), and runs the same command again to the end. The delays are stratified: each round
 draws from its own slice of an uninterrupted render's life, so six rounds cover all of it
@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from story_helpers import copy_example, frame_digest, local_stats
 
-ROUNDS = 6
+ROUNDS = int(os.environ.get("VENICE_VIDEO_STORY_KILLS", "6"))
 # Kills land between these fractions of an uninterrupted render's time (the first part is
 # the interpreter starting, before anything is asked of the server).
 KILL_FROM, KILL_TO = 0.15, 1.0

@@ -39,3 +39,18 @@ async def test_a_gallery_job_never_writes_over_an_existing_file(
         with pytest.raises(OutputExistsError):
             await gallery.runner.submit(dict(FAST_FIELDS), key="k" * 32, output=taken, max_cost=1.0)
     assert taken.read_bytes() == b"a video made earlier"
+
+
+async def test_a_job_held_by_a_worker_says_which(
+    make_gallery: GalleryFactory, tmp_path: Path, server: Any
+) -> None:
+    journal = Journal(tmp_path / "journal.sqlite3")
+    journal.record_intent(key="held", model=FAST_MODEL, base_url=server.base_url,
+                          request={"model": FAST_MODEL}, quote_usd=0.5, output_path=None)  # fmt: skip
+    journal.record_queued("held", queue_id="q-held", download_url=None)
+    journal.update("held", worker="studio-2")
+    journal.close()
+    async with make_gallery() as gallery:
+        [job] = (await gallery.http.get("/api/jobs")).json()["jobs"]
+        detail = (await gallery.http.get(f"/api/jobs/{job['key']}")).json()
+    assert job["worker"] == detail["worker"] == "studio-2"

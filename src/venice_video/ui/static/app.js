@@ -474,6 +474,7 @@ function card(view) {
     ["Length", mediaDuration(view)],
     ["Resolution", mediaResolution(view)],
     ["Cost", money(view.quote_usd)],
+    ["Worker", view.worker],
     ["Date", el("time", { datetime: when(view.created_at).toISOString(), text: when(view.created_at).toLocaleString() })],
   ]));
   body.append(actions(view, false));
@@ -638,6 +639,7 @@ function playerMeta(view) {
     ["Time to video", view.elapsed_s !== null && view.elapsed_s !== undefined ? seconds(view.elapsed_s) : "—"],
     ["File", view.file.exists ? `${view.file.path} (${bytes(view.file.size_bytes)})` : view.file.path ? `${view.file.path} (missing)` : "—"],
     ["Job id", view.id],
+    ["Worker", view.worker],
     ["API", view.api],
     ["Error", view.error],
   ]);
