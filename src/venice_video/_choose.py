@@ -16,7 +16,7 @@ with VeniceVideo() as client:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,7 +31,62 @@ from ._validation import Issue
 if TYPE_CHECKING:
     from ._modelcache import ModelCache
 
-__all__ = ["AsyncModelChoice", "ModelChoice", "PricedModel", "quote_shape"]
+__all__ = [
+    "CHEAPEST",
+    "AsyncModelChoice",
+    "ModelChoice",
+    "PricedModel",
+    "cheapest_query",
+    "fill_from_choice",
+    "quote_shape",
+]
+
+#: The model name that asks for the cheapest model able to make the video (CLI, MCP).
+CHEAPEST = "cheapest"
+# Generate-style media arguments and the need each one is.
+_INPUT_FIELDS = {
+    "image": "image",
+    "end_image": "end_image",
+    "video": "video",
+    "audio_input": "audio_input",
+    "reference_images": "reference",
+    "elements": "elements",
+    "scene_images": "scene_images",
+}
+
+
+def cheapest_query(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The `cheapest_model()` arguments for a generate-style request.
+
+    The inputs given (image, video, ...) and the audio choice are the needs; the duration,
+    resolution and aspect ratio given must be taken.
+    """
+    needs = [need for name, need in _INPUT_FIELDS.items() if fields.get(name)]
+    if fields.get("audio") is not None:
+        needs.append("audio" if fields["audio"] else "silent")
+    if fields.get("upscale_factor") is not None:
+        needs.append("upscale")
+    return {
+        "needs": needs,
+        "duration": fields.get("duration"),
+        "resolution": fields.get("resolution"),
+        "aspect_ratio": fields.get("aspect_ratio"),
+        "inputs_given": [n for n in needs if n in INPUT_NEEDS],
+    }
+
+
+def fill_from_choice(fields: dict[str, Any], choice: PricedModel) -> None:
+    """Put the chosen model, and the duration, resolution and audio it was priced at, into
+    `fields`, so the request sent is the one whose quote was compared and shown (in that
+    model's spelling: `480P` where it lists `480P` for the `480p` asked)."""
+    fields["model"] = choice.id
+    if choice.request is None:
+        return
+    for name in ("duration", "resolution", "audio"):
+        value = getattr(choice.request, name)
+        if value is not None:
+            fields[name] = value
+
 
 T = TypeVar("T")
 

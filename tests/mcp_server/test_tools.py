@@ -335,3 +335,24 @@ async def test_overwrite_true_replaces_a_finished_video(connect: Connect, mcp_ro
         _, done = await call(client, "wait_for_job", {"job_id": second["job_id"], "timeout_s": 60})
     assert done["state"] == "done", done.get("error")
     assert (mcp_root / "clips" / "one.mp4").stat().st_ino != before
+
+
+async def test_the_cheapest_model_is_named_and_priced_before_anything_is_paid(
+    connect: Connect, make_venice: MakeVenice, server: ServerFactory, mcp_root: Path
+) -> None:
+    wanted = {"duration": "5s", "resolution": "480p"}
+    async with make_venice(server) as venice:
+        best = await venice.cheapest_model(duration="5s", resolution="480p")
+    async with connect() as client:
+        failed, quoted = await call(client, "quote", {"model": "cheapest", **wanted})
+        assert not failed, quoted
+        _, started = await call(
+            client, "start_generation", {"model": "cheapest", "prompt": "A fox", **wanted}
+        )
+        _, done = await call(client, "wait_for_job", {"job_id": started["job_id"]})
+    assert quoted["request"]["model"] == best.id != "cheapest"
+    assert quoted["quote_usd"] == pytest.approx(best.quote_usd)
+    assert started["model"] == best.id
+    assert started["quote_usd"] == pytest.approx(best.quote_usd)
+    assert started["output"].startswith(f"videos/{best.id}-")
+    assert (mcp_root / done["file"]["path"]).is_file()

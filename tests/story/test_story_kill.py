@@ -1,14 +1,14 @@
 """`venice-video story render` killed with SIGKILL at random moments, then run again: the same
 film, and every shot paid exactly once.
 
-Six rounds (`VENICE_VIDEO_STORY_KILLS=10` for ten), each on its own account, journal and folder, against one local server. Each
-round starts the real command in a subprocess, kills it after a random delay (seeded per
-round), and runs the same command again to the end. The delays are stratified: each round
-draws from its own slice of an uninterrupted render's life, so six rounds cover all of it
-(queueing, waiting, downloading, the chained shots, assembling) where ten independent draws
-could bunch up, in half the time. Every round must end with the film an uninterrupted
-render makes (the same decoded frames: the local engine renders a keyed request the same
-way every time) and with exactly six jobs created on the server, one per shot key.
+Ten rounds (`VENICE_VIDEO_STORY_KILLS` sets how many), each on its own account, journal and
+folder, against one local server. Each round starts the real command in a subprocess, kills
+it after a random delay (seeded per round), and runs the same command again to the end. The
+delays are stratified: each round draws from its own slice of an uninterrupted render's
+life, so the rounds cover all of it (queueing, waiting, downloading, the chained shots,
+assembling) where independent draws could bunch up. Every round must end with the film an
+uninterrupted render makes (the same decoded frames: the local engine renders a keyed request
+the same way every time) and with exactly six jobs created on the server, one per shot key.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from story_helpers import copy_example, frame_digest, local_stats
 
-ROUNDS = int(os.environ.get("VENICE_VIDEO_STORY_KILLS", "6"))
+ROUNDS = int(os.environ.get("VENICE_VIDEO_STORY_KILLS", "10"))
 # Kills land between these fractions of an uninterrupted render's time (the first part is
 # the interpreter starting, before anything is asked of the server).
 KILL_FROM, KILL_TO = 0.15, 1.0

@@ -23,7 +23,7 @@ from .._catalog import (
     bundled_catalog,
     bundled_catalog_date,
 )
-from .._choose import PricedModel
+from .._choose import CHEAPEST, PricedModel, cheapest_query, fill_from_choice
 from .._client import VeniceVideo
 from ._errors import CLIError
 from ._group import State, pass_state
@@ -31,20 +31,9 @@ from ._progress import plain_table
 
 __all__ = ["CHEAPEST", "diff_report", "listing", "pick_cheapest", "render_listing"]
 
-#: The `--model` value that picks the cheapest model able to make the video.
-CHEAPEST = "cheapest"
 COLUMNS = ["id", "type", "durations", "resolutions", "aspect_ratios", "audio", "inputs"]
 PRICE_COLUMNS = ["price", "priced_at"]
 #: Request options that are inputs, by their `NEEDS` name.
-_INPUT_FIELDS = {
-    "image": "image",
-    "end_image": "end_image",
-    "video": "video",
-    "audio_input": "audio_input",
-    "reference_images": "reference",
-    "elements": "elements",
-    "scene_images": "scene_images",
-}
 
 
 def listing(
@@ -155,31 +144,13 @@ def diff_report(live: Catalog, base_url: str) -> tuple[dict[str, Any], str]:
 
 
 def pick_cheapest(client: VeniceVideo, fields: dict[str, Any]) -> PricedModel:
-    """Replace `model: cheapest` with the cheapest model that can make the request.
-
-    The inputs given (image, video, ...) and the audio choice are the needs; the duration,
-    resolution and aspect ratio given must be taken. The duration and resolution priced are
-    written into `fields`, so the quote shown before paying is the one compared.
-    """
-    needs = [need for name, need in _INPUT_FIELDS.items() if fields.get(name)]
-    if fields.get("audio") is not None:
-        needs.append("audio" if fields["audio"] else "silent")
-    if fields.get("upscale_factor") is not None:
-        needs.append("upscale")
-    choice = client.cheapest_model(
-        needs=needs,
-        duration=fields.get("duration"),
-        resolution=fields.get("resolution"),
-        aspect_ratio=fields.get("aspect_ratio"),
-        inputs_given=[n for n in needs if n in INPUT_NEEDS],
-    )
+    """Replace `model: cheapest` with the cheapest model that can make the request (see
+    `cheapest_query`); the duration and resolution priced are written into `fields`, so the
+    quote shown before paying is the one compared."""
+    choice = client.cheapest_model(**cheapest_query(fields))
     if choice.request is None or choice.quote_usd is None:  # pragma: no cover - never chosen
         raise CLIError("no model with a known price can make this video", family="validation")
-    fields["model"] = choice.id
-    for name in ("duration", "resolution", "audio"):
-        value = getattr(choice.request, name)
-        if value is not None and fields.get(name) is None:
-            fields[name] = value
+    fill_from_choice(fields, choice)
     return choice
 
 

@@ -19,6 +19,7 @@ import anyio.to_thread
 
 from .._async_client import AsyncVeniceVideo
 from .._catalog import Catalog
+from .._choose import PricedModel, cheapest_query, fill_from_choice
 from .._client import VeniceVideo
 from .._models import (
     AudioTranscription,
@@ -82,6 +83,13 @@ class Backend:
     async def prepare(self, fields: Mapping[str, Any]) -> QueueRequest:
         """Generate-style fields (local files read and inlined) to a checked request."""
         return cast(QueueRequest, await self._call("prepare", **fields))
+
+    async def cheapest(self, fields: dict[str, Any]) -> PricedModel:
+        """Replace `model: cheapest` in generate-style `fields` with the cheapest model that
+        can make the video, priced (free quotes, cached); returns the choice."""
+        choice = cast(PricedModel, await self._call("cheapest_model", **cheapest_query(fields)))
+        fill_from_choice(fields, choice)
+        return choice
 
     async def validate_quote(self, request: QuoteRequest) -> QuoteRequest:
         return cast(QuoteRequest, await self._call("validate", request))

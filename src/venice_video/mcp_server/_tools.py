@@ -20,6 +20,7 @@ from pydantic import Field
 
 from .._async_client import AsyncVeniceVideo
 from .._catalog import VideoModel
+from .._choose import CHEAPEST
 from .._client import VeniceVideo
 from .._exceptions import ValidationError, VeniceVideoError
 from .._models import QueueRequest, QuoteRequest
@@ -59,7 +60,10 @@ P = ParamSpec("P")
 # fields, so a wrong value reaches the validator, which answers with that model's options.
 ModelId = Annotated[
     str,
-    Field(description="A video model id from list_models, e.g. 'wan-3-0-text-to-video'."),
+    Field(
+        description="A video model id from list_models, e.g. 'wan-3-0-text-to-video', or "
+        "'cheapest' for the cheapest model that can make this video (the answer names it)."
+    ),
 ]
 Prompt = Annotated[
     str | None,
@@ -278,18 +282,17 @@ def _register(
         whether the operator's limits (a maximum per generation, a total budget for this
         server) allow it. Next: start_generation with the same values.
         """
-        body = {
-            k: v
-            for k, v in {
-                "model": model,
-                "duration": duration,
-                "resolution": resolution,
-                "aspect_ratio": aspect_ratio,
-                "audio": audio,
-                "upscale_factor": upscale_factor,
-            }.items()
-            if v is not None
+        asked = {
+            "model": model,
+            "duration": duration,
+            "resolution": resolution,
+            "aspect_ratio": aspect_ratio,
+            "audio": audio,
+            "upscale_factor": upscale_factor,
         }
+        if model == CHEAPEST:
+            await backend.cheapest(asked)
+        body = {k: v for k, v in asked.items() if v is not None}
         catalog = await backend.catalog()
         issues: list[Issue] = validate_quote(body, catalog)
         if issues:
@@ -353,12 +356,6 @@ def _register(
         wait_for_job(job_id) (blocks up to a bounded time) or get_job(job_id).
         """
         key = new_key()
-        target = sandbox.output_file(
-            output,
-            default_video_name(model, key),
-            overwrite=overwrite,
-            taken=runner.taken_outputs(),
-        )
         fields = {
             "model": model,
             "prompt": prompt,
@@ -370,6 +367,14 @@ def _register(
             "upscale_factor": upscale_factor,
             **media_fields(image, end_image, video, audio_input, reference_images),
         }
+        if model == CHEAPEST:
+            await backend.cheapest(fields)
+        target = sandbox.output_file(
+            output,
+            default_video_name(str(fields["model"]), key),
+            overwrite=overwrite,
+            taken=runner.taken_outputs(),
+        )
         request = await queue_request(fields)
         price = await backend.quote(request)
         gates.check(price)
