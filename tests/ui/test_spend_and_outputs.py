@@ -45,8 +45,14 @@ async def test_a_job_held_by_a_worker_says_which(
     make_gallery: GalleryFactory, tmp_path: Path, server: Any
 ) -> None:
     journal = Journal(tmp_path / "journal.sqlite3")
-    journal.record_intent(key="held", model=FAST_MODEL, base_url=server.base_url,
-                          request={"model": FAST_MODEL}, quote_usd=0.5, output_path=None)  # fmt: skip
+    journal.record_intent(
+        key="held",
+        model=FAST_MODEL,
+        base_url=server.base_url,
+        request={"model": FAST_MODEL},
+        quote_usd=0.5,
+        output_path=None,
+    )
     journal.record_queued("held", queue_id="q-held", download_url=None)
     journal.update("held", worker="studio-2")
     journal.close()
