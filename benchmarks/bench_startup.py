@@ -9,7 +9,8 @@ Times, alternately and many times over, fresh processes of:
   127.0.0.1 fills the cache);
 - `venice-video generate --help`, for reference: the whole command line loaded.
 
-It prints the median wall time of each and its ratio to the baseline.
+It prints the median wall time of each, its ratio to the baseline, and how many modules
+each loads (`PYTHONPROFILEIMPORTTIME`, one extra run).
 
     python benchmarks/bench_startup.py [--runs 40]
 """
@@ -40,6 +41,13 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def modules_loaded(command: list[str], env: dict[str, str]) -> int:
+    done = subprocess.run(
+        command, env=env | {"PYTHONPROFILEIMPORTTIME": "1"}, capture_output=True, check=True
+    )
+    return sum(line.startswith(b"import time:") for line in done.stderr.splitlines()) - 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
@@ -64,11 +72,12 @@ def main() -> None:
         for _ in range(args.runs):
             for name, command in commands.items():
                 times[name].append(timed(command, env))
+        loaded = {name: modules_loaded(command, env) for name, command in commands.items()}
     base = statistics.median(times["baseline (stdlib CLI)"])
-    print(f"{'command':<32}{'median ms':>11}{'ratio':>8}")
+    print(f"{'command':<32}{'median ms':>11}{'ratio':>8}{'modules':>9}")
     for name, samples in times.items():
         median = statistics.median(samples)
-        print(f"{name:<32}{1000 * median:>11.1f}{median / base:>7.2f}x")
+        print(f"{name:<32}{1000 * median:>11.1f}{median / base:>7.2f}x{loaded[name]:>9}")
     print(f"(first `models`, filling the cache: {1000 * first:.0f} ms; {args.runs} runs each)")
 
 

@@ -19,19 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from ._catalog import Catalog
-from ._config import CACHE_DIR_ENV, MODEL_CACHE_TTL
+from ._config import MODEL_CACHE_TTL
+from ._env import cache_dir
 
 __all__ = ["ModelCache", "QuoteCache", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:
     """`$VENICE_VIDEO_CACHE_DIR`, else the user's cache directory for venice-video."""
-    override = os.environ.get(CACHE_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("venice-video"))
+    return Path(cache_dir())
 
 
 class ModelCache:

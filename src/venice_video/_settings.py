@@ -26,13 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from . import _local
 from ._config import (
     API_KEY_ENV,
     BASE_URL_ENV,
-    CONFIG_ENV,
     JOURNAL_ENV,
     LOCAL_PORT_ENV,
     LOCAL_SPEED_ENV,
@@ -41,6 +38,7 @@ from ._config import (
     OUTPUT_DIR_ENV,
     TRUST_IDEMPOTENCY_ENV,
 )
+from ._env import config_file
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -61,10 +59,7 @@ DEFAULT_LOCAL_PORT = _local.DEFAULT_PORT
 
 def config_path() -> Path:
     """The config file: `$VENICE_VIDEO_CONFIG`, else `config.toml` in the user config folder."""
-    override = os.environ.get(CONFIG_ENV)
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_config_dir("venice-video")) / "config.toml"
+    return Path(config_file())
 
 
 @dataclass

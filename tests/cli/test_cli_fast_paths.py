@@ -51,12 +51,11 @@ def test_help_is_answered_without_loading_the_command_line(tmp_path: Path) -> No
     assert "CLICK_NOT_LOADED" in done.stderr
 
 
-def test_a_narrow_terminal_gets_clicks_own_wrapping(capsys: pytest.CaptureFixture[str]) -> None:
-    os.environ["COLUMNS"] = "60"
-    try:
-        assert _fast.try_fast(["--help"]) is False
-    finally:
-        del os.environ["COLUMNS"]
+def test_a_narrow_terminal_gets_clicks_own_wrapping(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    assert _fast.try_fast(["--help"]) is False
     assert capsys.readouterr().out == ""
 
 

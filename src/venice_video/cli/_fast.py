@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from .._env import API_KEY_ENV, CACHE_DIR_ENV, CONFIG_ENV
+from .._env import API_KEY_ENV, cache_dir, config_file
 
 __all__ = ["HELP_FILE", "LISTING_TTL_S", "help_text", "recording", "try_fast"]
 
@@ -112,7 +112,7 @@ def _listing_path(args: list[str]) -> str | None:
     import hashlib
     import json
 
-    config = os.environ.get(CONFIG_ENV) or os.path.join(_config_dir(), "config.toml")
+    config = config_file()
     try:
         with open(config, "rb") as handle:
             config_digest = hashlib.sha256(handle.read()).hexdigest()
@@ -138,7 +138,7 @@ def _listing_path(args: list[str]) -> str | None:
         ]
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-    return os.path.join(_cache_dir(), "cli", f"listing-{digest}.json")
+    return os.path.join(cache_dir(), "cli", f"listing-{digest}.json")
 
 
 def _command(args: list[str]) -> str | None:
@@ -159,7 +159,7 @@ def _catalog_unchanged(kept: dict[str, Any]) -> bool:
 
 
 def _catalog_stamps() -> list[list[Any]]:
-    folder = _cache_dir()
+    folder = cache_dir()
     try:
         names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
     except OSError:
@@ -190,21 +190,6 @@ def _keep(path: str, output: str) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
-
-
-def _cache_dir() -> str:
-    override = os.environ.get(CACHE_DIR_ENV)
-    if override:
-        return os.path.expanduser(override)
-    import platformdirs
-
-    return str(platformdirs.user_cache_dir("venice-video"))
-
-
-def _config_dir() -> str:
-    import platformdirs
-
-    return str(platformdirs.user_config_dir("venice-video"))
 
 
 def _columns() -> int:
