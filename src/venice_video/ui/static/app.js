@@ -224,6 +224,7 @@ function describeIssue(issue) {
 
 let checkTimer = null;
 function scheduleCheck() {
+  state.checkSeq++;  // an answer still on its way is about the form as it was
   state.quote = null;
   $("generate").disabled = true;
   $("generate").textContent = "Generate";
