@@ -41,7 +41,7 @@ __all__ = [
     "quote_shape",
 ]
 
-#: The model name that asks for the cheapest model able to make the video (CLI, MCP).
+#: The model name that asks for the cheapest model able to make the video (CLI, MCP, gallery).
 CHEAPEST = "cheapest"
 # Generate-style media arguments and the need each one is.
 _INPUT_FIELDS = {

@@ -31,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 
 from .._async_client import AsyncVeniceVideo
 from .._catalog import Catalog
+from .._choose import PricedModel, cheapest_query, fill_from_choice
 from .._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -42,7 +43,17 @@ from .._exceptions import (
 from .._models import QueueRequest, QuoteRequest
 from .._validation import validate_queue
 from ..journal import JournalEntry
-from ._form import FormError, MediaResolver, catalog_view, form_body, issue_view
+from ._form import (
+    CHEAPEST,
+    FormError,
+    MediaResolver,
+    catalog_view,
+    cheapest_fields,
+    cheapest_view,
+    form_body,
+    issue_view,
+    no_model_message,
+)
 from ._guard import CSRF_HEADER, Guard
 from ._media import MediaCache, video_mime
 from ._runner import Runner
@@ -135,6 +146,11 @@ def _sdk_error(exc: VeniceVideoError, hide: Iterable[str | None] = ()) -> JSONRe
     return _error(400, message, kind="error")
 
 
+def _choice_error(issues: list[dict[str, Any]]) -> str | None:
+    """The message saying no model can make what the form asks, if that is the problem."""
+    return next((i["message"] for i in issues if i.get("kind") == "no_model"), None)
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -155,6 +171,7 @@ class Gallery:
         self.resolver = MediaResolver(self.uploads)
         self._catalog: Catalog | None = None
         self._quotes: dict[str, tuple[float, float]] = {}
+        self._choosing: anyio.Lock | None = None
         self._page: str | None = None
 
     # ------------------------------------------------------------------ helpers
@@ -196,6 +213,17 @@ class Gallery:
             self._quotes.clear()
         self._quotes[cache_key] = (price, now)
         return price
+
+    async def cheapest(self, asked: Mapping[str, Any]) -> PricedModel:
+        """The cheapest model for generate-style fields (free quotes, cached by the SDK).
+
+        One search at a time: a form checked as the user types would otherwise ask the same
+        quotes several times over before the first answers are cached.
+        """
+        if self._choosing is None:
+            self._choosing = anyio.Lock()
+        async with self._choosing:
+            return await self.client.cheapest_model(**cheapest_query(asked))
 
     def served_path(self, entry: JournalEntry | None) -> Path | None:
         """The journal-recorded video of a job, if it is there and is a video file."""
@@ -330,7 +358,7 @@ class Gallery:
             catalog = await self.catalog()
         except VeniceVideoError as exc:
             return _sdk_error(exc)
-        return JSONResponse({"models": catalog_view(catalog)})
+        return JSONResponse({"models": catalog_view(catalog), "cheapest": cheapest_view(catalog)})
 
     # ------------------------------------------------------------------ jobs
 
@@ -481,22 +509,38 @@ class Gallery:
             return _error(exc.status, str(exc))
         return JSONResponse(stored, status_code=201)
 
-    async def resolved(self, fields: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        """The form's queue body and everything wrong with it."""
+    async def resolved(
+        self, fields: Any
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], PricedModel | None]:
+        """The form's queue body, everything wrong with it, and for the model `cheapest` the
+        model chosen (named in the body, with the duration, resolution and sound priced)."""
         if not isinstance(fields, dict):
-            return None, [{"field": "request", "message": "expected the form's fields"}]
+            return None, [{"field": "request", "message": "expected the form's fields"}], None
         try:
             body: dict[str, Any] = await self.runner.blocking(form_body, fields, self.resolver)
         except FormError as exc:
-            return None, [{"field": exc.field, "message": exc.message}]
+            return None, [{"field": exc.field, "message": exc.message}], None
+        choice = None
+        if body.get("model") == CHEAPEST:
+            asked = cheapest_fields(body)
+            try:
+                choice = await self.cheapest(asked)
+            except ValidationError as exc:
+                if any(i.code == "no_matching_model" for i in exc.issues):
+                    issue = {"field": "model", "message": no_model_message(asked)}
+                    return None, [{**issue, "kind": "no_model"}], None
+                raise
+            fill_from_choice(body, choice)
+            if not choice.model.audio_configurable:
+                body.pop("audio", None)  # its sound is fixed, and was what was asked
         catalog = await self.catalog()
         issues = await self.runner.blocking(validate_queue, body, catalog)
-        return body, [issue_view(i) for i in issues]
+        return body, [issue_view(i) for i in issues], choice
 
     async def check(self, request: Request) -> Response:
         try:
             payload = await self.body_json(request)
-            body, issues = await self.resolved(payload.get("fields"))
+            body, issues, choice = await self.resolved(payload.get("fields"))
         except FormError as exc:
             return _error(400, exc.message)
         except VeniceVideoError as exc:
@@ -507,6 +551,9 @@ class Gallery:
             "quote_usd": None,
             "quote_error": None,
             "max_cost_usd": self.config.max_cost,
+            "chosen_model": choice.id if choice is not None else None,
+            "chosen_shape": choice.shape if choice is not None else None,
+            "choice_error": _choice_error(issues),
         }
         if body is not None and not issues:
             try:
@@ -563,14 +610,33 @@ class Gallery:
     async def generate(self, request: Request) -> Response:
         try:
             payload = await self.body_json(request)
-            body, issues = await self.resolved(payload.get("fields"))
+            body, issues, choice = await self.resolved(payload.get("fields"))
         except FormError as exc:
             return _error(400, exc.message)
         except VeniceVideoError as exc:
             return _sdk_error(exc)
         if body is None or issues:
+            no_model = _choice_error(issues)
+            if no_model is not None:
+                return _error(422, no_model, kind="no_model", issues=issues)
             return _error(422, "the request is not valid", issues=issues)
-        return await self._start(body, _number(payload.get("max_cost_usd")), {})
+        if choice is None:
+            return await self._start(body, _number(payload.get("max_cost_usd")), {})
+        # The model paid for is the one the user saw, at no more than the price shown.
+        shown = payload.get("chosen_model")
+        if not isinstance(shown, str) or not shown:
+            return _error(
+                400, "confirm the model chosen first (chosen_model)", chosen_model=choice.id
+            )
+        if shown != choice.id:
+            return _error(
+                409,
+                f"the cheapest model is now {choice.id}, not the {shown} shown",
+                kind="model_changed",
+                chosen_model=choice.id,
+            )
+        tags = {"model_choice": CHEAPEST}
+        return await self._start(body, _number(payload.get("max_cost_usd")), tags)
 
     async def _rerun_body(self, key: str) -> dict[str, Any] | JSONResponse:
         entry = await self.entry(key)

@@ -7,25 +7,31 @@ validating as the user types never rereads a large file.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._catalog import Catalog, VideoModel
+from .._catalog import UPSCALE_LABELS, Catalog, VideoModel
+from .._choose import CHEAPEST, quote_shape
 from .._exceptions import InputError
 from .._inputs import MEDIA_FIELDS, Kind, MediaField, resolve_media
 from .._validation import Issue
 from ._uploads import UploadError, UploadStore
 
 __all__ = [
+    "CHEAPEST",
     "FIELD_OF_WIRE",
     "FormError",
     "MediaResolver",
     "catalog_view",
+    "cheapest_fields",
+    "cheapest_view",
     "form_body",
     "issue_view",
     "model_view",
+    "no_model_message",
 ]
 
 # The media fields the form offers, from the SDK's one table.
@@ -37,6 +43,18 @@ FIELD_OF_WIRE: dict[str, str] = {
     **{f.wire: f.name for f in _MEDIA},
 }
 _REMEMBERED = 8
+# The order inputs are listed in, as `VideoModel.inputs` names them.
+_INPUT_ORDER = ("text", "image", "end_image", "reference_images", "video", "audio")
+# Aspect ratios that leave the shape to the model; "any" says the same in the form.
+_MODEL_DECIDES = frozenset({"auto", "adaptive"})
+# How the form names each input when it says what was asked.
+_INPUT_WORDS = {
+    "image": "a first frame image",
+    "end_image": "a last frame image",
+    "reference_images": "reference images",
+    "video": "a source video",
+    "audio_input": "a soundtrack",
+}
 
 
 class FormError(Exception):
@@ -168,3 +186,90 @@ def catalog_view(catalog: Catalog) -> list[dict[str, Any]]:
     order = {"text-to-video": 0, "image-to-video": 1, "video": 2}
     models = sorted(catalog, key=lambda m: (order.get(m.model_type, 9), m.id))
     return [model_view(m) for m in models if not m.offline]
+
+
+# --------------------------------------------------------------------------- "cheapest"
+
+
+def _height(resolution: str) -> int:
+    """Roughly how many lines a resolution label means, to sort the labels."""
+    found = re.fullmatch(r"(\d+)p", resolution)
+    if found:
+        return int(found.group(1))
+    return {"2k": 1440, "4k": 2160}.get(resolution, 10_000)
+
+
+def _ratio(aspect: str) -> float:
+    width, _, height = aspect.partition(":")
+    try:
+        return float(width) / float(height)
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+
+
+def _seconds(duration: str) -> int:
+    return int(duration[:-1]) if re.fullmatch(r"\d+s", duration) else 10_000
+
+
+def _union(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def cheapest_view(catalog: Catalog) -> dict[str, Any]:
+    """The form's "cheapest that can do it" choice, shaped like a model: every duration,
+    resolution, aspect ratio and input that some model able to be priced up front takes.
+
+    Models priced by the length of an input video (upscalers, video-to-video models whose
+    length follows the input) are left out: their price cannot be shown before paying.
+    """
+    models = [m for m in catalog if not m.offline and quote_shape(m) is not None]
+    durations = _union(d for m in models if not m.auto_duration for d in m.durations)
+    resolutions = _union(
+        r.lower() for m in models for r in m.resolutions if r not in UPSCALE_LABELS
+    )
+    aspects = _union(a for m in models for a in m.aspect_ratios if a not in _MODEL_DECIDES)
+    inputs = {i for m in models for i in m.inputs}
+    return {
+        "id": CHEAPEST,
+        "name": "Cheapest that can do it",
+        "model_type": CHEAPEST,
+        "durations": sorted((d for d in durations if _seconds(d) < 10_000), key=_seconds),
+        "resolutions": sorted(resolutions, key=lambda r: (_height(r), r)),
+        "aspect_ratios": sorted(aspects, key=lambda a: (-_ratio(a), a)),
+        "audio": any(m.audio for m in models),
+        "audio_configurable": True,
+        "inputs": [i for i in _INPUT_ORDER if i in inputs],
+        "needs_prompt": True,
+        "prompt_character_limit": max((m.prompt_character_limit for m in models), default=0),
+        "is_upscale": False,
+        "upscale_factors": [],
+        "auto_duration": False,
+        "beta": False,
+        "offline": False,
+    }
+
+
+def cheapest_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A form's queue body as the generate-style fields `cheapest_query` reads: the media
+    given by their argument names, the duration, resolution, aspect ratio and sound asked."""
+    fields = {f.name: body[f.wire] for f in _MEDIA if body.get(f.wire)}
+    for name in ("duration", "resolution", "aspect_ratio", "audio", "upscale_factor"):
+        if body.get(name) is not None:
+            fields[name] = body[name]
+    return fields
+
+
+def no_model_message(fields: Mapping[str, Any]) -> str:
+    """What was asked, for when no model can make it (generate-style `fields`): `no model
+    can make a 30s 360p 16:9 video with sound from a first frame image; ...`."""
+    shape = [str(fields[n]) for n in ("duration", "resolution", "aspect_ratio") if fields.get(n)]
+    text = f"no model can make a {' '.join(shape)} video" if shape else "no model can make it"
+    if fields.get("audio") is not None:
+        text += " with sound" if fields["audio"] else " without sound"
+    if fields.get("upscale_factor") is not None:
+        text += f" upscaled {fields['upscale_factor']}x"
+    inputs = [words for name, words in _INPUT_WORDS.items() if fields.get(name)]
+    if inputs:
+        last = inputs.pop()
+        text += f" from {', '.join(inputs)} and {last}" if inputs else f" from {last}"
+    return f"{text}; try another duration, resolution or aspect ratio, or other inputs"
