@@ -11,6 +11,8 @@ const FIELD_LABELS = {
   video: "the source video", audio_input: "the soundtrack", reference_images: "reference images",
 };
 const RUNNING = new Set(["queueing", "running", "downloading"]);
+// The model choice that lets the gallery pick the cheapest model able to make the video.
+const CHEAPEST = "cheapest";
 const STATE_NAMES = {
   queueing: "queueing", running: "rendering", downloading: "saving", done: "done",
   failed: "failed", cancelled: "cancelled", unknown: "needs attention",
@@ -24,6 +26,7 @@ const state = {
   order: [],             // keys on screen, in order
   uploads: {},           // form field -> upload id, or list of ids
   quote: null,           // the price shown for the form as it is now
+  chosen: null,          // with "cheapest": the model that price is for
   checkSeq: 0,
   etaBase: new Map(),    // key -> [eta_s, time received]
   touched: new Set(),    // form fields the user has changed: only their problems are shown
@@ -88,6 +91,11 @@ function announce(text) {
 function shortPrompt(view) {
   return view.prompt || `${view.model} (no prompt)`;
 }
+function capitalized(text) { return text.charAt(0).toUpperCase() + text.slice(1); }
+// The model a job ran on, and whether the gallery picked it as the cheapest.
+function modelText(view) {
+  return view.tags && view.tags.model_choice === CHEAPEST ? `${view.model} (picked as cheapest)` : view.model;
+}
 
 // ------------------------------------------------------------------ dialogs
 
@@ -130,10 +138,14 @@ $("copy-path").addEventListener("click", async () => {
 
 function currentModel() { return state.models.get($("f-model").value); }
 
-function fillSelect(select, values, preferred) {
+// `anyLabel`: also offer "" (no value: any the model takes), under that label.
+function fillSelect(select, values, preferred, anyLabel = null) {
   const previous = select.value;
-  select.replaceChildren(...values.map((v) => el("option", { value: v, text: v })));
-  const pick = [previous, ...preferred].find((v) => values.includes(v));
+  const options = values.map((v) => el("option", { value: v, text: v }));
+  if (anyLabel) options.unshift(el("option", { value: "", text: anyLabel }));
+  select.replaceChildren(...options);
+  const offered = anyLabel ? ["", ...values] : values;
+  const pick = [previous, ...preferred].find((v) => offered.includes(v));
   if (pick !== undefined) select.value = pick;
 }
 
@@ -143,9 +155,12 @@ function showField(name, visible) {
   for (const input of box.querySelectorAll("input, select, textarea")) input.disabled = !visible;
 }
 
+function isCheapest() { return $("f-model").value === CHEAPEST; }
+
 function applyModel() {
   const model = currentModel();
   if (!model) return;
+  if (model.id === CHEAPEST) { applyCheapest(model); return; }
   const inputs = new Set(model.inputs);
   $("f-model-help").textContent =
     `${model.model_type}${model.beta ? " · beta" : ""} · takes ${model.inputs.join(", ")}`;
@@ -170,9 +185,42 @@ function applyModel() {
   scheduleCheck();
 }
 
+// "Cheapest": every choice some model offers; the inputs given and the sound switch are what
+// the model must take, the duration, resolution and aspect ratio what it must accept.
+function applyCheapest(union) {
+  $("f-model-help").textContent = "The cheapest model that takes the inputs you give and " +
+    "the choices below; you see which, and its price, before anything is spent.";
+  showField("prompt", true);
+  showField("negative_prompt", true);
+  showField("duration", true);
+  fillSelect($("f-duration"), union.durations, ["5s", union.durations[0]]);
+  showField("resolution", true);
+  fillSelect($("f-resolution"), union.resolutions, ["720p"], "Any");
+  fillSelect($("f-aspect_ratio"), union.aspect_ratios, ["16:9"], "Any");
+  showField("upscale_factor", false);
+  showField("audio", true);
+  for (const name of MEDIA_FIELDS) {
+    showField(name, union.inputs.includes(name === "audio_input" ? "audio" : name));
+  }
+  applyCheapestShape();
+  updateCount();
+  scheduleCheck();
+}
+
+// A first frame or a source video sets the picture's shape: no aspect ratio is asked then.
+function applyCheapestShape() {
+  if (!isCheapest()) return;
+  showField("aspect_ratio", !state.uploads.image && !state.uploads.video);
+}
+
 function updateCount() {
   const model = currentModel();
   const length = $("f-prompt").value.length;
+  if (model && model.id === CHEAPEST) {
+    // Each model has its own limit: the check says if the model chosen takes this prompt.
+    $("f-prompt-count").textContent = `${length} characters`;
+    return;
+  }
   const limit = model ? model.prompt_character_limit : 2500;
   $("f-prompt-count").textContent = `${length} of ${limit} characters`;
 }
@@ -226,6 +274,7 @@ let checkTimer = null;
 function scheduleCheck() {
   state.checkSeq++;  // an answer still on its way is about the form as it was
   state.quote = null;
+  state.chosen = null;
   $("generate").disabled = true;
   $("generate").textContent = "Generate";
   window.clearTimeout(checkTimer);
@@ -235,7 +284,8 @@ function scheduleCheck() {
 async function check() {
   const seq = ++state.checkSeq;
   const fields = collectFields();
-  $("quote").textContent = "Price: checking…";
+  const cheapest = fields.model === CHEAPEST;
+  $("quote").textContent = cheapest ? "Finding the cheapest model…" : "Price: checking…";
   let answer;
   try {
     answer = await api("/api/check", { method: "POST", json: { fields } });
@@ -245,23 +295,34 @@ async function check() {
     return;
   }
   if (seq !== state.checkSeq) return;  // the form changed meanwhile
+  if (answer.choice_error) {
+    showIssues([]);
+    $("quote").textContent = capitalized(answer.choice_error);
+    return;
+  }
   showIssues(answer.issues);
+  // With "cheapest": which model, and what the video is priced as.
+  const chosen = answer.chosen_model ? `Cheapest: ${answer.chosen_model}` : null;
+  const shape = answer.chosen_shape ? ` (${answer.chosen_shape})` : "";
   if (!answer.valid) {
     const untouched = answer.issues.map((i) => i.field.split(".")[0]).filter((f) => !state.touched.has(f));
     const waiting = untouched.length === answer.issues.length;
     const labels = [...new Set(untouched)].map((f) => FIELD_LABELS[f] || f);
-    $("quote").textContent = waiting ? `Price: first fill in ${labels.join(", ")}` : "Price: fix the form first";
+    const todo = waiting ? `first fill in ${labels.join(", ")}` : "fix the form first";
+    $("quote").textContent = chosen ? `${chosen}${shape}; ${todo}` : `Price: ${todo}`;
     return;
   }
   if (answer.quote_usd === null) {
-    $("quote").textContent = `Price: unavailable (${answer.quote_error || "no quote"})`;
+    $("quote").textContent = `${chosen ? `${chosen}, price` : "Price"}: unavailable (${answer.quote_error || "no quote"})`;
     return;
   }
   state.quote = answer.quote_usd;
+  state.chosen = answer.chosen_model;
   const over = answer.max_cost_usd !== null && answer.quote_usd > answer.max_cost_usd;
+  const price = chosen ? `${chosen} — ${money(answer.quote_usd)}${shape}` : `Price: ${money(answer.quote_usd)}`;
   $("quote").textContent = over
-    ? `Price: ${money(answer.quote_usd)}, over your ${money(answer.max_cost_usd)} limit`
-    : `Price: ${money(answer.quote_usd)}`;
+    ? `${price}, over your ${money(answer.max_cost_usd)} limit`
+    : price;
   $("generate").disabled = over;
   $("generate").textContent = `Generate for ${money(answer.quote_usd)}`;
 }
@@ -271,7 +332,7 @@ async function uploadFiles(input) {
   const status = $(`f-${name}-status`);
   delete state.uploads[name];
   const files = Array.from(input.files);
-  if (!files.length) { status.textContent = ""; scheduleCheck(); return; }
+  if (!files.length) { status.textContent = ""; applyCheapestShape(); scheduleCheck(); return; }
   status.textContent = `Uploading ${files.length > 1 ? `${files.length} files` : files[0].name}…`;
   $("generate").disabled = true;
   try {
@@ -291,6 +352,7 @@ async function uploadFiles(input) {
   } catch (error) {
     status.textContent = `Not uploaded: ${error.message}`;
   }
+  applyCheapestShape();
   scheduleCheck();
 }
 
@@ -306,15 +368,16 @@ async function submitForm(event) {
   $("form-status").textContent = "Starting…";
   try {
     const job = await api("/api/generate", {
-      method: "POST", json: { fields: collectFields(), max_cost_usd: state.quote },
+      method: "POST",
+      json: { fields: collectFields(), max_cost_usd: state.quote, chosen_model: state.chosen },
     });
     $("form-status").textContent = `Started: ${shortPrompt(job)}`;
     announce("Generation started.");
     await loadJobs();
   } catch (error) {
-    if (error.data && error.data.kind === "price_changed") {
+    if (error.data && ["price_changed", "model_changed"].includes(error.data.kind)) {
       state.quote = null;
-      $("form-status").textContent = `${error.message}. Check the new price and try again.`;
+      $("form-status").textContent = `${capitalized(error.message)}. Check the new price and try again.`;
       scheduleCheck();
       return;
     }
@@ -471,7 +534,7 @@ function card(view) {
   }
   if (view.error && view.state !== "done") body.append(el("p", { class: "error", text: view.error }));
   body.append(metaList([
-    ["Model", view.model],
+    ["Model", modelText(view)],
     ["Length", mediaDuration(view)],
     ["Resolution", mediaResolution(view)],
     ["Cost", money(view.quote_usd)],
@@ -631,7 +694,7 @@ async function openPlayer(key) {
 function playerMeta(view) {
   const list = metaList([
     ["Status", `${STATE_NAMES[view.state] || view.state} (${view.status})`],
-    ["Model", view.model],
+    ["Model", modelText(view)],
     ["Prompt", view.prompt || "—"],
     ["Length", mediaDuration(view)],
     ["Resolution", mediaResolution(view)],
@@ -714,14 +777,21 @@ async function start() {
     $("filter-state").append(el("option", { value: name, text: STATE_NAMES[name] || name }));
   }
   try {
-    const { models } = await api("/api/models");
+    const { models, cheapest } = await api("/api/models");
     const groups = new Map();
+    if (cheapest) {
+      state.models.set(cheapest.id, cheapest);
+      groups.set(CHEAPEST, el("optgroup", { label: "By price" },
+        el("option", { value: cheapest.id, text: cheapest.name })));
+    }
     for (const model of models) {
       state.models.set(model.id, model);
       if (!groups.has(model.model_type)) groups.set(model.model_type, el("optgroup", { label: model.model_type }));
       groups.get(model.model_type).append(el("option", { value: model.id, text: model.name === model.id ? model.id : `${model.name} (${model.id})` }));
     }
     $("f-model").replaceChildren(...groups.values());
+    // The first model listed, unless another is the default: "cheapest" only when asked for.
+    if (models.length) $("f-model").value = models[0].id;
     if (info.default_model && state.models.has(info.default_model)) $("f-model").value = info.default_model;
     applyModel();
   } catch (error) {
