@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from ui_helpers import FAST_MODEL
 
-from venice_video import AsyncVeniceVideo
+from venice_video import AsyncVeniceVideo, VeniceVideo
 from venice_video.server import ServerThread
 from venice_video.ui import create_app
 from venice_video.ui._serve import GalleryThread
@@ -201,3 +201,31 @@ def test_sample_clips_fill_the_gallery_which_filters_deletes_and_runs_again(
     page.click("#confirm-ok")
     page.locator("#summary", has_text="4 videos").wait_for()
     page.locator(".card.state-done img").nth(2).wait_for()
+
+
+def test_cheapest_shows_the_model_chosen_and_its_price_then_generates_with_it(
+    page: Any, server: ServerThread, api_key: str
+) -> None:
+    with VeniceVideo(
+        api_key=api_key, base_url=server.base_url, journal=False, cache_dir=False
+    ) as sdk:
+        priced = sdk.models_by_price(
+            needs="audio", inputs_given=[], duration="1s", resolution="480p", aspect_ratio="16:9"
+        )
+    best = next(p for p in priced if p.quote_usd is not None)
+    page.select_option("#f-model", "cheapest")
+    assert page.locator("#f-resolution option").first.inner_text() == "Any"
+    assert page.locator("[data-field=image]").is_visible()
+    assert page.locator("[data-field=upscale_factor]").is_hidden()
+    page.fill("#f-prompt", "A lighthouse at night, waves below")
+    page.select_option("#f-duration", "1s")
+    page.select_option("#f-resolution", "480p")
+    page.select_option("#f-aspect_ratio", "16:9")
+    label = _wait_for_price(page)
+    price = f"${best.quote_usd:.2f}"
+    assert label == f"Generate for {price}"
+    assert page.inner_text("#quote").startswith(f"Cheapest: {best.id} — {price}")
+    page.click("#generate")
+    done = page.locator(".card.state-done", has_text="A lighthouse at night")
+    done.locator("img").wait_for()
+    assert f"{best.id} (picked as cheapest)" in done.inner_text()
