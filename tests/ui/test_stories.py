@@ -1,6 +1,7 @@
 """Stories in the gallery, over real HTTP against the local server: the list and one story (its
-film served, its shots in order, what they cost), and a new take of one shot: priced first,
-refused above the confirmed price, paid once, and the film assembled again with it."""
+film served, its shots in order, what they cost); a new take of one shot: priced first,
+refused above the confirmed price, paid once, and the film assembled again with it; and
+Finish, which puts a take the film lacks into it without paying for anything."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import Any
 import anyio
 import pytest
 from ui_helpers import Gallery, GalleryFactory
-from ui_story import render_three, stats
+from ui_story import THREE, render_three, stats
 
+from venice_video import VeniceVideo
 from venice_video.server import ServerThread
 from venice_video.story import Film
 
@@ -193,3 +195,39 @@ async def test_a_new_take_needs_the_csrf_token(make_gallery: GalleryFactory, fil
         path = f"/api/stories/{story['id']}/shots/1/rerender"
         refused = await gallery.http.post(path, json={"max_cost_usd": 1.0})
         assert refused.status_code == 403
+
+
+async def test_finish_puts_a_newer_take_in_the_film_and_never_pays(
+    make_gallery: GalleryFactory, film: Film, server: ServerThread, api_key: str, tmp_path: Path
+) -> None:
+    # A new take of shot 1 was made, but the render stopped before the film was assembled
+    # again: the film and its manifest are still the old ones.
+    story_file = film.path.with_name("three.yaml")
+    kept = {p: p.read_bytes() for p in (film.path, film.manifest_path)}
+    with VeniceVideo(api_key=api_key, base_url=server.base_url, cache_dir=False,
+                     journal=tmp_path / "journal.sqlite3") as client:  # fmt: skip
+        client.render_story(story_file, rerender=[1])
+    for path, data in kept.items():
+        path.write_bytes(data)
+    before = stats(server, api_key)["queue_requests"]
+    async with make_gallery() as gallery:
+        story = await _story(gallery)
+        assert [s["newer_take"] for s in story["shots"]] == [True, False, False]
+        assert story["can_finish"] and story["shots"][0]["key"] == film.shots[0].key
+        # Another new take would pay again for a shot whose take waits: finish first.
+        again = await gallery.post(f"/api/stories/{story['id']}/shots/1/rerender", json={})
+        assert again.status_code == 409 and again.json()["kind"] == "unfinished"
+        assert not story["can_rerender"]
+        started = await gallery.post(f"/api/stories/{story['id']}/finish", json={})
+        assert started.status_code == 202, started.text
+        await _wait(gallery, story["id"])
+        story = await _story(gallery)
+        assert story["error"] is None and not story["can_finish"] and story["can_rerender"]
+        assert story["shots"][0]["key"] != film.shots[0].key
+        assert sha256(film.path.read_bytes()) != sha256(kept[film.path])
+
+        # A story file changed since would need new shots: Finish refuses, spending nothing.
+        story_file.write_text(THREE.replace("A red kite", "A blue kite"), "utf-8")
+        refused = await gallery.post(f"/api/stories/{story['id']}/finish", json={})
+        assert refused.status_code == 409 and refused.json()["kind"] == "would_pay"
+    assert stats(server, api_key)["queue_requests"] == before

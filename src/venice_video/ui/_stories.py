@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,7 +182,8 @@ class Task:
     """A new take rendering in the background."""
 
     story: str
-    number: int
+    #: The shot a new take is of; `None` when the render finishes the film.
+    number: int | None
     cancel: anyio.Event = field(default_factory=anyio.Event)
     done: anyio.Event = field(default_factory=anyio.Event)
     shots: dict[int, ShotProgress] = field(default_factory=dict)
@@ -200,9 +201,10 @@ class Stories:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/api/stories", self.list),
+            Route("/api/stories", self.listing),
             Route("/api/stories/{id}", self.detail),
             Route("/api/stories/{id}/shots/{n:int}/rerender", self.rerender, methods=["POST"]),
+            Route("/api/stories/{id}/finish", self.finish, methods=["POST"]),
             Route("/media/stories/{id}/film", self.film),
             Route("/media/stories/{id}/poster.jpg", self.poster),
             Route("/media/stories/{id}/preview.webm", self.preview),
@@ -241,6 +243,36 @@ class Stories:
             "poster_url": f"/media/{quoted}/poster.jpg{stamp}",
         }
 
+    def _newer_take(self, found: Found, record: dict[str, Any], entry: JournalEntry | None) -> bool:
+        """Whether the journal has a take of this shot newer than the film's that a render
+        would use: finished with its file there, or still in flight."""
+        digest = str(record.get("digest") or "")[:16]
+        newest = next(
+            (e for e in found.entries
+             if e.tags.get("story_shot") == record.get("number")
+             and e.tags.get("story_digest") == digest),
+            None,
+        )  # fmt: skip
+        if newest is None or newest.key == record.get("key"):
+            return False
+        if entry is not None and newest.created_at <= entry.created_at:
+            return False
+        if newest.status in ("FAILED", "CANCELLED"):
+            return False
+        if newest.status in ("DOWNLOADED", "COMPLETED"):
+            return self.gallery.served_path(newest) is not None
+        return True
+
+    def _unfinished(self, found: Found) -> bool:
+        """Whether some shot has a take newer than the film's (blocking)."""
+        records = (found.manifest or {}).get("shots") or []
+        journal = self.gallery.journal
+        return any(
+            self._newer_take(found, r, journal.get(str(r.get("key") or "")))
+            for r in records
+            if isinstance(r, dict)
+        )
+
     def _shots(self, found: Found) -> list[dict[str, Any]]:
         """The film's shots in timeline order (blocking: reads the journal)."""
         journal = self.gallery.journal
@@ -259,6 +291,7 @@ class Stories:
                     state = state_of(entry.status)
                 else:
                     state = "done" if file is not None and file.is_file() else "missing"
+                newer = self._newer_take(found, record, entry)
                 shots.append(
                     {
                         "number": record.get("number"),
@@ -272,6 +305,9 @@ class Stories:
                         "continues_from": record.get("continues_from"),
                         "line": record.get("line"),
                         "state": state,
+                        # A take newer than the film's, done or in flight (a render stopped
+                        # before the film was assembled again): Finish puts it in.
+                        "newer_take": newer,
                         **self._shot_urls(entry),
                     }
                 )
@@ -297,6 +333,7 @@ class Stories:
                         "continues_from": None,
                         "line": None,
                         "state": state_of(entry.status),
+                        "newer_take": False,
                         **self._shot_urls(entry),
                     }
                 )
@@ -335,9 +372,12 @@ class Stories:
         rendering = task is not None and not task.done.is_set()
         done = sum(1 for s in shots if s["state"] == "done")
         source = found.source
+        finishable = any(s["newer_take"] for s in shots)
         note = None
         if rendering:
-            note = "a new take is rendering"
+            note = "the story is rendering"
+        elif finishable:
+            note = "a newer take is not in the film yet: Finish the film first"
         elif not found.film_ready:
             note = "the film is not rendered yet: render the story first"
         elif source is None or not source.is_file():
@@ -362,6 +402,7 @@ class Stories:
             "error": task.error if task is not None and not rendering else None,
             "can_rerender": note is None,
             "rerender_note": note,
+            "can_finish": not rendering and finishable and source is not None and source.is_file(),
             "updated_at": max((e.updated_at for e in found.entries), default=0.0),
         }
         if detail:
@@ -378,7 +419,7 @@ class Stories:
 
     # ------------------------------------------------------------------ endpoints
 
-    async def list(self, request: Request) -> Response:
+    async def listing(self, request: Request) -> Response:
         def build() -> dict[str, Any]:
             stories = [find(k, v) for k, v in group(self.gallery.journal.list()).items()]
             views = [self.view(s) for s in stories]
@@ -452,44 +493,48 @@ class Stories:
     async def rerender(self, request: Request) -> Response:
         """Without `max_cost_usd`: the price of a new take of shot `n` (and the shots chained
         after it), to confirm. With it: start that render, if it costs no more."""
-        from ._app import _number, _sdk_error
-        from ._form import FormError
+        from ._app import _number
 
         story, number = request.path_params["id"], int(request.path_params["n"])
-        try:
-            payload = await self.gallery.body_json(request)
-        except FormError as exc:
-            return _error(400, exc.message)
+        payload = await self._payload(request)
+        if isinstance(payload, Response):
+            return payload
         confirmed = _number(payload.get("max_cost_usd"))
-        if story in self._busy or self.running_task(story) is not None:
-            return _error(409, "a new take of this story is already rendering", kind="busy")
-        # Held from here to the start (or the refusal): one confirmation starts one render.
-        self._busy.add(story)
-        try:
-            prepared = await self._prepare(story, number)
+        answer: dict[str, Any] = {}
+
+        async def start() -> Response | None:
+            prepared = await self._prepare(story, [number])
             if isinstance(prepared, Response):
                 return prepared
-            loaded, output, run, take = prepared
-            new = [s for s in run.shots if s.state == "new"]
-            price = run.new_usd
-            quote = {
-                "story": story,
-                "number": number,
-                "take": take,
-                "quote_usd": price,
-                "max_cost_usd": self.gallery.config.max_cost,
-                "shots": [
+            if prepared.run.shots[number - 1].state != "new":
+                return _error(
+                    409,
+                    f"shot {number} has a take in flight: Finish puts it in the film "
+                    "(nothing is paid twice)",
+                    kind="in_flight",
+                )
+            take = prepared.take(number)
+            new = [s for s in prepared.run.shots if s.state == "new"]
+            price = prepared.run.new_usd
+            answer.update(
+                story=story,
+                number=number,
+                take=take,
+                quote_usd=price,
+                max_cost_usd=self.gallery.config.max_cost,
+                shots=[
                     {
                         "number": s.shot.number,
                         "name": s.shot.name,
                         "model": s.shot.model,
                         "cost_usd": s.price,
-                    }  # fmt: skip
+                    }
                     for s in new
                 ],
-            }
+                confirmed=False,
+            )
             if confirmed is None:
-                return JSONResponse({**quote, "confirmed": False})
+                return JSONResponse(answer)
             given = payload.get("take")
             if given is not None and given != take:
                 return _error(
@@ -500,20 +545,78 @@ class Stories:
             cap = self.gallery._cap(price, confirmed)
             if isinstance(cap, JSONResponse):
                 return cap
-            self._start(story, number, loaded, output, cap)
+            self._start(story, number, prepared, cap, {s.shot.number for s in new})
+            answer["confirmed"] = True
+            return None
+
+        return await self._once(story, start, answer)
+
+    async def finish(self, request: Request) -> Response:
+        """Assemble the film again with the takes the journal has that it lacks (a render
+        stopped before that), following those in flight. Never pays: a story that needs a
+        new shot is refused."""
+        story = request.path_params["id"]
+        answer: dict[str, Any] = {}
+
+        async def start() -> Response | None:
+            prepared = await self._prepare(story, [])
+            if isinstance(prepared, Response):
+                return prepared
+            new = [s.shot for s in prepared.run.shots if s.state == "new"]
+            if new:
+                shots = ", ".join(f"shot {s.number} ({s.name})" for s in new)
+                return _error(
+                    409,
+                    f"finishing would pay for {shots}: the story file changed since; "
+                    f"render it with `venice-video story render {prepared.source}`",
+                    kind="would_pay",
+                )
+            self._start(story, None, prepared, 0.0, set())
+            answer.update(story=story, quote_usd=0.0, confirmed=True)
+            return None
+
+        return await self._once(story, start, answer)
+
+    async def _payload(self, request: Request) -> dict[str, Any] | Response:
+        from ._form import FormError
+
+        try:
+            payload: dict[str, Any] = await self.gallery.body_json(request)
+        except FormError as exc:
+            return _error(400, exc.message)
+        return payload
+
+    async def _once(
+        self,
+        story: str,
+        start: Callable[[], Awaitable[Response | None]],
+        answer: dict[str, Any],
+    ) -> Response:
+        """Run `start` unless a render of this story is running or starting: one confirmation
+        starts one render. `start` answers a refusal or a quote, or `None` once started."""
+        from ._app import _sdk_error
+
+        if story in self._busy or self.running_task(story) is not None:
+            return _error(409, "a render of this story is already running", kind="busy")
+        self._busy.add(story)
+        try:
+            refused = await start()
         except VeniceVideoError as exc:
             return _sdk_error(exc)
         finally:
             self._busy.discard(story)  # a started render is in `tasks` from here on
+        if refused is not None:
+            return refused
         view = await self.gallery.runner.blocking(self._view_of, story)
-        return JSONResponse({**quote, "confirmed": True, "story_view": view}, status_code=202)
+        return JSONResponse({**answer, "story_view": view}, status_code=202)
 
     def _view_of(self, story: str) -> dict[str, Any] | None:
         found = self.found(story)
         return self.view(found, detail=True) if found is not None else None
 
-    async def _prepare(self, story: str, number: int) -> Response | tuple[Story, Path, Any, Any]:
-        """The story, its film and its run with a new take of shot `number`, or why not."""
+    async def _prepare(self, story: str, rerender: list[int]) -> Response | Prepared:
+        """The story, its film and its run (with new takes of the `rerender` shots), or why
+        not."""
         from ..story import Story, StoryBudgetError, StoryError
         from ..story._flow import adrive
         from ..story._plan import story_id as story_id_of
@@ -523,8 +626,14 @@ class Stories:
         if found is None:
             return _error(404, "no such story in the journal")
         film = found.film
-        if film is None or not found.film_ready:
+        if film is None or found.manifest is None:
             return _error(409, "the film is not rendered yet: render the story first")
+        if rerender and not found.film_ready:
+            return _error(409, "the film is not assembled yet: Finish it or render the story")
+        if rerender and await self.gallery.runner.blocking(self._unfinished, found):
+            return _error(
+                409, "a newer take is not in the film yet: Finish the film first", kind="unfinished"
+            )
         source = found.source
         if source is None or not source.is_file():
             return _error(409, f"the story file is not there any more ({source})")
@@ -537,7 +646,7 @@ class Stories:
         client = self.gallery.client
         flow = prepare_flow(
             loaded, api_id=client.api_id, journal=self.gallery.journal, output=film,
-            rerender=[number],
+            rerender=rerender,
         )  # fmt: skip
         try:
             run = await adrive(client, flow)
@@ -545,54 +654,67 @@ class Stories:
             return _error(409, scrub(str(exc)) or "over the story's budget", kind="budget")
         except StoryError as exc:
             return _story_error(exc)
-        state = run.shots[number - 1]
-        if state.state != "new":
-            return _error(
-                409,
-                f"shot {number} has a take in flight; finish it first with "
-                f"`venice-video story render {source}` (nothing is paid twice)",
-                kind="in_flight",
-            )
-        records = (found.manifest or {}).get("shots") or []
-        take = next(
-            (r.get("key") for r in records if isinstance(r, dict) and r.get("number") == number),
-            None,
-        )
-        return loaded, film, run, take
+        return Prepared(found, loaded, source, film, run)
 
-    def _start(self, story: str, number: int, loaded: Story, output: Path, cap: float) -> None:
+    def _start(
+        self, story: str, number: int | None, prepared: Prepared, cap: float, new: set[int]
+    ) -> None:
         if self._tg is None:
             raise RuntimeError("the gallery is not running (its lifespan has not started)")
         task = Task(story, number)
         self.tasks[story] = task
-        self._tg.start_soon(self._render, task, loaded, output, cap)
+        self._tg.start_soon(self._render, task, prepared, cap, new)
 
-    async def _render(self, task: Task, loaded: Story, output: Path, cap: float) -> None:
+    async def _render(self, task: Task, prepared: Prepared, cap: float, new: set[int]) -> None:
+        from ..story import StoryQuote
         from ..story._render import arender_story
 
         def seen(progress: ShotProgress) -> None:
             task.shots[progress.number] = progress
 
+        def confirm(quote: StoryQuote) -> bool:
+            # Priced again as it starts: only the shots confirmed, for no more than confirmed.
+            wanted = {s.number for s in quote.shots if s.state == "new"}
+            return wanted == new and quote.new <= cap + 1e-9
+
+        what = f"the new take of shot {task.number}" if task.number else "finishing the film"
         try:
             film = await arender_story(
                 self.gallery.client,
-                loaded,
-                output=output,
-                rerender=[task.number],
+                prepared.story,
+                output=prepared.film,
+                rerender=[task.number] if task.number else [],
                 on_shot=seen,
-                # Priced again as it starts: more than the confirmed price is not spent.
-                confirm=lambda quote: quote.new <= cap + 1e-9,
+                confirm=confirm,
                 cancel=task.cancel,
             )
-            logger.info("story %s: shot %d rendered again; film %s", task.story, task.number,
-                        film.path)  # fmt: skip
+            logger.info("story %s: %s is done; film %s", task.story, what, film.path)
         except Exception as exc:
             task.error = scrub(str(exc)) or type(exc).__name__
-            logger.warning("story %s: the new take of shot %d did not finish: %s",
-                           task.story, task.number, task.error)  # fmt: skip
+            logger.warning("story %s: %s did not finish: %s", task.story, what, task.error)
         finally:
             task.done.set()
             self.gallery.runner.changes.mark()
+
+
+@dataclass
+class Prepared:
+    """A story ready to render: where it was found, the story, its file, the film, the run."""
+
+    found: Found
+    story: Story
+    source: Path
+    film: Path
+    run: Any
+
+    def take(self, number: int) -> str | None:
+        """The key of the shot's take in the film, as its manifest records it."""
+        records = (self.found.manifest or {}).get("shots") or []
+        for record in records:
+            if isinstance(record, dict) and record.get("number") == number:
+                key = record.get("key")
+                return str(key) if key else None
+        return None
 
 
 def _story_error(exc: StoryError) -> JSONResponse:

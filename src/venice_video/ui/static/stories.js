@@ -75,10 +75,18 @@ function storyCard(view) {
     earlier,
     view.local ? " · local engine (not money)" : ""));
   if (view.rendering) {
-    article.append(el("p", { class: "status-line", role: "status", text: "Rendering a new take…" }));
+    article.append(el("p", { class: "status-line", role: "status", text: "Rendering; the film is replaced once the new one is assembled…" }));
   }
   if (view.error) {
-    article.append(el("p", { class: "error", text: `The new take did not finish: ${view.error}` }));
+    article.append(el("p", { class: "error", text: `The last render did not finish: ${view.error}` }));
+  }
+  if (view.can_finish) {
+    const waiting = view.shots.filter((s) => s.newer_take).map((s) => s.number);
+    article.append(el("p", { class: "note finish" },
+      `A newer take of shot${waiting.length > 1 ? "s" : ""} ${waiting.join(", ")} is not in the film yet. `,
+      el("button", { type: "button", "data-action": "finish", "data-focus": "finish",
+        text: "Finish the film", onclick: () => finishFilm(view) }),
+      " (follows the takes and assembles the film; pays nothing)"));
   }
   article.append(filmPlayer(view));
   article.append(shotStrip(view));
@@ -119,6 +127,7 @@ function shotStrip(view) {
     thumb.append(el("span", { class: "shot-number", "aria-hidden": "true", text: String(shot.number) }));
     const facts = [shot.model, shot.duration, money(shot.cost_usd)].filter(Boolean);
     if (shot.continues_from) facts.push(`continues shot ${shot.continues_from}`);
+    if (shot.newer_take) facts.push("a newer take waits");
     const phase = shot.phase && shot.phase !== "reused" ? shot.phase : null;
     const stateText = phase || STORY_STATES[shot.state] || shot.state;
     strip.append(el("li", { class: `shot state-${shot.state}`, "data-shot": String(shot.number) },
@@ -146,6 +155,16 @@ function playShot(view, shot) {
   } else if (shot.key && shot.video_url) {
     openPlayer(shot.key);
   }
+}
+
+async function finishFilm(view) {
+  try {
+    await api(`/api/stories/${encodeURIComponent(view.id)}/finish`, { method: "POST", json: {} });
+    announce("Finishing the film.");
+  } catch (error) {
+    window.alert(`Not started: ${error.message}`);
+  }
+  await loadStories();
 }
 
 async function rerenderShot(view, shot) {
