@@ -1,5 +1,5 @@
 // The gallery's stories: each film with the strip of its shots, what it cost, and a new take of
-// one shot (priced first, confirmed, then rendered). Uses app.js's helpers ($, api, el, money,
+// one shot (priced first, confirmed, then rendered). Uses app.js's functions ($, api, el, money,
 // announce, confirmDialog, openPlayer). Text from the server is always set with textContent.
 "use strict";
 
