@@ -7,7 +7,7 @@ method, as `_choose` does for picking models by price.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ class StoryMethods:
         overwrite: bool = False,
         retry_failed: bool = False,
         timeout: float | None = None,
+        rerender: Iterable[int] = (),
     ) -> Film:
         """Render a story's shots, each paid once, and join them into one film.
 
@@ -53,9 +54,15 @@ class StoryMethods:
             overwrite: replace an existing film this story did not make.
             retry_failed: pay again for shots whose job failed or whose file was lost.
             timeout: seconds to wait for each shot's job.
+            rerender: numbers of shots (from 1) to pay for a new take of, with the shots
+                chained after them (they start from the new last frame). The current take's
+                file is kept; the film is assembled again with the new takes. A shot whose
+                take is still in flight is followed instead, never paid twice; each new take
+                is priced and passed to `confirm` like any new shot.
 
         Raises:
-            StoryError: the story is invalid; nothing was spent.
+            StoryError: the story is invalid (or `rerender` names no shot of it); nothing
+                was spent.
             StoryBudgetError: it would cost more than its budget; nothing was spent.
             StoryRenderError: some shots failed (the others are saved), or a queue outcome is
                 unknown.
@@ -66,6 +73,7 @@ class StoryMethods:
             cast("VeniceVideo", self), story,
             output=output, concurrency=concurrency, on_shot=on_shot, on_assembly=on_assembly,
             confirm=confirm, overwrite=overwrite, retry_failed=retry_failed, timeout=timeout,
+            rerender=tuple(rerender),
         )  # fmt: skip
 
 
@@ -84,6 +92,7 @@ class AsyncStoryMethods:
         overwrite: bool = False,
         retry_failed: bool = False,
         timeout: float | None = None,
+        rerender: Iterable[int] = (),
     ) -> Film:
         """Render a story's shots, each paid once, and join them into one film.
 
@@ -104,9 +113,15 @@ class AsyncStoryMethods:
             overwrite: replace an existing film this story did not make.
             retry_failed: pay again for shots whose job failed or whose file was lost.
             timeout: seconds to wait for each shot's job.
+            rerender: numbers of shots (from 1) to pay for a new take of, with the shots
+                chained after them (they start from the new last frame). The current take's
+                file is kept; the film is assembled again with the new takes. A shot whose
+                take is still in flight is followed instead, never paid twice; each new take
+                is priced and passed to `confirm` like any new shot.
 
         Raises:
-            StoryError: the story is invalid; nothing was spent.
+            StoryError: the story is invalid (or `rerender` names no shot of it); nothing
+                was spent.
             StoryBudgetError: it would cost more than its budget; nothing was spent.
             StoryRenderError: some shots failed (the others are saved), or a queue outcome is
                 unknown.
@@ -117,4 +132,5 @@ class AsyncStoryMethods:
             cast("AsyncVeniceVideo", self), story,
             output=output, concurrency=concurrency, on_shot=on_shot, on_assembly=on_assembly,
             confirm=confirm, overwrite=overwrite, retry_failed=retry_failed, timeout=timeout,
+            rerender=tuple(rerender),
         )  # fmt: skip

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 from ui_helpers import FAST_MODEL
+from ui_story import render_three, stats
 
 from venice_video import AsyncVeniceVideo, VeniceVideo
 from venice_video.server import ServerThread
@@ -229,3 +230,32 @@ def test_cheapest_shows_the_model_chosen_and_its_price_then_generates_with_it(
     done = page.locator(".card.state-done", has_text="A lighthouse at night")
     done.locator("img").wait_for()
     assert f"{best.id} (picked as cheapest)" in done.inner_text()
+
+
+def test_a_story_shows_as_one_film_with_its_strip_of_shots_and_total(
+    page: Any, tmp_path: Path, server: ServerThread, api_key: str
+) -> None:
+    film = render_three(tmp_path / "films", server, api_key, tmp_path / "j.sqlite3")
+    page.reload()
+    card = page.locator(".story-card", has_text="Three Shots")
+    card.wait_for()
+    shots = card.locator(".strip .shot")
+    assert shots.locator(".shot-name").all_inner_texts() == ["1. kite", "2. boat", "3. harbour"]
+    assert card.locator(".story-total").inner_text() == f"${film.cost:.2f}"
+    widths = card.locator(".strip img").evaluate_all(POSTERS_LOADED)
+    assert len(widths) == 3 and all(w > 0 for w in widths)
+    video = card.locator("video.film")
+    assert video.evaluate(VIDEO_DURATION) == pytest.approx(film.duration, abs=0.1)
+
+    # A shot's thumbnail plays the film from that shot.
+    card.locator(".shot-thumb").nth(2).click()
+    assert video.evaluate("v => v.currentTime") >= film.shots[2].start - 0.05
+
+    # Re-render asks first, with the price; cancelling spends nothing.
+    card.locator("button.rerender").first.click()
+    page.locator("#confirm").wait_for()
+    assert page.inner_text("#confirm-title") == "Re-render shot 1?"
+    assert page.inner_text("#confirm-ok") == f"Re-render for ${film.shots[0].cost:.2f}"
+    page.click("#confirm-cancel")
+    page.locator("#confirm").wait_for(state="hidden")
+    assert stats(server, api_key)["jobs_created"] == 3

@@ -125,6 +125,9 @@ def quote(state: State, file: Path, output: Path | None) -> None:
 @click.option("--retry-failed", is_flag=True,
               help="Pay again for shots whose job failed or whose file was lost.")  # fmt: skip
 @click.option("--timeout", type=float, default=None, help="Seconds to wait for each shot.")
+@click.option("--rerender", type=click.IntRange(1), multiple=True, metavar="N",
+              help="Pay for a new take of shot N (and the shots chained after it); "
+              "repeatable.")  # fmt: skip
 @pass_state
 def render(
     state: State,
@@ -135,6 +138,7 @@ def render(
     overwrite: bool,
     retry_failed: bool,
     timeout: float | None,
+    rerender: tuple[int, ...],
 ) -> None:
     """Render FILE: each shot once (journaled, never queued twice), then the film.
 
@@ -174,6 +178,7 @@ def render(
                     overwrite=overwrite,
                     retry_failed=retry_failed,
                     timeout=timeout,
+                    rerender=rerender,
                 )
         except KeyboardInterrupt:
             click.echo(

@@ -21,7 +21,7 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any, overload
 
 from .._exceptions import JobCancelledError, QueueOutcomeUnknownError, VeniceVideoError
 from .._models import Progress, VideoJob
-from ._errors import StoryBudgetError, StoryRenderError
+from ._errors import Problem, StoryBudgetError, StoryError, StoryRenderError
 from ._film import check_output
 from ._finish import finish_flow
 from ._flow import Api, Flow, Work, adrive, drive
 from ._frames import file_sha256, last_frame_png
 from ._model import Story
-from ._plan import plan_story
+from ._plan import StoryPlan, plan_story
 from ._result import Film, ShotPhase, ShotProgress
 from ._run import Run, ShotState, inspect_shots, refuse_blocked
 
@@ -50,6 +50,7 @@ __all__ = [
     "arender_story",
     "prepare_flow",
     "render_for",
+    "rerender_indexes",
     "render_story",
     "story_quote",
 ]
@@ -114,21 +115,25 @@ def prepare_flow(
     retry_failed: bool = False,
     for_render: bool = True,
     price: bool = True,
+    rerender: Iterable[int] = (),
 ) -> Flow[Run]:
     """Check, inspect and quote a story; for a render, also check budget and output.
 
-    `price=False` skips the quotes (for a status report).
+    `price=False` skips the quotes (for a status report). `rerender`: the numbers of shots
+    to pay for a new take of (see `render_story`).
     """
     catalog = yield Api("models")
     plan = yield Work(functools.partial(plan_story, story, catalog))
+    again = rerender_indexes(plan, rerender)
     target = Path(output).expanduser() if output is not None else story.output_path()
     target = target.absolute()
     if journal is not None:
         states = yield Work(
             functools.partial(
-                inspect_shots, plan, journal, api_id, target, retry_failed=retry_failed
+                inspect_shots, plan, journal, api_id, target, retry_failed=retry_failed,
+                rerender=again,
             )
-        )
+        )  # fmt: skip
     else:
         from ._run import _file_for
 
@@ -138,7 +143,8 @@ def prepare_flow(
         api_id=api_id,
         output=target,
         shots=states,
-        tags={"story": plan.story_id, "story_title": story.title},
+        # The film's path too: the journal then says where each shot's film (and manifest) is.
+        tags={"story": plan.story_id, "story_title": story.title, "story_film": str(target)},
     )
     if for_render:
         refuse_blocked(run)
@@ -155,6 +161,28 @@ def prepare_flow(
                 total=total, budget=budget, new=run.new_usd, committed=run.committed_usd
             )
     return run
+
+
+def rerender_indexes(plan: StoryPlan, numbers: Iterable[int]) -> frozenset[int]:
+    """The indexes of the shots to render again: those numbered, and the shots chained
+    after them (each starts from its predecessor's new last frame).
+
+    Raises:
+        StoryError: a number is not one of the story's shots; nothing was spent.
+    """
+    count = len(plan.shots)
+    chosen: set[int] = set()
+    for number in numbers:
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= count:
+            message = f"there is no shot {number!r} to render again; the story has {count}"
+            raise StoryError([Problem(message, file=plan.story.source)])
+        chosen.add(number - 1)
+    grown = True
+    while grown:  # a shot may continue from one later in the film: until nothing is added
+        follow = {s.index for s in plan.shots if s.after in chosen and s.index not in chosen}
+        chosen |= follow
+        grown = bool(follow)
+    return frozenset(chosen)
 
 
 def _quote_kwargs(state: ShotState) -> dict[str, Any]:
@@ -452,6 +480,7 @@ def render_story(
     overwrite: bool = False,
     retry_failed: bool = False,
     timeout: float | None = None,
+    rerender: Iterable[int] = (),
 ) -> Film:
     """`VeniceVideo.render_story`; see there."""
     story = story if isinstance(story, Story) else Story.load(story)
@@ -460,7 +489,7 @@ def render_story(
         client,
         prepare_flow(
             story, api_id=client.api_id, journal=journal, output=output,
-            overwrite=overwrite, retry_failed=retry_failed,
+            overwrite=overwrite, retry_failed=retry_failed, rerender=rerender,
         ),
     )  # fmt: skip
     _confirm(run, confirm)
@@ -482,6 +511,7 @@ async def arender_story(
     overwrite: bool = False,
     retry_failed: bool = False,
     timeout: float | None = None,
+    rerender: Iterable[int] = (),
     cancel: Any = None,
 ) -> Film:
     """`AsyncVeniceVideo.render_story`; see there.
@@ -503,7 +533,7 @@ async def arender_story(
         client,
         prepare_flow(
             story, api_id=client.api_id, journal=journal, output=output,
-            overwrite=overwrite, retry_failed=retry_failed,
+            overwrite=overwrite, retry_failed=retry_failed, rerender=rerender,
         ),
     )  # fmt: skip
     _confirm(run, confirm)

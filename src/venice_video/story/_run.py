@@ -6,12 +6,18 @@ finds it again: finished shots (their file still there and matching its digest) 
 jobs in flight are followed, and only shots never queued are quoted and queued. A shot
 whose job failed, or whose file was lost after the server deleted its copy, is paid for
 again only when asked (`retry_failed`), under a new key.
+
+A shot may have several takes (attempts 0, 1, ...; keys `<key>`, `<key>.1`, ...): a new one
+is made when an earlier one failed, or when a new take is asked for (`rerender`). The latest
+take decides when it is verified or still in flight; when it failed or was lost, the latest
+verified take before it stands. Earlier takes' files are kept.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -165,9 +171,19 @@ def _verified(entry: JournalEntry) -> str | None:
 
 
 def inspect_shots(
-    plan: StoryPlan, journal: JournalStore, api_id: str, output: Path, *, retry_failed: bool
+    plan: StoryPlan,
+    journal: JournalStore,
+    api_id: str,
+    output: Path,
+    *,
+    retry_failed: bool,
+    rerender: Collection[int] = (),
 ) -> list[ShotState]:
-    """Each shot's state from the journal (blocking: it reads the journal and hashes files)."""
+    """Each shot's state from the journal (blocking: it reads the journal and hashes files).
+
+    `rerender`: the indexes of shots to pay for a new take of. Their current take (done,
+    failed or lost) stays on disk, no longer used; a shot in flight is followed instead.
+    """
     mine = api_id
     recorded: dict[str, dict[str, Any]] = {}
     known = read_manifest(manifest_path_for(output))
@@ -181,62 +197,101 @@ def inspect_shots(
     states = []
     for shot in plan.shots:
         base = shot.key(mine)
-        entries: list[JournalEntry] = []
-        for attempt in range(_MAX_ATTEMPTS):
-            entry = journal.get(_attempt_key(base, attempt))
-            if entry is None:
-                break
-            entries.append(entry)
-        state = _state(shot, base, entries, output, mine, retry_failed=retry_failed)
+        takes, free = _probe(journal, base, output, shot, 0)
         record = recorded.get(shot.digest)
-        if not entries and record is not None:
-            state = _from_manifest(state, record)
-        state.sunk = round(
-            sum(e.quote_usd or 0.0 for e in entries if e.queue_id and e is not state.entry), 6
-        )
+        at = _attempt_of(str(record.get("key") or base), base) if record is not None else 0
+        if any(a == at for a, _ in takes):
+            record = None  # the journal has that take itself
+        elif record is not None and at >= free:
+            # Takes after the manifest's, past attempts the journal no longer has.
+            later, free = _probe(journal, base, output, shot, at + 1)
+            takes += later
+        vouched = (at, record) if record is not None else None
+        state = _state(shot, base, takes, vouched, output, mine, retry_failed=retry_failed)
+        if shot.index in rerender and state.state in ("done", "failed", "lost"):
+            nxt = max([free, *(a + 1 for a, _ in takes), at + 1 if record is not None else 0])
+            state = ShotState(shot, _attempt_key(base, nxt), "new", _file_for(output, shot, nxt),
+                              attempt=nxt)  # fmt: skip
+        sunk = sum(e.quote_usd or 0.0 for _, e in takes if e.queue_id and e is not state.entry)
+        if record is not None and state.record is not record:
+            sunk += float(record.get("cost_usd") or 0.0)  # a take only the manifest knew
+        state.sunk = round(sunk, 6)
         states.append(state)
     return states
 
 
-def _from_manifest(state: ShotState, record: dict[str, Any]) -> ShotState:
+def _probe(
+    journal: JournalStore, base: str, output: Path, shot: PlannedShot, start: int
+) -> tuple[list[tuple[int, JournalEntry]], int]:
+    """The journaled takes from attempt `start` on, and the first attempt after them with
+    neither an entry nor a file. An attempt whose entry was cleaned but whose file is still
+    there is passed over, so the takes after it are still found."""
+    found: list[tuple[int, JournalEntry]] = []
+    attempt = start
+    while attempt < _MAX_ATTEMPTS:
+        entry = journal.get(_attempt_key(base, attempt))
+        if entry is not None:
+            found.append((attempt, entry))
+        elif not _file_for(output, shot, attempt).exists():
+            break
+        attempt += 1
+    return found, attempt
+
+
+def _attempt_of(key: str, base: str) -> int:
+    head, _, tail = key.rpartition(".")
+    return int(tail) if head == base and tail.isdigit() else 0
+
+
+def _from_manifest(shot: PlannedShot, base: str, record: dict[str, Any]) -> ShotState | None:
     path = Path(record["file"])
     try:
         found = file_sha256(path)
     except OSError:
-        return state
+        return None
     if found != record.get("sha256"):
-        return state
+        return None
     cost = record.get("cost_usd")
-    return ShotState(state.shot, state.key, "done", path, None,
+    return ShotState(shot, str(record.get("key") or base), "done", path, None,
                      float(cost) if cost is not None else None, found, record=record)  # fmt: skip
 
 
 def _state(
     shot: PlannedShot,
     base: str,
-    entries: list[JournalEntry],
+    takes: list[tuple[int, JournalEntry]],
+    vouched: tuple[int, dict[str, Any]] | None,
     output: Path,
     api_id: str,
     *,
     retry_failed: bool,
 ) -> ShotState:
-    for attempt, entry in enumerate(entries):
-        digest = _verified(entry)
+    # Every take known, oldest first: the journal's, and the one only the manifest knows.
+    known: list[tuple[int, JournalEntry | dict[str, Any]]] = [*takes]
+    if vouched is not None:
+        known = sorted([*known, vouched], key=lambda take: take[0])
+    for position, (attempt, take) in enumerate(reversed(known)):
+        if isinstance(take, dict):
+            from_manifest = _from_manifest(shot, base, take)
+            if from_manifest is not None:
+                return from_manifest
+            continue
+        digest = _verified(take)
         if digest is not None:
-            assert entry.output_path is not None
-            return ShotState(shot, entry.key, "done", Path(entry.output_path), entry,
-                             entry.quote_usd, digest, attempt)  # fmt: skip
-    if not entries:
-        return ShotState(shot, base, "new", _file_for(output, shot, 0))
-    attempt = len(entries) - 1
-    entry = entries[-1]
-    path = Path(entry.output_path) if entry.output_path else _file_for(output, shot, attempt)
-    if entry.status not in ("COMPLETED", "FAILED", "CANCELLED"):
-        if entry.api != api_id:
-            return ShotState(shot, entry.key, "elsewhere", path, entry, entry.quote_usd,
+            assert take.output_path is not None
+            return ShotState(shot, take.key, "done", Path(take.output_path), take,
+                             take.quote_usd, digest, attempt)  # fmt: skip
+        if position == 0 and take.status not in ("COMPLETED", "FAILED", "CANCELLED"):
+            # The latest take is in flight: follow it.
+            path = Path(take.output_path) if take.output_path else _file_for(output, shot, attempt)
+            where: State = "elsewhere" if take.api != api_id else "inflight"
+            return ShotState(shot, take.key, where, path, take, take.quote_usd,
                              attempt=attempt)  # fmt: skip
-        return ShotState(shot, entry.key, "inflight", path, entry, entry.quote_usd,
-                         attempt=attempt)  # fmt: skip
+        # Else an earlier verified take stands (a later one failed or was lost).
+    if not takes:
+        return ShotState(shot, base, "new", _file_for(output, shot, 0))
+    attempt, entry = takes[-1]
+    path = Path(entry.output_path) if entry.output_path else _file_for(output, shot, attempt)
     never_queued = entry.queue_id is None
     if entry.status == "CANCELLED" or (entry.status == "FAILED" and never_queued):
         # Nothing was created on the server: a new attempt cannot pay twice.

@@ -57,6 +57,7 @@ from ._form import (
 from ._guard import CSRF_HEADER, Guard
 from ._media import MediaCache, video_mime
 from ._runner import Runner
+from ._stories import Stories
 from ._uploads import (
     DEFAULT_MAX_UPLOAD_BYTES,
     Kind,
@@ -173,6 +174,7 @@ class Gallery:
         self._quotes: dict[str, tuple[float, float]] = {}
         self._choosing: anyio.Lock | None = None
         self._page: str | None = None
+        self.stories = Stories(self)
 
     # ------------------------------------------------------------------ helpers
 
@@ -719,7 +721,10 @@ def build_app(client: AsyncVeniceVideo, config: GalleryConfig) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         try:
-            async with gallery.runner.running(resume=config.resume_on_start):
+            async with (
+                gallery.runner.running(resume=config.resume_on_start),
+                gallery.stories.running(),
+            ):
                 yield
         finally:
             if config.close_client:
@@ -746,6 +751,7 @@ def build_app(client: AsyncVeniceVideo, config: GalleryConfig) -> Starlette:
         Route("/media/{key}/video", gallery.video),
         Route("/media/{key}/poster.jpg", gallery.poster),
         Route("/media/{key}/preview.webm", gallery.preview),
+        *gallery.stories.routes(),
         Mount("/static", StaticFiles(packages=[("venice_video.ui", "static")]), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
