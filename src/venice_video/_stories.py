@@ -33,6 +33,7 @@ class StoryMethods:
         overwrite: bool = False,
         retry_failed: bool = False,
         timeout: float | None = None,
+        shared_dir: str | os.PathLike[str] | None = None,
     ) -> Film:
         """Render a story's shots, each paid once, and join them into one film.
 
@@ -53,6 +54,11 @@ class StoryMethods:
             overwrite: replace an existing film this story did not make.
             retry_failed: pay again for shots whose job failed or whose file was lost.
             timeout: seconds to wait for each shot's job.
+            shared_dir: where the workers' shared folder is on this machine, for shots handed
+                to workers (`WorkQueue.submit_story`); by default their files are looked for
+                where the workers saved them. Each is checked against the journal's digest
+                and copied into the film's shots folder; a shot still with the workers is
+                waited for, never sent from here.
 
         Raises:
             StoryError: the story is invalid; nothing was spent.
@@ -66,6 +72,7 @@ class StoryMethods:
             cast("VeniceVideo", self), story,
             output=output, concurrency=concurrency, on_shot=on_shot, on_assembly=on_assembly,
             confirm=confirm, overwrite=overwrite, retry_failed=retry_failed, timeout=timeout,
+            shared_dir=shared_dir,
         )  # fmt: skip
 
 
@@ -84,6 +91,7 @@ class AsyncStoryMethods:
         overwrite: bool = False,
         retry_failed: bool = False,
         timeout: float | None = None,
+        shared_dir: str | os.PathLike[str] | None = None,
     ) -> Film:
         """Render a story's shots, each paid once, and join them into one film.
 
@@ -104,6 +112,11 @@ class AsyncStoryMethods:
             overwrite: replace an existing film this story did not make.
             retry_failed: pay again for shots whose job failed or whose file was lost.
             timeout: seconds to wait for each shot's job.
+            shared_dir: where the workers' shared folder is on this machine, for shots handed
+                to workers (`WorkQueue.submit_story`); by default their files are looked for
+                where the workers saved them. Each is checked against the journal's digest
+                and copied into the film's shots folder; a shot still with the workers is
+                waited for, never sent from here.
 
         Raises:
             StoryError: the story is invalid; nothing was spent.
@@ -117,4 +130,5 @@ class AsyncStoryMethods:
             cast("AsyncVeniceVideo", self), story,
             output=output, concurrency=concurrency, on_shot=on_shot, on_assembly=on_assembly,
             confirm=confirm, overwrite=overwrite, retry_failed=retry_failed, timeout=timeout,
+            shared_dir=shared_dir,
         )  # fmt: skip

@@ -6,18 +6,26 @@ finds it again: finished shots (their file still there and matching its digest) 
 jobs in flight are followed, and only shots never queued are quoted and queued. A shot
 whose job failed, or whose file was lost after the server deleted its copy, is paid for
 again only when asked (`retry_failed`), under a new key.
+
+Shots handed to workers (`story render --detach`) are journaled under the same keys. A worker
+saves its file in the workers' shared folder; a render finds it where the worker saved it
+(when that path exists here) or under `shared_dir`, checks it against the journal's digest,
+and copies (or links) it into the film's shots folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._models import VideoJob
-from ._errors import Problem, StoryError
+from ._errors import Problem, StoryError, StoryRenderError
 from ._frames import file_sha256
 from ._plan import PlannedShot, StoryPlan
 
@@ -27,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Run",
     "ShotState",
+    "import_shared",
     "inspect_shots",
     "manifest_path_for",
     "read_manifest",
@@ -62,11 +71,17 @@ class ShotState:
     record: dict[str, Any] | None = None
     #: What earlier attempts at this shot (failed, or whose file was lost) were charged.
     sunk: float = 0.0
+    #: The worker that made its file (a shot handed to workers).
+    worker: str | None = None
+    #: A worker's verified file, still to be copied into the film's shots folder.
+    source: Path | None = None
+    #: `done` by the workers, its file not seen on this machine (when handing out work).
+    away: bool = False
 
     def job(self) -> VideoJob:
         """The finished job of a `done` shot, from the journal or the manifest."""
         if self.entry is not None:
-            return VideoJob.from_entry(self.entry)
+            return VideoJob.from_entry(self.entry).replace(path=self.path, sha256=self.sha256)
         record = self.record or {}
         return VideoJob(
             idempotency_key=str(record.get("key") or self.key),
@@ -164,10 +179,77 @@ def _verified(entry: JournalEntry) -> str | None:
     return found if entry.sha256 is None or found == entry.sha256 else None
 
 
+def locate_shared(
+    entry: JournalEntry, copy: Path, shared_dir: Path | None
+) -> tuple[Path, str] | None:
+    """A worker's file for a finished entry, and its digest, when one that matches the
+    journal's digest is here: the film's own copy, under `shared_dir`, or where the worker
+    saved it (the shared folder mounted at the same path)."""
+    name = entry.shared_output
+    if entry.status not in _FINISHED or name is None or not entry.sha256:
+        return None
+    candidates = [copy]
+    if shared_dir is not None:
+        candidates.append(shared_dir / name)
+    if entry.output_path:
+        candidates.append(Path(entry.output_path))
+    for path in dict.fromkeys(candidates):
+        try:
+            if file_sha256(path) == entry.sha256:
+                return path, entry.sha256
+        except OSError:
+            continue
+    return None
+
+
+def import_shared(run: Run) -> None:
+    """Copy (or hard-link) each worker's file into the film's shots folder, checked against
+    its digest (blocking)."""
+    for state in run.shots:
+        if state.source is not None:
+            state.path = import_file(state, _file_for(run.output, state.shot, state.attempt))
+
+
+def import_file(state: ShotState, target: Path) -> Path:
+    """One worker's file into the shots folder: a `.part` beside `target`, verified, renamed."""
+    source = state.source or state.path
+    if source.absolute() == target.absolute():
+        state.source = None
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        try:
+            os.link(source, part)
+        except OSError:  # another file system, or links not allowed: copy
+            shutil.copyfile(source, part)
+        if file_sha256(part) != state.sha256:
+            raise StoryRenderError(
+                [f"shot {state.shot.number} ({state.shot.name}): the copy of {source} (made by "
+                 f"worker {state.worker or 'unknown'}) does not match its journal digest"]
+            )  # fmt: skip
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    state.source = None
+    return target
+
+
 def inspect_shots(
-    plan: StoryPlan, journal: JournalStore, api_id: str, output: Path, *, retry_failed: bool
+    plan: StoryPlan,
+    journal: JournalStore,
+    api_id: str,
+    output: Path,
+    *,
+    retry_failed: bool,
+    shared_dir: Path | None = None,
+    files_away: bool = False,
 ) -> list[ShotState]:
-    """Each shot's state from the journal (blocking: it reads the journal and hashes files)."""
+    """Each shot's state from the journal (blocking: it reads the journal and hashes files).
+
+    A worker's file is looked for under `shared_dir` and where the worker saved it. With
+    `files_away`, a shot the workers finished is `done` even when its file is not seen here
+    (`away`): enough to hand more work to them, not to assemble the film."""
     mine = api_id
     recorded: dict[str, dict[str, Any]] = {}
     known = read_manifest(manifest_path_for(output))
@@ -187,7 +269,10 @@ def inspect_shots(
             if entry is None:
                 break
             entries.append(entry)
-        state = _state(shot, base, entries, output, mine, retry_failed=retry_failed)
+        state = _state(
+            shot, base, entries, output, mine, retry_failed=retry_failed, shared_dir=shared_dir,
+            files_away=files_away,
+        )  # fmt: skip
         record = recorded.get(shot.digest)
         if not entries and record is not None:
             state = _from_manifest(state, record)
@@ -208,7 +293,8 @@ def _from_manifest(state: ShotState, record: dict[str, Any]) -> ShotState:
         return state
     cost = record.get("cost_usd")
     return ShotState(state.shot, state.key, "done", path, None,
-                     float(cost) if cost is not None else None, found, record=record)  # fmt: skip
+                     float(cost) if cost is not None else None, found, record=record,
+                     worker=record.get("worker"))  # fmt: skip
 
 
 def _state(
@@ -219,8 +305,23 @@ def _state(
     api_id: str,
     *,
     retry_failed: bool,
+    shared_dir: Path | None = None,
+    files_away: bool = False,
 ) -> ShotState:
     for attempt, entry in enumerate(entries):
+        if entry.shared_output is not None:
+            copy = _file_for(output, shot, attempt)
+            found = locate_shared(entry, copy, shared_dir)
+            if found is not None:
+                path, sha = found
+                return ShotState(shot, entry.key, "done", path, entry, entry.quote_usd, sha,
+                                 attempt, worker=entry.worker,
+                                 source=None if path == copy else path)  # fmt: skip
+            if files_away and entry.status in _FINISHED and entry.sha256:
+                return ShotState(shot, entry.key, "done", Path(entry.output_path or copy), entry,
+                                 entry.quote_usd, entry.sha256, attempt, worker=entry.worker,
+                                 away=True)  # fmt: skip
+            continue
         digest = _verified(entry)
         if digest is not None:
             assert entry.output_path is not None
@@ -248,7 +349,8 @@ def _state(
         nxt = attempt + 1
         return ShotState(shot, _attempt_key(base, nxt), "new", _file_for(output, shot, nxt),
                          attempt=nxt)  # fmt: skip
-    return ShotState(shot, entry.key, state, path, entry, entry.quote_usd, attempt=attempt)
+    return ShotState(shot, entry.key, state, path, entry, entry.quote_usd, attempt=attempt,
+                     worker=entry.worker)  # fmt: skip
 
 
 def refuse_blocked(run: Run) -> None:
@@ -268,6 +370,12 @@ def refuse_blocked(run: Run) -> None:
                     line,
                     shot.number,
                     shot.name,
+                )  # fmt: skip
+            )
+        elif state.state == "lost" and state.entry is not None and state.entry.shared_output:
+            problems.append(
+                Problem(
+                    away_text(state.entry), story.source, line, shot.number, shot.name
                 )  # fmt: skip
             )
         elif state.state == "lost":
@@ -301,3 +409,14 @@ def refuse_blocked(run: Run) -> None:
             )
     if problems:
         raise StoryError(problems)
+
+
+def away_text(entry: JournalEntry) -> str:
+    """Why a worker's file cannot be used here, and what to do; nothing is paid again."""
+    return (
+        f"its file was made by worker {entry.worker or '(unknown)'} and saved as "
+        f"{entry.output_path or entry.shared_output}; no file matching its digest is there, "
+        f"nor at {entry.shared_output} under the workers' folder given. Mount that folder "
+        "here and pass shared_dir (--shared-dir DIR), or render again with retry_failed "
+        "(--retry-failed) to pay for it again"
+    )
