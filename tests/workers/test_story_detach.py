@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from venice_video.cli._app import cli
 from venice_video.cli._errors import EXIT_CODES
 from venice_video.journal import JournalEntry, PostgresJournal
 from venice_video.journal._codec import digest_data_urls
+from venice_video.story import Film, ShotProgress
 from venice_video.workers import Fleet, WorkItem, WorkQueue
 from venice_video.workers._stories import frame_url, release_successors
 from venice_video.workers._worker import Runtime
@@ -292,9 +294,19 @@ def test_a_held_shot_is_released_by_the_reaper_when_its_releaser_died(
         assert held is not None and held.status == "QUOTED" and fleet.is_held(second)
         assert second not in _stats(server, api_key)["idempotency_keys"]
 
-        # The next worker's reaper finds it and releases it with the first shot's last frame.
+        # A render started now follows the held shot through the journal, sending nothing;
+        # the next worker's reaper finds it and releases it with the first shot's last frame.
+        seen: list[ShotProgress] = []
+        films: list[Film] = []
+        render = threading.Thread(
+            target=lambda: films.append(client.render_story(story, on_shot=seen.append)),
+            daemon=True,
+        )
+        render.start()
         with worker_thread(config(pg_url, server, api_key, shared, name="w-reaps")):
             [entry] = _wait(queue.journal, [second])
+            render.join(timeout=60)
+        assert not render.is_alive() and len(films) == 1
         assert entry.status == "COMPLETED" and entry.worker == "w-reaps"
         assert not fleet.is_held(second)
         assert entry.request["image_url"] == digest_data_urls(frame_url(Path(done.output_path)))
@@ -302,9 +314,12 @@ def test_a_held_shot_is_released_by_the_reaper_when_its_releaser_died(
         [status] = fleet.budgets([f"story:{sub.story_id}"])
         assert status.settled_usd == pytest.approx(sub.reserved_usd) and status.reserved_usd == 0
 
-        # The film, from the SDK: nothing is paid again, the manifest names the workers.
-        film = client.render_story(story)
+    # The film, from the SDK: nothing was paid from here, the workers are named.
+    [film] = films
     assert film.spent == 0 and [s.worker for s in film.shots] == ["w-dies", "w-reaps"]
+    assert [p.phase for p in seen if p.number == 1] == ["reused"]
+    assert "pending" in [p.phase for p in seen if p.number == 2]
+    assert all(s.path.parent == story.parent / "two.shots" for s in film.shots)
     assert _stats(server, api_key)["jobs_created"] == 2
 
 
