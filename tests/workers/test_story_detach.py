@@ -380,4 +380,14 @@ def test_a_detached_story_over_its_budget_submits_nothing(
     with PostgresJournal(pg_url) as journal:
         assert journal.list() == []
         assert Fleet(journal).budgets() == []
+    # Within the story's budget but not a shared one's: the shots go together or not at all.
+    _story(tmp_path, budget="5.00")
+    assert run("workers", "budget", "team", "0.10").exit_code == 0
+    result = run("story", "render", str(story), "--detach", "--yes", "--budget", "team")
+    assert result.exit_code == EXIT_CODES["money"], result.output
+    assert "budget 'team'" in result.stderr
+    with PostgresJournal(pg_url) as journal:
+        assert journal.list() == []
+        [team] = Fleet(journal).budgets(["team"])
+        assert team.reserved_usd == 0
     assert _stats(server, api_key)["queue_requests"] == 0
