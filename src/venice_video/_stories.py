@@ -34,6 +34,7 @@ class StoryMethods:
         retry_failed: bool = False,
         timeout: float | None = None,
         rerender: Iterable[int] = (),
+        shared_dir: str | os.PathLike[str] | None = None,
     ) -> Film:
         """Render a story's shots, each paid once, and join them into one film.
 
@@ -59,6 +60,11 @@ class StoryMethods:
                 file is kept; the film is assembled again with the new takes. A shot whose
                 take is still in flight is followed instead, never paid twice; each new take
                 is priced and passed to `confirm` like any new shot.
+            shared_dir: where the workers' shared folder is on this machine, for shots handed
+                to workers (`WorkQueue.submit_story`); by default their files are looked for
+                where the workers saved them. Each is checked against the journal's digest
+                and copied into the film's shots folder; a shot still with the workers is
+                waited for, never sent from here.
 
         Raises:
             StoryError: the story is invalid (or `rerender` names no shot of it); nothing
@@ -74,6 +80,7 @@ class StoryMethods:
             output=output, concurrency=concurrency, on_shot=on_shot, on_assembly=on_assembly,
             confirm=confirm, overwrite=overwrite, retry_failed=retry_failed, timeout=timeout,
             rerender=tuple(rerender),
+            shared_dir=shared_dir,
         )  # fmt: skip
 
 
@@ -93,6 +100,7 @@ class AsyncStoryMethods:
         retry_failed: bool = False,
         timeout: float | None = None,
         rerender: Iterable[int] = (),
+        shared_dir: str | os.PathLike[str] | None = None,
     ) -> Film:
         """Render a story's shots, each paid once, and join them into one film.
 
@@ -118,6 +126,11 @@ class AsyncStoryMethods:
                 file is kept; the film is assembled again with the new takes. A shot whose
                 take is still in flight is followed instead, never paid twice; each new take
                 is priced and passed to `confirm` like any new shot.
+            shared_dir: where the workers' shared folder is on this machine, for shots handed
+                to workers (`WorkQueue.submit_story`); by default their files are looked for
+                where the workers saved them. Each is checked against the journal's digest
+                and copied into the film's shots folder; a shot still with the workers is
+                waited for, never sent from here.
 
         Raises:
             StoryError: the story is invalid (or `rerender` names no shot of it); nothing
@@ -133,4 +146,5 @@ class AsyncStoryMethods:
             output=output, concurrency=concurrency, on_shot=on_shot, on_assembly=on_assembly,
             confirm=confirm, overwrite=overwrite, retry_failed=retry_failed, timeout=timeout,
             rerender=tuple(rerender),
+            shared_dir=shared_dir,
         )  # fmt: skip

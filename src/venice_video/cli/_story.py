@@ -3,6 +3,7 @@
 ```
 venice-video story check examples/lighthouse.yaml
 venice-video story render examples/lighthouse.yaml -o film.mp4 --yes
+venice-video story render examples/lighthouse.yaml --detach --yes   # to the workers
 ```
 """
 
@@ -128,6 +129,13 @@ def quote(state: State, file: Path, output: Path | None) -> None:
 @click.option("--rerender", type=click.IntRange(1), multiple=True, metavar="N",
               help="Pay for a new take of shot N (and the shots chained after it); "
               "repeatable.")  # fmt: skip
+@click.option("--detach", is_flag=True,
+              help="Hand the shots to workers (shared journal) and return.")  # fmt: skip
+@click.option("--budget", "budgets", multiple=True,
+              help="With --detach: also reserve the shots in this shared budget.")  # fmt: skip
+@click.option("--shared-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the workers' shared folder is here (default: where they saved "
+              "each file).")  # fmt: skip
 @pass_state
 def render(
     state: State,
@@ -139,6 +147,9 @@ def render(
     retry_failed: bool,
     timeout: float | None,
     rerender: tuple[int, ...],
+    detach: bool,
+    budgets: tuple[str, ...],
+    shared_dir: Path | None,
 ) -> None:
     """Render FILE: each shot once (journaled, never queued twice), then the film.
 
@@ -146,7 +157,19 @@ def render(
     a dead network): finished shots are reused and jobs in flight are followed, so nothing
     is paid twice. After an edit, only the edited shots (and those chained after them) are
     rendered again.
+
+    With --detach (a shared PostgreSQL journal) the shots are checked, quoted, reserved in
+    the budget `story:<id>` and handed to the workers, and the command returns. Run it
+    again without --detach once they are done: it assembles the film from the workers'
+    files, paying nothing again.
     """
+    if detach:
+        if rerender:
+            raise CLIError("--rerender goes without --detach: a new take is rendered here",
+                           family="usage")  # fmt: skip
+        _needs_shared_journal(state)
+    elif budgets:
+        raise CLIError("--budget goes with --detach", family="usage")
     story = Story.load(file)
     board = _Board(enabled=not (state.quiet or state.as_json))
 
@@ -165,6 +188,9 @@ def render(
             raise CLIError("declined; nothing was queued", family="money")
         return True
 
+    if detach:
+        return _submit(state, file, story, output=output, confirm=confirm, budgets=budgets,
+                       overwrite=overwrite, retry_failed=retry_failed)  # fmt: skip
     with state.client() as client:
         try:
             with board:
@@ -179,6 +205,7 @@ def render(
                     retry_failed=retry_failed,
                     timeout=timeout,
                     rerender=rerender,
+                    shared_dir=shared_dir,
                 )
         except KeyboardInterrupt:
             click.echo(
@@ -197,9 +224,14 @@ def render(
 @story.command()
 @click.argument("file", type=_STORY_FILE)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--shared-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the workers' shared folder is here (default: where they saved "
+              "each file).")  # fmt: skip
 @pass_state
-def status(state: State, file: Path, output: Path | None) -> None:
-    """Where each shot of FILE stands (from the journal) and whether the film is up to date."""
+def status(state: State, file: Path, output: Path | None, shared_dir: Path | None) -> None:
+    """Where each shot of FILE stands (from the journal) and whether the film is up to date.
+
+    Shots handed to workers show the worker that made (or holds) each one."""
     story = Story.load(file)
     with state.client() as client:
         run = drive(
@@ -211,6 +243,7 @@ def status(state: State, file: Path, output: Path | None) -> None:
                 output=output,
                 for_render=False,
                 price=False,
+                shared_dir=shared_dir,
             ),  # fmt: skip
         )
     labels = {
@@ -226,12 +259,16 @@ def status(state: State, file: Path, output: Path | None) -> None:
             "shot": s.shot.number,
             "name": s.shot.name,
             "model": s.shot.model,
-            "state": labels[s.state],
+            "state": _with_workers(s) or labels[s.state],
             "cost": f"${s.price:.4f}" if s.price is not None else "-",
             "file": str(s.path) if s.state == "done" else "-",
+            "worker": s.worker or (s.entry.worker if s.entry is not None else None) or "-",
         }
         for s in run.shots
     ]
+    columns = ["shot", "name", "model", "state", "cost", "file"]
+    if any(r["worker"] != "-" for r in rows):
+        columns.insert(4, "worker")
     film_state = _film_state(run)
     data = {
         "title": story.title,
@@ -241,9 +278,115 @@ def status(state: State, file: Path, output: Path | None) -> None:
         "shots": [{**r, "key": s.key} for r, s in zip(rows, run.shots, strict=True)],
         "spent_usd": run.committed_usd,
     }
-    text = plain_table(rows, ["shot", "name", "model", "state", "cost", "file"])
+    text = plain_table(rows, columns)
     text += f"\nfilm: {run.output} ({film_state}); spent so far ${run.committed_usd:.4f}"
     state.emit(data, text)
+
+
+# ------------------------------------------------------------------ --detach
+
+
+def _needs_shared_journal(state: State) -> None:
+    """Refuse --detach, before anything is priced or paid, without a shared journal and an
+    API every worker reaches."""
+    target = state.settings.journal_path
+    if target is None or not str(target).lower().startswith(("postgres://", "postgresql://")):
+        raise CLIError(
+            "story render --detach hands the shots to workers through the shared PostgreSQL "
+            "journal; this journal is not one, so nothing was submitted",
+            family="usage",
+            hint="pass --journal postgresql://USER@HOST/DB, or set VENICE_VIDEO_JOURNAL",
+        )
+    if state.settings.uses_local_engine:
+        raise CLIError(
+            "workers need an API that every machine reaches; nothing was submitted",
+            family="usage",
+            hint="set VENICE_API_KEY (the real API) or --base-url (e.g. `venice-video serve`)",
+        )
+    try:
+        import procrastinate  # noqa: F401
+        import psycopg  # noqa: F401
+    except ImportError as error:
+        raise CLIError(
+            "workers need the [postgres] extra", hint="pip install 'venice-video[postgres]'"
+        ) from error
+
+
+_SUBMITTED = {"new": "handed out", "exists": "submitted before", "done": "rendered"}
+
+
+def _submit(
+    state: State,
+    file: Path,
+    story: Story,
+    *,
+    output: Path | None,
+    confirm: Any,
+    budgets: tuple[str, ...],
+    overwrite: bool,
+    retry_failed: bool,
+) -> None:
+    """`story render FILE --detach`: check, quote, reserve and hand the shots out."""
+    from ..workers import WorkQueue
+
+    url = str(state.settings.journal_path)
+    with state.client() as client, WorkQueue(url, client) as queue:
+        try:
+            sub = queue.submit_story(
+                story, output=output, budgets=budgets, confirm=confirm, overwrite=overwrite,
+                retry_failed=retry_failed,
+            )  # fmt: skip
+        except StoryRenderError as error:
+            raise CLIError(str(error), family="money") from None
+    rows = [
+        {
+            "shot": s.number,
+            "name": s.name,
+            "model": s.model,
+            "cost": f"${s.cost:.4f}" if s.cost is not None else "-",
+            "state": f"held until shot {s.after} is done"
+            if s.state == "held"
+            else _SUBMITTED.get(s.state, s.state),
+        }
+        for s in sub.shots
+    ]
+    budget = sub.budget
+    text = plain_table(rows, ["shot", "name", "model", "cost", "state"])
+    text += (
+        f"\nsubmitted {sub.submitted} of {len(sub.shots)} shots to the workers, "
+        f"${sub.reserved_usd:.4f} reserved"
+    )
+    if budget is not None:
+        text += (
+            f" in the budget {budget.name} (the story's ${story.budget or 0:.4f}: "
+            f"${budget.available_usd:.4f} left)"
+        )
+    text += (
+        f"\nfollow it: venice-video story status {file}  (and `venice-video workers`)"
+        f"\nthen assemble the film, paying nothing again: venice-video story render {file}"
+        " [--shared-dir DIR, where the workers' folder is mounted here]"
+    )
+    data = {
+        "story": sub.story_id,
+        "title": sub.title,
+        "submitted": sub.submitted,
+        "reserved_usd": sub.reserved_usd,
+        "budget": {**budget.__dict__, "available_usd": budget.available_usd}
+        if budget is not None
+        else None,
+        "shots": [s.__dict__ for s in sub.shots],
+    }
+    state.emit(data, text)
+
+
+def _with_workers(s: Any) -> str | None:
+    """A shot handed to workers and not done, in words."""
+    entry = s.entry
+    if s.state != "inflight" or entry is None or entry.shared_output is None:
+        return None
+    if entry.status == "QUOTED" and s.shot.after is not None:
+        return f"with the workers: waits for shot {s.shot.after + 1}"
+    return f"with the workers: {entry.status.lower()}"
 
 
 # ------------------------------------------------------------------ helpers

@@ -10,7 +10,12 @@ from typing import Any, Final
 from .._config import api_id_of, is_local_engine_api
 from .._types import TERMINAL_STATUSES, JobStatus
 
-__all__ = ["JournalEntry", "spent"]
+__all__ = ["DETACHED_TAG", "OUTPUT_TAG", "JournalEntry", "spent"]
+
+#: The tag that marks an entry as work handed to workers (`venice_video.workers`).
+DETACHED_TAG: Final[str] = "detached"
+#: The tag that holds a handed-out job's file name, relative to the workers' shared folder.
+OUTPUT_TAG: Final[str] = "output"
 
 # Statuses whose quote was never charged.
 _UNCHARGED: Final[frozenset[str]] = frozenset({"QUOTED", "CANCELLED"})
@@ -83,6 +88,12 @@ class JournalEntry:
     def is_local_engine(self) -> bool:
         """True for a job of the embedded local engine, whose spending is not money."""
         return is_local_engine_api(self.api_id)
+
+    @property
+    def shared_output(self) -> str | None:
+        """For a job handed to workers, its file's name relative to their shared folder."""
+        name = self.tags.get(OUTPUT_TAG) if self.tags.get(DETACHED_TAG) is True else None
+        return name if isinstance(name, str) and name else None
 
     @property
     def is_finished(self) -> bool:

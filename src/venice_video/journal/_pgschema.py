@@ -172,6 +172,25 @@ PG_MIGRATIONS: Final[tuple[Migration, ...]] = (
             "ADD COLUMN overwrite BOOLEAN NOT NULL DEFAULT false",
         ),
     ),
+    Migration(
+        version=4,
+        description="holds: a submitted job that waits for another job's verified file",
+        statements=(
+            # A chained story shot starts from its predecessor's last frame, which exists only
+            # once that job's file is verified: the shot is recorded and reserved, but handed
+            # out only when `released_at` is set (its body then carries the frame).
+            """
+            CREATE TABLE job_holds (
+                key         TEXT PRIMARY KEY,
+                after_key   TEXT NOT NULL,
+                frame_field TEXT NOT NULL,
+                created_at  TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+                released_at TIMESTAMPTZ
+            )
+            """,
+            "CREATE INDEX job_holds_waiting ON job_holds (after_key) WHERE released_at IS NULL",
+        ),
+    ),
 )
 
 PG_SCHEMA_VERSION: Final[int] = PG_MIGRATIONS[-1].version

@@ -230,6 +230,13 @@ def manifest(
                 "cost_usd": entry.quote_usd if entry is not None else state.price,
                 "file": rel(state.path),
                 "sha256": sha,
+                # A shot handed to workers: who made its file, and where they saved it.
+                "worker": entry.worker if entry is not None else old.get("worker"),
+                "worker_file": (
+                    entry.output_path
+                    if entry is not None and entry.worker
+                    else old.get("worker_file")
+                ),
                 "start": round(span.start, 6) if span is not None else None,
                 "end": round(span.end, 6) if span is not None else None,
                 "continues_from": shot.after + 1 if shot.after is not None else None,

@@ -171,6 +171,7 @@ def _film(
                 sha256=state.sha256 or "",
                 start=span.start,
                 end=span.end,
+                worker=state.worker,
             )
         )
     spent = sum(s.cost or 0.0 for s, st in zip(shots, run.shots, strict=True) if st.state == "new")

@@ -10,7 +10,9 @@ A render has three steps:
    to `concurrency`; a chained shot starts when its predecessor's file is verified, from that
    file's last frame. Each shot's job is journaled under a key made from its digest, so a
    later run reuses it, follows it, or (with an API that honours `Idempotency-Key`) asks for
-   it again under the same key, and never pays twice.
+   it again under the same key, and never pays twice. A shot handed to workers
+   (`story render --detach`) is followed through the journal, never sent from here; its
+   verified file is copied from the workers' shared folder.
 3. finish (`_finish.finish_flow`): assemble the film (unless it is already up to date), caption it,
    and write the manifest.
 """
@@ -37,12 +39,22 @@ from ._frames import file_sha256, last_frame_png
 from ._model import Story
 from ._plan import StoryPlan, plan_story
 from ._result import Film, ShotPhase, ShotProgress
-from ._run import Run, ShotState, inspect_shots, refuse_blocked
+from ._run import (
+    Run,
+    ShotState,
+    _file_for,
+    away_text,
+    import_file,
+    import_shared,
+    inspect_shots,
+    locate_shared,
+    refuse_blocked,
+)
 
 if TYPE_CHECKING:
     from .._async_client import AsyncVeniceVideo
     from .._client import VeniceVideo
-    from ..journal import JournalStore
+    from ..journal import JournalEntry, JournalStore
 
 __all__ = [
     "ShotQuote",
@@ -116,11 +128,16 @@ def prepare_flow(
     for_render: bool = True,
     price: bool = True,
     rerender: Iterable[int] = (),
+    shared_dir: str | os.PathLike[str] | None = None,
+    files_away: bool = False,
 ) -> Flow[Run]:
     """Check, inspect and quote a story; for a render, also check budget and output.
 
     `price=False` skips the quotes (for a status report). `rerender`: the numbers of shots
-    to pay for a new take of (see `render_story`).
+    to pay for a new take of (see `render_story`). `shared_dir` is where the workers'
+    shared folder is on this machine (their files are also looked for where they saved them).
+    `files_away` counts the shots the workers finished as done even where their files are
+    not seen (for handing out more work).
     """
     catalog = yield Api("models")
     plan = yield Work(functools.partial(plan_story, story, catalog))
@@ -131,7 +148,7 @@ def prepare_flow(
         states = yield Work(
             functools.partial(
                 inspect_shots, plan, journal, api_id, target, retry_failed=retry_failed,
-                rerender=again,
+                rerender=again, shared_dir=_shared(shared_dir), files_away=files_away,
             )
         )  # fmt: skip
     else:
@@ -206,6 +223,8 @@ class _Context:
     timeout: float | None
     lock: threading.Lock = field(default_factory=threading.Lock)
     started: dict[int, float] = field(default_factory=dict)
+    #: Where the workers' shared folder is on this machine, if given.
+    shared_dir: Path | None = None
 
     def emit(self, state: ShotState, phase: ShotPhase, **extra: Any) -> None:
         if self.on_shot is None:
@@ -241,7 +260,10 @@ def _shot_flow(ctx: _Context, state: ShotState, first_frame: Path | None) -> Flo
     entry = state.entry
     jobs: list[VideoJob] | None = None
     job: VideoJob
-    if state.state == "inflight" and entry is not None:
+    if state.state == "inflight" and entry is not None and entry.shared_output is not None:
+        # The workers render it: follow it through the journal, never send it from here.
+        jobs = [(yield from _worker_shot_flow(ctx, state))]
+    elif state.state == "inflight" and entry is not None:
         if entry.queue_id is None and not ctx.trusted:
             raise _ShotUnknown(_unknown_text(state))
         if entry.queue_id is not None or not _has_digests(entry.request):
@@ -284,6 +306,63 @@ def _shot_flow(ctx: _Context, state: ShotState, first_frame: Path | None) -> Flo
         raise StoryRenderError([f"{job.path} does not match the file that was verified"])
     state.path, state.sha256 = job.path, digest
     return job
+
+
+_WORKER_PHASES: dict[str, ShotPhase] = {
+    "QUOTED": "pending",
+    "QUEUING": "queued",
+    "QUEUED": "queued",
+    "PROCESSING": "processing",
+    "READY": "downloading",
+}
+
+
+def _worker_shot_flow(ctx: _Context, state: ShotState) -> Flow[VideoJob]:
+    """A shot the workers render: wait for its journal entry to end, then take the worker's
+    verified file into the shots folder."""
+    entry: JournalEntry = yield Work(functools.partial(_await_workers, ctx, state))
+    worker = entry.worker or "(unknown)"
+    state.entry, state.worker = entry, entry.worker
+    if entry.status == "UNKNOWN":
+        raise _ShotUnknown(
+            f"the queue request its worker ({worker}) sent may have reached the API without "
+            "an answer, so whether its job exists (and was paid for) is unknown. It is not "
+            f"queued again: check the account, and the job {state.key} in `venice-video jobs`"
+        )
+    if entry.status not in ("DOWNLOADED", "COMPLETED"):
+        why = entry.error or f"its job ended as {entry.status}"
+        raise StoryRenderError([f"{why} (worker {worker})"])
+    copy = _file_for(ctx.run.output, state.shot, state.attempt)
+    found = yield Work(functools.partial(locate_shared, entry, copy, ctx.shared_dir))
+    if found is None:
+        raise StoryRenderError([away_text(entry)])
+    state.path, state.sha256 = found
+    state.source = found[0]
+    path = yield Work(functools.partial(import_file, state, copy))
+    return VideoJob.from_entry(entry).replace(path=path)
+
+
+def _await_workers(ctx: _Context, state: ShotState, *, every: float = 0.5) -> JournalEntry:
+    """Read the shot's journal entry until the workers end it (blocking)."""
+    began = time.monotonic()
+    seen: str | None = None
+    while True:
+        entry = ctx.journal.get(state.key)
+        if entry is None:
+            raise StoryRenderError([f"its journal entry {state.key} is gone"])
+        if entry.is_finished or entry.needs_attention or entry.status == "DOWNLOADED":
+            return entry
+        if entry.status != seen:
+            seen = entry.status
+            ctx.emit(state, _WORKER_PHASES.get(entry.status, "queued"), queue_id=entry.queue_id)
+        if ctx.cancel.is_set():
+            raise JobCancelledError("interrupted; the workers carry on", job_id=entry.queue_id)
+        if ctx.timeout is not None and time.monotonic() - began > ctx.timeout:
+            raise StoryRenderError(
+                [f"still with the workers after {ctx.timeout:g}s ({entry.status}); run the "
+                 "render again to pick it up"]
+            )  # fmt: skip
+        time.sleep(every)
 
 
 def _cap(price: float | None) -> float | None:
@@ -481,6 +560,7 @@ def render_story(
     retry_failed: bool = False,
     timeout: float | None = None,
     rerender: Iterable[int] = (),
+    shared_dir: str | os.PathLike[str] | None = None,
 ) -> Film:
     """`VeniceVideo.render_story`; see there."""
     story = story if isinstance(story, Story) else Story.load(story)
@@ -490,11 +570,13 @@ def render_story(
         prepare_flow(
             story, api_id=client.api_id, journal=journal, output=output,
             overwrite=overwrite, retry_failed=retry_failed, rerender=rerender,
+            shared_dir=shared_dir,
         ),
     )  # fmt: skip
     _confirm(run, confirm)
+    drive(client, _import_flow(run))
     ctx = _Context(run, journal, on_shot, threading.Event(), client.idempotent_queue_retries,
-                   timeout)  # fmt: skip
+                   timeout, shared_dir=_shared(shared_dir))  # fmt: skip
     jobs = _schedule(client, ctx, concurrency)
     return drive(client, finish_flow(ctx.run, ctx.journal, jobs, on_assembly))
 
@@ -513,6 +595,7 @@ async def arender_story(
     timeout: float | None = None,
     rerender: Iterable[int] = (),
     cancel: Any = None,
+    shared_dir: str | os.PathLike[str] | None = None,
 ) -> Film:
     """`AsyncVeniceVideo.render_story`; see there.
 
@@ -534,12 +617,15 @@ async def arender_story(
         prepare_flow(
             story, api_id=client.api_id, journal=journal, output=output,
             overwrite=overwrite, retry_failed=retry_failed, rerender=rerender,
+            shared_dir=shared_dir,
         ),
     )  # fmt: skip
     _confirm(run, confirm)
+    await adrive(client, _import_flow(run))
     if cancel is None:
         cancel = anyio.Event() if isinstance(client, AsyncVeniceVideo) else threading.Event()
-    ctx = _Context(run, journal, on_shot, cancel, client.idempotent_queue_retries, timeout)
+    ctx = _Context(run, journal, on_shot, cancel, client.idempotent_queue_retries, timeout,
+                   shared_dir=_shared(shared_dir))  # fmt: skip
     jobs = await _aschedule(client, ctx, concurrency)
     return await adrive(client, finish_flow(ctx.run, ctx.journal, jobs, on_assembly))
 
@@ -559,6 +645,16 @@ def render_for(
     if isinstance(client, VeniceVideo):
         return render_story(client, story, **options)
     return arender_story(client, story, **options)
+
+
+def _shared(folder: str | os.PathLike[str] | None) -> Path | None:
+    return Path(folder).expanduser().absolute() if folder is not None else None
+
+
+def _import_flow(run: Run) -> Flow[None]:
+    """Workers' files found in their shared folder, copied into the film's shots folder."""
+    if any(s.source is not None for s in run.shots):
+        yield Work(functools.partial(import_shared, run))
 
 
 def _confirm(run: Run, confirm: Callable[[StoryQuote], bool] | None) -> None:

@@ -62,6 +62,7 @@ class FilmShot:
         path: its verified file.
         sha256: that file's digest.
         start, end: where it sits on the film's timeline, in seconds.
+        worker: the worker that made its file, for a shot handed to workers.
     """
 
     number: int
@@ -76,6 +77,7 @@ class FilmShot:
     sha256: str
     start: float
     end: float
+    worker: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,27 @@ A shot may have several takes (attempts 0, 1, ...; keys `<key>`, `<key>.1`, ...)
 is made when an earlier one failed, or when a new take is asked for (`rerender`). The latest
 take decides when it is verified or still in flight; when it failed or was lost, the latest
 verified take before it stands. Earlier takes' files are kept.
+
+Shots handed to workers (`story render --detach`) are journaled under the same keys. A worker
+saves its file in the workers' shared folder; a render finds it where the worker saved it
+(when that path exists here) or under `shared_dir`, checks it against the journal's digest,
+and copies (or links) it into the film's shots folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._models import VideoJob
-from ._errors import Problem, StoryError
+from ._errors import Problem, StoryError, StoryRenderError
 from ._frames import file_sha256
 from ._plan import PlannedShot, StoryPlan
 
@@ -33,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Run",
     "ShotState",
+    "import_shared",
     "inspect_shots",
     "manifest_path_for",
     "read_manifest",
@@ -68,11 +77,17 @@ class ShotState:
     record: dict[str, Any] | None = None
     #: What earlier attempts at this shot (failed, or whose file was lost) were charged.
     sunk: float = 0.0
+    #: The worker that made its file (a shot handed to workers).
+    worker: str | None = None
+    #: A worker's verified file, still to be copied into the film's shots folder.
+    source: Path | None = None
+    #: `done` by the workers, its file not seen on this machine (when handing out work).
+    away: bool = False
 
     def job(self) -> VideoJob:
         """The finished job of a `done` shot, from the journal or the manifest."""
         if self.entry is not None:
-            return VideoJob.from_entry(self.entry)
+            return VideoJob.from_entry(self.entry).replace(path=self.path, sha256=self.sha256)
         record = self.record or {}
         return VideoJob(
             idempotency_key=str(record.get("key") or self.key),
@@ -170,6 +185,62 @@ def _verified(entry: JournalEntry) -> str | None:
     return found if entry.sha256 is None or found == entry.sha256 else None
 
 
+def locate_shared(
+    entry: JournalEntry, copy: Path, shared_dir: Path | None
+) -> tuple[Path, str] | None:
+    """A worker's file for a finished entry, and its digest, when one that matches the
+    journal's digest is here: the film's own copy, under `shared_dir`, or where the worker
+    saved it (the shared folder mounted at the same path)."""
+    name = entry.shared_output
+    if entry.status not in _FINISHED or name is None or not entry.sha256:
+        return None
+    candidates = [copy]
+    if shared_dir is not None:
+        candidates.append(shared_dir / name)
+    if entry.output_path:
+        candidates.append(Path(entry.output_path))
+    for path in dict.fromkeys(candidates):
+        try:
+            if file_sha256(path) == entry.sha256:
+                return path, entry.sha256
+        except OSError:
+            continue
+    return None
+
+
+def import_shared(run: Run) -> None:
+    """Copy (or hard-link) each worker's file into the film's shots folder, checked against
+    its digest (blocking)."""
+    for state in run.shots:
+        if state.source is not None:
+            state.path = import_file(state, _file_for(run.output, state.shot, state.attempt))
+
+
+def import_file(state: ShotState, target: Path) -> Path:
+    """One worker's file into the shots folder: a `.part` beside `target`, verified, renamed."""
+    source = state.source or state.path
+    if source.absolute() == target.absolute():
+        state.source = None
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        try:
+            os.link(source, part)
+        except OSError:  # another file system, or links not allowed: copy
+            shutil.copyfile(source, part)
+        if file_sha256(part) != state.sha256:
+            raise StoryRenderError(
+                [f"shot {state.shot.number} ({state.shot.name}): the copy of {source} (made by "
+                 f"worker {state.worker or 'unknown'}) does not match its journal digest"]
+            )  # fmt: skip
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    state.source = None
+    return target
+
+
 def inspect_shots(
     plan: StoryPlan,
     journal: JournalStore,
@@ -178,11 +249,16 @@ def inspect_shots(
     *,
     retry_failed: bool,
     rerender: Collection[int] = (),
+    shared_dir: Path | None = None,
+    files_away: bool = False,
 ) -> list[ShotState]:
     """Each shot's state from the journal (blocking: it reads the journal and hashes files).
 
     `rerender`: the indexes of shots to pay for a new take of. Their current take (done,
     failed or lost) stays on disk, no longer used; a shot in flight is followed instead.
+    A worker's file is looked for under `shared_dir` and where the worker saved it. With
+    `files_away`, a shot the workers finished is `done` even when its file is not seen here
+    (`away`): enough to hand more work to them, not to assemble the film.
     """
     mine = api_id
     recorded: dict[str, dict[str, Any]] = {}
@@ -207,7 +283,10 @@ def inspect_shots(
             later, free = _probe(journal, base, output, shot, at + 1)
             takes += later
         vouched = (at, record) if record is not None else None
-        state = _state(shot, base, takes, vouched, output, mine, retry_failed=retry_failed)
+        state = _state(
+            shot, base, takes, vouched, output, mine, retry_failed=retry_failed,
+            shared_dir=shared_dir, files_away=files_away,
+        )  # fmt: skip
         if shot.index in rerender and state.state in ("done", "failed", "lost"):
             nxt = max([free, *(a + 1 for a, _ in takes), at + 1 if record is not None else 0])
             state = ShotState(shot, _attempt_key(base, nxt), "new", _file_for(output, shot, nxt),
@@ -253,7 +332,8 @@ def _from_manifest(shot: PlannedShot, base: str, record: dict[str, Any]) -> Shot
         return None
     cost = record.get("cost_usd")
     return ShotState(shot, str(record.get("key") or base), "done", path, None,
-                     float(cost) if cost is not None else None, found, record=record)  # fmt: skip
+                     float(cost) if cost is not None else None, found, record=record,
+                     worker=record.get("worker"))  # fmt: skip
 
 
 def _state(
@@ -265,6 +345,8 @@ def _state(
     api_id: str,
     *,
     retry_failed: bool,
+    shared_dir: Path | None = None,
+    files_away: bool = False,
 ) -> ShotState:
     # Every take known, oldest first: the journal's, and the one only the manifest knows.
     known: list[tuple[int, JournalEntry | dict[str, Any]]] = [*takes]
@@ -276,7 +358,22 @@ def _state(
             if from_manifest is not None:
                 return from_manifest
             continue
-        digest = _verified(take)
+        if take.shared_output is not None:
+            # A worker's file: the film's own copy, under shared_dir, or where it was saved.
+            copy = _file_for(output, shot, attempt)
+            found = locate_shared(take, copy, shared_dir)
+            if found is not None:
+                path, sha = found
+                return ShotState(shot, take.key, "done", path, take, take.quote_usd, sha,
+                                 attempt, worker=take.worker,
+                                 source=None if path == copy else path)  # fmt: skip
+            if files_away and take.status in _FINISHED and take.sha256:
+                return ShotState(shot, take.key, "done", Path(take.output_path or copy), take,
+                                 take.quote_usd, take.sha256, attempt, worker=take.worker,
+                                 away=True)  # fmt: skip
+            digest = None
+        else:
+            digest = _verified(take)
         if digest is not None:
             assert take.output_path is not None
             return ShotState(shot, take.key, "done", Path(take.output_path), take,
@@ -286,7 +383,7 @@ def _state(
             path = Path(take.output_path) if take.output_path else _file_for(output, shot, attempt)
             where: State = "elsewhere" if take.api != api_id else "inflight"
             return ShotState(shot, take.key, where, path, take, take.quote_usd,
-                             attempt=attempt)  # fmt: skip
+                             attempt=attempt, worker=take.worker)  # fmt: skip
         # Else an earlier verified take stands (a later one failed or was lost).
     if not takes:
         return ShotState(shot, base, "new", _file_for(output, shot, 0))
@@ -303,7 +400,8 @@ def _state(
         nxt = attempt + 1
         return ShotState(shot, _attempt_key(base, nxt), "new", _file_for(output, shot, nxt),
                          attempt=nxt)  # fmt: skip
-    return ShotState(shot, entry.key, state, path, entry, entry.quote_usd, attempt=attempt)
+    return ShotState(shot, entry.key, state, path, entry, entry.quote_usd, attempt=attempt,
+                     worker=entry.worker)  # fmt: skip
 
 
 def refuse_blocked(run: Run) -> None:
@@ -323,6 +421,12 @@ def refuse_blocked(run: Run) -> None:
                     line,
                     shot.number,
                     shot.name,
+                )  # fmt: skip
+            )
+        elif state.state == "lost" and state.entry is not None and state.entry.shared_output:
+            problems.append(
+                Problem(
+                    away_text(state.entry), story.source, line, shot.number, shot.name
                 )  # fmt: skip
             )
         elif state.state == "lost":
@@ -356,3 +460,14 @@ def refuse_blocked(run: Run) -> None:
             )
     if problems:
         raise StoryError(problems)
+
+
+def away_text(entry: JournalEntry) -> str:
+    """Why a worker's file cannot be used here, and what to do; nothing is paid again."""
+    return (
+        f"its file was made by worker {entry.worker or '(unknown)'} and saved as "
+        f"{entry.output_path or entry.shared_output}; no file matching its digest is there, "
+        f"nor at {entry.shared_output} under the workers' folder given. Mount that folder "
+        "here and pass shared_dir (--shared-dir DIR), or render again with retry_failed "
+        "(--retry-failed) to pay for it again"
+    )

@@ -1,10 +1,10 @@
 """Many machines, one key, one budget: workers sharing a PostgreSQL journal.
 
-Submitters (`venice-video batch FILE --detach`, a story, any program through `WorkQueue`)
-price each job and record it, with its budget reservations, in the shared journal. Workers
-(`venice-video worker`, on any number of machines) take the jobs through procrastinate and
-drive each one through the SDK's safe lifecycle, sharing the key's rate limits and saving the
-files to a shared folder. See `docs/teams.md`.
+Submitters (`venice-video batch FILE --detach`, `venice-video story render FILE --detach`, any
+program through `WorkQueue`) price each job and record it, with its budget reservations, in
+the shared journal. Workers (`venice-video worker`, on any number of machines) take the jobs
+through procrastinate and drive each one through the SDK's safe lifecycle, sharing the key's
+rate limits and saving the files to a shared folder. See `docs/teams.md`.
 
 Needs the `[postgres]` extra.
 """
@@ -26,6 +26,7 @@ from ._ratelimit import (
     attach_shared_limits,
     fingerprint,
 )
+from ._stories import StorySubmission, SubmittedShot
 from ._submit import WorkQueue
 from ._worker import WorkerConfig, run_worker
 
@@ -38,7 +39,9 @@ __all__ = [
     "SharedLimiter",
     "SharedRateLimits",
     "SharedRatePolicy",
+    "StorySubmission",
     "Submitted",
+    "SubmittedShot",
     "WorkItem",
     "WorkQueue",
     "WorkerConfig",

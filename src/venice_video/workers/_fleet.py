@@ -10,6 +10,10 @@
 - **Leases**: a worker holds a job by writing its name and a lease (in the database's clock)
   on the journal entry, and renews it while it works. Another worker may take the job over
   only once the lease has lapsed.
+- **Holds**: a job that starts from another job's file (a chained story shot) is submitted
+  held: recorded and reserved, not handed out. Whoever sees that file verified puts its last
+  frame in the held job's body and hands it out, in one transaction; a held job whose
+  predecessor failed is cancelled (its reservation released).
 - **Workers**: each running worker keeps a row with its heartbeat, for `venice-video workers`.
 """
 
@@ -26,6 +30,7 @@ from .._config import api_id_of
 from .._exceptions import SpendLimitError
 from .._urls import clean_url
 from ..journal._codec import digest_data_urls, dump_json, scrub
+from ..journal._entry import DETACHED_TAG, OUTPUT_TAG
 from ._tasks import TASK_NAME, make_app, queue_name
 
 if TYPE_CHECKING:
@@ -44,9 +49,8 @@ __all__ = [
 ]
 
 MICRO: Final[int] = 1_000_000
-#: The tag that marks a journal entry as work for the workers (and holds its file name).
-DETACHED_TAG: Final[str] = "detached"
-OUTPUT_TAG: Final[str] = "output"
+#: The statuses of a job whose file was saved and verified.
+DONE: Final[tuple[str, ...]] = ("DOWNLOADED", "COMPLETED")
 _ACTIVE: Final[tuple[str, ...]] = (
     "QUOTED", "QUEUING", "QUEUED", "PROCESSING", "READY", "DOWNLOADED",
 )  # fmt: skip
@@ -81,6 +85,10 @@ class WorkItem:
         tags: free-form labels kept in the journal (batch, story, shot...).
         overwrite: the worker may replace a file already at `output` (journaled, so any
             worker that finishes the job may).
+        after: the key of a job whose verified file this one starts from (a chained shot):
+            it is recorded and reserved but held, and handed out once that file's last frame
+            is in its body under `frame_field`.
+        frame_field: where the frame goes in the body (`image_url`).
     """
 
     key: str
@@ -89,11 +97,14 @@ class WorkItem:
     output: str
     tags: Mapping[str, Any] = field(default_factory=dict)
     overwrite: bool = False
+    after: str | None = None
+    frame_field: str = "image_url"
 
 
 @dataclass(frozen=True)
 class Submitted:
-    """What became of one `WorkItem`: `new` (reserved and handed out) or `exists`."""
+    """What became of one `WorkItem`: `new` (reserved and handed out), `held` (reserved, handed
+    out once the job it starts from is done) or `exists`."""
 
     key: str
     state: str
@@ -197,12 +208,46 @@ class Fleet:
             BudgetExceededError: a budget cannot take the job's price; nothing was recorded.
             JournalError: a budget does not exist, or the database refused the work.
         """
+        [done] = self.submit_many([item], base_url=base_url, budgets=budgets, api_id=api_id)
+        return done
+
+    def submit_many(
+        self,
+        items: Sequence[WorkItem],
+        *,
+        base_url: str,
+        budgets: Sequence[str] = (),
+        api_id: str | None = None,
+    ) -> builtins.list[Submitted]:
+        """Record, reserve and hand out (or hold) several jobs in ONE transaction: all of
+        them, or none when one is refused (a story's shots go together).
+
+        An item with `after` is held: recorded and reserved, handed out by `release_hold` once
+        the job it names is done. That job must be in the journal or among `items` (before
+        it).
+
+        Raises:
+            BudgetExceededError: a budget cannot take an item's price; nothing was recorded.
+            JournalError: a budget does not exist, an item waits for an unknown job, or the
+                database refused the work.
+        """
         app = self._procrastinate()
-        amount = _micro(item.quote_usd)
         names = sorted(set(budgets))
         now = self.journal.now()
+        queue = queue_name(base_url)
+        rows = [self._row(item, base_url, api_id, now) for item in items]
+
+        def write(conn: psycopg.Connection[Any]) -> builtins.list[Submitted]:
+            return [
+                self._write(conn, app, item, row, names, queue)
+                for item, row in zip(items, rows, strict=True)
+            ]
+
+        return self.journal.run(write)
+
+    def _row(self, item: WorkItem, base_url: str, api_id: str | None, now: float) -> dict[str, Any]:
         tags = {**dict(item.tags), DETACHED_TAG: True, OUTPUT_TAG: item.output}
-        row = {
+        return {
             "key": item.key,
             "model": str(item.body.get("model")),
             "status": "QUOTED",
@@ -216,46 +261,61 @@ class Fleet:
             "api_id": api_id or api_id_of(base_url),
             "overwrite": item.overwrite,
         }
-        body = json.dumps(dict(item.body), ensure_ascii=False, sort_keys=True)
-        queue = queue_name(base_url)
 
-        def write(conn: psycopg.Connection[Any]) -> Submitted:
-            existing = conn.execute(
-                "SELECT status FROM jobs WHERE key = %s", (item.key,)
+    def _write(
+        self,
+        conn: psycopg.Connection[Any],
+        app: Any,
+        item: WorkItem,
+        row: Mapping[str, Any],
+        names: Sequence[str],
+        queue: str,
+    ) -> Submitted:
+        from .._exceptions import JournalError
+
+        amount = _micro(item.quote_usd)
+        existing = conn.execute("SELECT status FROM jobs WHERE key = %s", (item.key,)).fetchone()
+        if existing is not None:
+            return Submitted(item.key, "exists", str(existing[0]))
+        for name in names:
+            # The row lock is what makes concurrent reservations add up.
+            limit = conn.execute(
+                "SELECT limit_micro FROM budgets WHERE name = %s FOR UPDATE", (name,)
             ).fetchone()
-            if existing is not None:
-                return Submitted(item.key, "exists", str(existing[0]))
-            for name in names:
-                # The row lock is what makes concurrent reservations add up.
-                limit = conn.execute(
-                    "SELECT limit_micro FROM budgets WHERE name = %s FOR UPDATE", (name,)
-                ).fetchone()
-                if limit is None:
-                    from .._exceptions import JournalError
-
-                    raise JournalError(f"no budget named {name!r}: set one first")
-                used = conn.execute(
-                    "SELECT COALESCE(sum(amount_micro), 0) FROM budget_ledger "
-                    "WHERE budget = %s AND state IN ('reserved', 'settled')",
-                    (name,),
-                ).fetchone()
-                available = int(limit[0]) - int(used[0] if used else 0)
-                if amount > available:
-                    raise BudgetExceededError(name, item.quote_usd, available / MICRO)
-            self.journal.insert_entry(conn, row)
-            conn.execute("INSERT INTO payloads (key, body) VALUES (%s, %s)", (item.key, body))
-            for name in names:
-                conn.execute(
-                    "INSERT INTO budget_ledger (budget, job_key, state, amount_micro) "
-                    "VALUES (%s, %s, 'reserved', %s)",
-                    (name, item.key, amount),
-                )
-            app.tasks[TASK_NAME].configure(
-                queueing_lock=item.key, queue=queue, connection=conn
-            ).defer(key=item.key)
-            return Submitted(item.key, "new", "QUOTED")
-
-        return self.journal.run(write)
+            if limit is None:
+                raise JournalError(f"no budget named {name!r}: set one first")
+            used = conn.execute(
+                "SELECT COALESCE(sum(amount_micro), 0) FROM budget_ledger "
+                "WHERE budget = %s AND state IN ('reserved', 'settled')",
+                (name,),
+            ).fetchone()
+            available = int(limit[0]) - int(used[0] if used else 0)
+            if amount > available:
+                raise BudgetExceededError(name, item.quote_usd, available / MICRO)
+        if (
+            item.after is not None
+            and not conn.execute("SELECT 1 FROM jobs WHERE key = %s", (item.after,)).fetchone()
+        ):
+            raise JournalError(f"job {item.key} waits for {item.after}, which is not submitted")
+        self.journal.insert_entry(conn, row)
+        body = json.dumps(dict(item.body), ensure_ascii=False, sort_keys=True)
+        conn.execute("INSERT INTO payloads (key, body) VALUES (%s, %s)", (item.key, body))
+        for name in names:
+            conn.execute(
+                "INSERT INTO budget_ledger (budget, job_key, state, amount_micro) "
+                "VALUES (%s, %s, 'reserved', %s)",
+                (name, item.key, amount),
+            )
+        if item.after is not None:
+            conn.execute(
+                "INSERT INTO job_holds (key, after_key, frame_field) VALUES (%s, %s, %s)",
+                (item.key, item.after, item.frame_field),
+            )
+            return Submitted(item.key, "held", "QUOTED")
+        app.tasks[TASK_NAME].configure(queueing_lock=item.key, queue=queue, connection=conn).defer(
+            key=item.key
+        )
+        return Submitted(item.key, "new", "QUOTED")
 
     def defer(self, key: str, *, base_url: str) -> bool:
         """Hand a journal entry out again (its procrastinate job was lost); False if one waits."""
@@ -297,6 +357,156 @@ class Fleet:
         )
         return [(r[0], r[1], r[2] / MICRO) for r in rows]
 
+    def budget_ledger(self, name: str) -> dict[str, tuple[str, float]]:
+        """`{job key: (state, amount_usd)}` for one budget."""
+        rows = self.journal.run(
+            lambda conn: conn.execute(
+                "SELECT job_key, state, amount_micro FROM budget_ledger WHERE budget = %s",
+                (name,),
+            ).fetchall(),
+            tx=False,
+        )
+        return {str(r[0]): (str(r[1]), r[2] / MICRO) for r in rows}
+
+    # ------------------------------------------------------------------ holds
+
+    def is_held(self, key: str) -> bool:
+        """Whether the job waits for another job's file (it is not to be queued yet)."""
+        row = self.journal.run(
+            lambda conn: conn.execute(
+                "SELECT 1 FROM job_holds WHERE key = %s AND released_at IS NULL", (key,)
+            ).fetchone(),
+            tx=False,
+        )
+        return row is not None
+
+    def holds(self, keys: Sequence[str]) -> dict[str, str]:
+        """`{held key: the key it waits for}`, among `keys`."""
+        rows = self.journal.run(
+            lambda conn: conn.execute(
+                "SELECT key, after_key FROM job_holds WHERE key = ANY(%s) AND released_at IS NULL",
+                (list(keys),),
+            ).fetchall(),
+            tx=False,
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def waiting_on(self, key: str) -> builtins.list[str]:
+        """The held jobs that wait for `key`'s file."""
+        rows = self.journal.run(
+            lambda conn: conn.execute(
+                "SELECT key FROM job_holds WHERE after_key = %s AND released_at IS NULL "
+                "ORDER BY created_at",
+                (key,),
+            ).fetchall(),
+            tx=False,
+        )
+        return [str(r[0]) for r in rows]
+
+    def release_hold(self, key: str, *, frame_url: str, base_url: str) -> bool:
+        """Put the frame (a `data:` URL of the predecessor's last frame) in the held job's
+        body and hand the job out, in one transaction. False when it is not held any more
+        (another worker released it), or the job it waits for is not done."""
+        import procrastinate.exceptions
+
+        app = self._procrastinate()
+        now = self.journal.now()
+
+        def write(conn: psycopg.Connection[Any]) -> bool:
+            hold = conn.execute(
+                "SELECT after_key, frame_field FROM job_holds "
+                "WHERE key = %s AND released_at IS NULL FOR UPDATE",
+                (key,),
+            ).fetchone()
+            if hold is None:
+                return False
+            after = conn.execute("SELECT status FROM jobs WHERE key = %s", (hold[0],)).fetchone()
+            if after is None or after[0] not in DONE:
+                return False
+            job = conn.execute(
+                "SELECT status FROM jobs WHERE key = %s FOR UPDATE", (key,)
+            ).fetchone()
+            payload = conn.execute("SELECT body FROM payloads WHERE key = %s", (key,)).fetchone()
+            conn.execute(
+                "UPDATE job_holds SET released_at = clock_timestamp() WHERE key = %s", (key,)
+            )
+            if job is None or job[0] != "QUOTED" or payload is None:
+                return False  # cancelled meanwhile: nothing to hand out
+            body = json.loads(payload[0])
+            body[str(hold[1])] = frame_url
+            conn.execute(
+                "UPDATE payloads SET body = %s WHERE key = %s",
+                (json.dumps(body, ensure_ascii=False, sort_keys=True), key),
+            )
+            conn.execute(
+                "UPDATE jobs SET request = %s, updated_at = %s WHERE key = %s",
+                (dump_json(digest_data_urls(scrub(body)), "request"), now, key),
+            )
+            try:
+                with conn.transaction():
+                    app.tasks[TASK_NAME].configure(
+                        queueing_lock=key, queue=queue_name(base_url), connection=conn
+                    ).defer(key=key)
+            except procrastinate.exceptions.AlreadyEnqueued:
+                pass  # a hand-out waits already: it will find the job released
+            return True
+
+        return self.journal.run(write)
+
+    def cancel_held(self, key: str, reason: str) -> builtins.list[str]:
+        """Cancel the held jobs that wait for `key` (it failed: they can never start), and
+        those that wait for them; their reservations are released. Returns their keys."""
+        now = self.journal.now()
+
+        def write(conn: psycopg.Connection[Any]) -> builtins.list[str]:
+            cancelled: builtins.list[str] = []
+            frontier = [key]
+            while frontier:
+                rows = conn.execute(
+                    "UPDATE job_holds SET released_at = clock_timestamp() "
+                    "WHERE after_key = ANY(%s) AND released_at IS NULL RETURNING key",
+                    (frontier,),
+                ).fetchall()
+                frontier = [str(r[0]) for r in rows]
+                if frontier:
+                    conn.execute(
+                        "UPDATE jobs SET status = 'CANCELLED', error = %s, updated_at = %s "
+                        "WHERE key = ANY(%s) AND status = 'QUOTED'",
+                        (reason, now, frontier),
+                    )
+                cancelled.extend(frontier)
+            return cancelled
+
+        return self.journal.run(write)
+
+    def releasable(
+        self, base_url: str, *, idle_s: float, limit: int = 200
+    ) -> builtins.list[tuple[str, str]]:
+        """`(held key, the key it waits for)` for this API's held jobs whose predecessor
+        ended (done, failed or cancelled) at least `idle_s` ago: their release (or their
+        cancellation) was lost, say with the worker that finished the predecessor."""
+        stale = self.journal.now() - idle_s
+        rows = self.journal.run(
+            lambda conn: conn.execute(
+                """
+                SELECT h.key, h.after_key FROM job_holds h
+                  JOIN jobs j ON j.key = h.key
+                  JOIN jobs p ON p.key = h.after_key
+                 WHERE h.released_at IS NULL AND j.base_url = %(u)s
+                   AND p.status = ANY(%(ended)s) AND p.updated_at < %(stale)s
+                 ORDER BY h.created_at LIMIT %(n)s
+                """,
+                {
+                    "u": clean_url(base_url),
+                    "ended": [*DONE, "FAILED", "CANCELLED"],
+                    "stale": stale,
+                    "n": limit,
+                },
+            ).fetchall(),
+            tx=False,
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
     # ------------------------------------------------------------------ leases
 
     def claim(self, key: str, worker: str, lease_s: float) -> str | None:
@@ -317,8 +527,9 @@ class Fleet:
         return str(row[0]) if row else None
 
     def start_queueing(self, key: str, worker: str, output_path: str) -> bool:
-        """QUOTED -> QUEUING, only while `worker` holds the lease: the last word before the paid
-        request. Committed before it is sent; nobody else will ever send it."""
+        """QUOTED -> QUEUING, only while `worker` holds the lease and the job is not held: the
+        last word before the paid request. Committed before it is sent; nobody else will ever
+        send it."""
         now = self.journal.now()
         row = self.journal.run(
             lambda conn: conn.execute(
@@ -326,6 +537,8 @@ class Fleet:
                 UPDATE jobs SET status = 'QUEUING', output_path = %(o)s, updated_at = %(t)s
                  WHERE key = %(k)s AND status = 'QUOTED' AND worker = %(w)s
                    AND lease_until > clock_timestamp()
+                   AND NOT EXISTS (SELECT 1 FROM job_holds h
+                                    WHERE h.key = jobs.key AND h.released_at IS NULL)
                 RETURNING key
                 """,
                 {"o": output_path, "t": now, "k": key, "w": worker},
@@ -368,7 +581,8 @@ class Fleet:
     def orphans(self, base_url: str, *, idle_s: float, limit: int = 200) -> builtins.list[str]:
         """Detached jobs of this API, unfinished, held by nobody for a while, with no
         procrastinate job waiting: their hand-out was lost (a submitter died mid-way), or the
-        run that had it ended without finishing it and cannot be retried."""
+        run that had it ended without finishing it and cannot be retried. A held job is never
+        one: it is handed out by its release."""
         stale = self.journal.now() - idle_s
         rows = self.journal.run(
             lambda conn: conn.execute(
@@ -381,6 +595,8 @@ class Fleet:
                    AND NOT EXISTS (
                        SELECT 1 FROM procrastinate_jobs p
                         WHERE p.queueing_lock = j.key AND p.status = 'todo')
+                   AND NOT EXISTS (
+                       SELECT 1 FROM job_holds h WHERE h.key = j.key AND h.released_at IS NULL)
                  ORDER BY j.created_at LIMIT %(n)s
                 """,
                 {

@@ -10,6 +10,12 @@ with VeniceVideo() as client, WorkQueue("postgresql://studio@db/venice", client)
         queue.submit({"model": "wan-2-7-text-to-video", "prompt": prompt, "duration": "5s"},
                      output=f"harbour/{n:03d}.mp4", budgets=["story:harbour"])
     done = queue.wait([...keys...])
+
+    # a story: every shot under the key a local render gives it, chained shots held until
+    # the shot they continue from is done, all reserved in the budget `story:<story id>`
+    submitted = queue.submit_story("harbour.yaml")
+    queue.wait(submitted.keys)
+    film = client.render_story("harbour.yaml")   # assembles the workers' files, pays nothing
 ```
 
 Each `submit` validates the request against the catalog and asks its price (both free), then
@@ -33,6 +39,8 @@ from ._fleet import BudgetStatus, Fleet, Submitted, WorkItem
 
 if TYPE_CHECKING:
     from ..journal._postgres import PostgresJournal
+    from ..story import Story, StoryQuote
+    from ._stories import StorySubmission
 
 __all__ = ["WorkQueue"]
 
@@ -119,6 +127,55 @@ class WorkQueue:
         return self.fleet.submit(
             item, base_url=self.client.base_url, budgets=budgets, api_id=self.client.api_id
         )
+
+    def submit_story(
+        self,
+        story: Story | str | os.PathLike[str],
+        *,
+        output: str | os.PathLike[str] | None = None,
+        folder: str | None = None,
+        budgets: Sequence[str] = (),
+        confirm: Callable[[StoryQuote], bool] | None = None,
+        overwrite: bool = False,
+        retry_failed: bool = False,
+    ) -> StorySubmission:
+        """Hand a story's shots to the workers: each shot once, under the journal key a local
+        render gives it, its price reserved in the story's budget.
+
+        The story is checked and quoted as `render_story` checks it (an invalid story, one
+        over its budget or a declined `confirm` submits nothing). A budget named
+        `story:<story id>` is set to the story's `budget` (less what its shots already cost
+        outside the workers), so the workers can never overrun it. Then every shot not yet
+        rendered is recorded, reserved and handed out, all in one transaction. A chained
+        shot is held until the shot it continues from is done: the worker that finishes that
+        one puts its last frame in the held shot's body and hands it out. Submitting again
+        adds only what is missing.
+
+        When the workers are done, `client.render_story(story)` on a client of the same
+        journal assembles the film from their files, paying nothing again.
+
+        Args:
+            story: a `Story`, or the path of a story file.
+            output: the film's file (its shots' names come from it, as in a render).
+            folder: where the shots' files go, inside the workers' shared folder (default
+                `stories/<story id>`).
+            budgets: more budgets to reserve each shot's price in (a team key's).
+            confirm: called with the `StoryQuote` before anything new is submitted.
+            overwrite: replace an existing film this story did not make, when assembling.
+            retry_failed: pay again for shots whose job failed or whose file was lost.
+
+        Raises:
+            StoryError: the story is invalid, or a shot cannot go on without a decision.
+            StoryBudgetError: it would cost more than its budget; nothing was submitted.
+            BudgetExceededError: a budget cannot take the shots; nothing was submitted.
+            StoryRenderError: `confirm` declined; nothing was submitted.
+        """
+        from ._stories import submit_story
+
+        return submit_story(
+            self, story, output=output, folder=folder, budgets=budgets, confirm=confirm,
+            overwrite=overwrite, retry_failed=retry_failed,
+        )  # fmt: skip
 
     def status(self, keys: Sequence[str]) -> builtins.list[JournalEntry | None]:
         """The journal entries of these keys, in order (`None` for an unknown key)."""

@@ -7,7 +7,8 @@ duties of its own:
   quarter of the lease. If a renewal finds the lease gone (another worker took the job after
   the lease lapsed), the job's wait is cancelled here: only one worker ever drives a job.
 - **reaping**: jobs whose worker stopped heart-beating (kill -9, power loss) are handed out
-  again, and so are journal entries whose hand-out was lost.
+  again, and so are journal entries whose hand-out was lost, and held jobs (chained story
+  shots) whose predecessor is done but whose release was lost.
 - **shared limits**: every `queue` and `retrieve` request takes a token from the key's shared
   buckets, and every answer's rate-limit headers reach all workers.
 
@@ -16,6 +17,10 @@ QUEUING (committed, and only while this worker holds the lease) before the queue
 sent, exactly once. A job found in QUEUING with no `queue_id` may have reached the API, so it
 is never sent again: it becomes UNKNOWN for a person to check, unless the API is trusted to
 honour `Idempotency-Key` (then asking again with the same key returns the job it made).
+
+A held job (it starts from another job's file) is never queued. The worker that finishes a
+job releases the jobs held for it: their body gets its file's last frame and they are handed
+out (or, when it failed, they are cancelled).
 """
 
 from __future__ import annotations
@@ -45,9 +50,11 @@ from .._models import QueueRequest, VideoJob
 from .._output import check_target
 from .._queueing import queue_flow
 from ..journal import JournalEntry
+from ..journal._entry import OUTPUT_TAG
 from ..journal._postgres import PostgresJournal
-from ._fleet import OUTPUT_TAG, Fleet
+from ._fleet import Fleet
 from ._ratelimit import SharedRateLimits, SharedRatePolicy, attach_shared_limits
+from ._stories import release_successors
 from ._tasks import ensure_queue_schema, make_app, queue_name
 
 if TYPE_CHECKING:
@@ -130,6 +137,8 @@ class Runtime:
             return entry.status
         if key in self.held:
             return entry.status  # this worker already drives it (a handed-out duplicate)
+        if entry.status == "QUOTED" and await self.call(self.fleet.is_held, key):
+            return "HELD"  # its release hands it out again, with its first frame
         status = await self.call(self.fleet.claim, key, self.config.name, self.config.lease_s)
         if status is None:
             raise LeaseHeldElsewhere(f"job {key} is held by another worker")
@@ -147,7 +156,23 @@ class Runtime:
                 return final  # taken over by another worker: theirs now
             raise JobNotDone(f"job {key} stopped at {final}: {latest.error or 'will retry'}")
         self.done += 1
+        if latest is not None and latest.is_finished:
+            await self.follow_up(latest)
         return final
+
+    async def follow_up(self, entry: JournalEntry) -> None:
+        """Release (or cancel) the held jobs waiting for this one; the reaper does it later
+        when this fails."""
+        try:
+            await self.call(
+                release_successors,
+                self.fleet,
+                entry,
+                output_dir=self.config.output_dir,
+                base_url=self.config.base_url,
+            )
+        except Exception as exc:
+            logger.warning("could not release the jobs waiting for %s: %s", entry.key, exc)
 
     async def _drive_held(self, key: str, cancel: anyio.Event) -> None:
         entry: JournalEntry | None = await self.call(self.journal.get, key)
@@ -302,8 +327,28 @@ class Runtime:
                 )
                 for key in orphans:
                     await self.call(self.fleet.defer, key, base_url=self.config.base_url)
+                await self.release_lost()
             except Exception as exc:  # the database may be restarting: next round
                 logger.info("reaping failed (%s); trying again", exc)
+
+    async def release_lost(self) -> None:
+        """Held jobs whose predecessor ended a lease ago and were not released (the worker
+        that finished it died first): release or cancel them now."""
+        lease = self.config.lease_s
+        found = await self.call(self.fleet.releasable, self.config.base_url, idle_s=lease)
+        for after in dict.fromkeys(a for _, a in found):
+            entry: JournalEntry | None = await self.call(self.journal.get, after)
+            if entry is None:
+                continue
+            released = await self.call(
+                release_successors,
+                self.fleet,
+                entry,
+                output_dir=self.config.output_dir,
+                base_url=self.config.base_url,
+            )
+            if released:
+                logger.info("released %d held job(s) waiting for %s", released, after)
 
 
 async def run_worker(config: WorkerConfig, *, stop: anyio.Event | None = None) -> int:
