@@ -259,11 +259,18 @@ def resume_one_flow(
 
 
 def resumable(client: BaseClient, keys: Sequence[str] | None = None) -> list[JournalEntry]:
-    """The unfinished journal entries of this client's API (only `keys`, when given)."""
+    """The unfinished journal entries of this client's API (only `keys`, when given).
+
+    Jobs handed to workers (`WorkQueue`, `--detach`) are the workers' to drive: a worker may
+    have moved one on (even sent its paid queue request) since it was read here, so a
+    local resume never touches them (not even to cancel a QUOTED one).
+    """
     journal = client.journal
     if journal is None:
         return []
-    entries = [e for e in journal.unfinished() if e.api == client.api_id]
+    entries = [
+        e for e in journal.unfinished() if e.api == client.api_id and e.shared_output is None
+    ]
     if keys is not None:
         wanted = set(keys)
         entries = [e for e in entries if e.key in wanted]

@@ -226,3 +226,17 @@ def test_the_sdk_runs_on_the_shared_journal(
         entry = client.journal.get(job.idempotency_key)  # type: ignore[union-attr]
     assert job.status == "COMPLETED" and entry is not None and entry.status == "COMPLETED"
     assert entry.queue_id == job.queue_id
+
+
+def test_a_local_resume_leaves_the_workers_jobs_to_them(
+    pg_url: str, setup: Any, server: Any, api_key: str
+) -> None:
+    journal, queue, _ = setup
+    queue.submit(FIELDS, output="theirs.mp4", key="theirs")
+    with VeniceVideo(api_key=api_key, base_url=server.base_url, journal=pg_url) as client:
+        # Not cancelled as a QUOTED job of this machine's would be: a worker may be sending
+        # its paid queue request right now.
+        assert client.resume() == []
+    entry = journal.get("theirs")
+    assert entry is not None and entry.status == "QUOTED"
+    assert "theirs" not in _stats(server, api_key)["idempotency_keys"]
