@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import av
 import numpy as np
@@ -28,13 +28,16 @@ from ._errors import AssemblyError
 from ._shots import ShotInfo
 
 __all__ = [
+    "Blender",
     "EncodedRun",
     "FrameReader",
     "black_frame",
-    "compose",
     "configure_h264",
+    "copy_frame",
     "encode_run",
     "encoder_extradata",
+    "frame_planes",
+    "new_frame",
     "planes",
     "to_video_frame",
 ]
@@ -46,6 +49,7 @@ U8 = NDArray[np.uint8]
 _X264_OPTIONS: Final = {"preset": "ultrafast", "threads": "2", "qp": "24"}
 _BLACK_Y: Final = 16
 _BLACK_C: Final = 128
+_BLACK_LEVELS: Final = (_BLACK_Y, _BLACK_C, _BLACK_C)
 
 
 def configure_h264(stream: Any, width: int, height: int, fps: Fraction) -> None:
@@ -101,31 +105,77 @@ def to_video_frame(frame: U8 | av.VideoFrame, index: int, fps: Fraction) -> av.V
     return out
 
 
-def compose(layers: list[tuple[U8, float]], black: U8) -> U8:
-    """Weighted sum of frames, the weight left over going to black; a new array.
+def frame_planes(frame: av.VideoFrame) -> tuple[U8, U8, U8]:
+    """2-D views of a yuv420p frame's Y, U and V planes, sharing its memory (no copy).
 
-    Weights are rounded to 1/256ths and the sum is done in 16-bit integers, several times
-    faster than in floating point, and exact to within one level.
+    Rows may be padded in memory; the views show the picture only. Write only into a frame of
+    your own: a decoded frame's picture may still be a reference of its decoder.
     """
-    parts = [(frame, max(0.0, weight)) for frame, weight in layers]
-    rest = 1.0 - sum(weight for _, weight in parts)
-    if rest > 1 / 512:
-        parts.append((black, rest))
-    shares = [round(weight * 256) for _, weight in parts]
-    shares[-1] += 256 - sum(shares)  # exactly 256 in all, so the sum fits in 16 bits
-    if len(parts) == 1:
-        return parts[0][0].copy()
-    acc = np.zeros(black.shape, np.uint16)
-    scratch = np.empty(black.shape, np.uint16)
-    for (frame, _), share in zip(parts, shares, strict=True):
-        if share <= 0:
-            continue
-        np.multiply(frame, np.uint16(share), out=scratch, dtype=np.uint16)
-        acc += scratch
-    acc += 128  # round to nearest
-    acc >>= 8
-    out: U8 = acc.astype(np.uint8)
+    views = []
+    for plane in frame.planes:
+        rows = np.frombuffer(cast(Any, plane), np.uint8).reshape(plane.height, plane.line_size)
+        views.append(rows[:, : plane.width])
+    y, u, v = views
+    return y, u, v
+
+
+def new_frame(width: int, height: int) -> av.VideoFrame:
+    """A yuv420p frame of the film's size, its content undefined."""
+    return av.VideoFrame(width, height, "yuv420p")
+
+
+def copy_frame(frame: av.VideoFrame) -> av.VideoFrame:
+    """A copy of a yuv420p ``frame`` that can be drawn into."""
+    out = new_frame(frame.width, frame.height)
+    for dst, src in zip(frame_planes(out), frame_planes(frame), strict=True):
+        np.copyto(dst, src)
     return out
+
+
+class Blender:
+    """Weighted sums of yuv420p frames, the weight left over going to black.
+
+    Weights are rounded to 1/256ths and the sum is done in 16-bit integers, plane by plane,
+    straight from the decoded frames' memory into a new frame's: exact to within one level,
+    and no frame is converted or copied on the way. Its scratch memory is reused from one
+    frame to the next, so a blender serves one thread.
+    """
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        shapes = [(height, width), (height // 2, width // 2), (height // 2, width // 2)]
+        self._acc = [np.empty(shape, np.uint16) for shape in shapes]
+        self._scratch = [np.empty(shape, np.uint16) for shape in shapes]
+
+    def blend(self, layers: Sequence[tuple[av.VideoFrame, float]]) -> av.VideoFrame:
+        """A new frame: the sum of ``layers`` (frame, weight), and black for the rest."""
+        parts = [(frame, max(0.0, weight)) for frame, weight in layers]
+        rest = 1.0 - sum(weight for _, weight in parts)
+        shares = [round(weight * 256) for _, weight in parts]
+        if rest > 1 / 512:
+            shares.append(round(rest * 256))
+        shares[-1] += 256 - sum(shares)  # exactly 256 in all, so the sum fits in 16 bits
+        black = shares[len(parts)] if len(shares) > len(parts) else 0
+        sources = [
+            (frame_planes(frame), share)
+            for (frame, _), share in zip(parts, shares[: len(parts)], strict=True)
+            if share > 0
+        ]
+        out = new_frame(self.width, self.height)
+        for k, (dst, acc, scratch, level) in enumerate(
+            zip(frame_planes(out), self._acc, self._scratch, _BLACK_LEVELS, strict=True)
+        ):
+            if not sources:
+                dst.fill(level)
+                continue
+            np.multiply(sources[0][0][k], np.uint16(sources[0][1]), out=acc, dtype=np.uint16)
+            for planes_of, share in sources[1:]:
+                np.multiply(planes_of[k], np.uint16(share), out=scratch, dtype=np.uint16)
+                acc += scratch
+            acc += np.uint16(black * level + 128)  # black's part, and rounding to nearest
+            acc >>= 8
+            np.copyto(dst, acc, casting="unsafe")
+        return out
 
 
 def _even(x: float) -> int:
@@ -217,12 +267,14 @@ class FrameReader:
         )
         if (fw, fh) == (w, h):
             return scaled
-        small: U8 = np.asarray(scaled.to_ndarray(), np.uint8)
-        canvas = black_frame(w, h)
+        canvas = new_frame(w, h)
         x, y = (w - fw) // 4 * 2, (h - fh) // 4 * 2
-        for dst, src, s in zip(planes(canvas, w, h), planes(small, fw, fh), (1, 2, 2), strict=True):
+        for dst, src, s, level in zip(
+            frame_planes(canvas), frame_planes(scaled), (1, 2, 2), _BLACK_LEVELS, strict=True
+        ):
+            dst.fill(level)
             dst[y // s : y // s + src.shape[0], x // s : x // s + src.shape[1]] = src
-        return av.VideoFrame.from_ndarray(canvas, format="yuv420p")
+        return canvas
 
     def close(self) -> None:
         if self._container is not None:

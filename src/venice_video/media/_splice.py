@@ -27,12 +27,13 @@ from ._captions import CaptionPainter
 from ._errors import AssemblyError
 from ._mixdown import AudioEncoder
 from ._pictures import (
+    Blender,
     EncodedRun,
     FrameReader,
-    black_frame,
-    compose,
+    copy_frame,
     encode_run,
     encoder_extradata,
+    frame_planes,
 )
 from ._plan import ClipLayout, CopyRun, CopySource, EncodeRun, film_frames, layers_at, plan_runs
 from ._shots import ShotInfo
@@ -78,7 +79,7 @@ class Composer:
         self.burn = burn
         self._burn_starts = [start for start, _, _ in burn]
         self.painter = CaptionPainter(spec.width, spec.height) if burn else None
-        self.black = black_frame(spec.width, spec.height)
+        self.blender = Blender(spec.width, spec.height)
         self.readers: dict[int, FrameReader] = {}
 
     def _source_frame(self, clip: ClipLayout, local: int) -> int:
@@ -96,8 +97,8 @@ class Composer:
             self.readers[clip] = reader
         return reader
 
-    def frame(self, number: int) -> av.VideoFrame | U8:
-        """Film frame ``number``: a decoded frame as it is, or a composed array."""
+    def frame(self, number: int) -> av.VideoFrame:
+        """Film frame ``number``: a decoded frame as it is, or a new, composed one."""
         caption = None
         if self.burn:
             k = bisect.bisect_right(self._burn_starts, number) - 1
@@ -108,15 +109,17 @@ class Composer:
             clip = self.placed[layer.clip]
             source = self._source_frame(clip, layer.local)
             frames.append((self._reader(layer.clip).get(source), layer.weight))
-        if len(frames) == 1 and frames[0][1] >= 1.0 and caption is None:
-            return frames[0][0]
-        arrays = [(np.asarray(f.to_ndarray(), np.uint8), w) for f, w in frames]
-        out = compose(arrays, self.black)
+        if len(frames) == 1 and frames[0][1] >= 1.0:
+            if caption is None:
+                return frames[0][0]
+            out = copy_frame(frames[0][0])
+        else:
+            out = self.blender.blend(frames)
         if caption is not None and self.painter is not None:
-            self.painter.draw(out, caption)
+            self.painter.draw(frame_planes(out), caption)
         return out
 
-    def frames(self, run: EncodeRun) -> Iterator[av.VideoFrame | U8]:
+    def frames(self, run: EncodeRun) -> Iterator[av.VideoFrame]:
         for number in range(run.at, run.at + run.count):
             yield self.frame(number)
         self.release(run.at + run.count)
