@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import av
 import numpy as np
@@ -64,6 +64,31 @@ def _is_film_format(frame: av.AudioFrame) -> bool:
     )
 
 
+class _Placer:
+    """Lays decoded 48 kHz stereo frames into ``out`` (2 x n) from ``offset`` samples into
+    the decoded sound: those before are dropped, those past the end are not needed."""
+
+    def __init__(self, out: F32, offset: int) -> None:
+        self.out = out
+        self.at = -offset  # where the next decoded sample goes in ``out``
+        self.decoded = 0
+
+    def add(self, frame: av.AudioFrame) -> None:
+        n = frame.samples
+        lo, hi = max(0, self.at), min(self.out.shape[1], self.at + n)
+        if hi > lo:
+            for channel, plane in enumerate(frame.planes):
+                # A plane may be padded past its samples; only the samples are read.
+                src = np.frombuffer(cast(Any, plane), np.float32, count=n)
+                self.out[channel, lo:hi] = src[lo - self.at : hi - self.at]
+        self.at += n
+        self.decoded += n
+
+    @property
+    def full(self) -> bool:
+        return bool(self.at >= self.out.shape[1])
+
+
 def _decode(
     path: Path, origin: float, start: float, count: int, *, what: str, clip: int | None
 ) -> tuple[F32, int] | None:
@@ -76,49 +101,34 @@ def _decode(
         container = av.open(str(path), "r")
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise AssemblyError(f"{what} could not be opened: {exc}", clip=clip) from exc
-    chunks: list[F32] = []
-    first_time: float | None = None
-    got = 0
+    pcm: F32 = np.zeros((2, count), np.float32)
+    placer: _Placer | None = None
     try:
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=RATE)
-        needed: float = math.inf
         for frame in container.decode(stream):
-            if first_time is None:
+            if placer is None:
                 first_time = float(frame.time) if frame.time is not None else origin
-                needed = (start + origin - first_time) * RATE + count
+                placer = _Placer(pcm, round((start + origin - first_time) * RATE))
             if _is_film_format(frame):  # already as the film needs it: no resampling
-                arr = np.asarray(frame.to_ndarray(), np.float32)
-                chunks.append(arr)
-                got += arr.shape[1]
+                placer.add(frame)
             else:
                 for out in resampler.resample(frame):
-                    arr = np.asarray(out.to_ndarray(), np.float32)
-                    chunks.append(arr)
-                    got += arr.shape[1]
-            if got >= needed:
+                    placer.add(out)
+            if placer.full:
                 break
         else:
             for out in resampler.resample(None):
-                arr = np.asarray(out.to_ndarray(), np.float32)
-                chunks.append(arr)
-                got += arr.shape[1]
+                if placer is not None:
+                    placer.add(out)
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise AssemblyError(f"{what}: its audio could not be decoded: {exc}", clip=clip) from exc
     finally:
         container.close()
-    pcm = np.concatenate(chunks, axis=1) if chunks else np.zeros((2, 0), np.float32)
-    offset = round((start + origin - (first_time if first_time is not None else origin)) * RATE)
-    if offset < 0:
-        pcm = np.concatenate([np.zeros((2, -offset), np.float32), pcm], axis=1)
-        offset = 0
-    pcm = pcm[:, offset : offset + count]
-    real = pcm.shape[1]
-    if real < count:
-        pcm = np.concatenate([pcm, np.zeros((2, count - real), np.float32)], axis=1)
-    return np.ascontiguousarray(pcm, dtype=np.float32), real
+    real = 0 if placer is None else max(0, min(count, placer.at))
+    return pcm, real
 
 
 def _ramp(n: int, rising: bool) -> F32:
@@ -138,12 +148,14 @@ def film_audio(
     total = _sample(total_frames, fps)
     out = np.zeros((2, total), np.float32)
     join = round(_JOIN_FADE_S * RATE)
+    adding = threading.Lock()
 
-    def decode(clip: ClipLayout) -> F32 | None:
+    def place(clip: ClipLayout) -> None:
         shot = shots[clip.index]
-        length = _sample(clip.end, fps) - _sample(clip.start, fps)
+        s0, s1 = _sample(clip.start, fps), _sample(clip.end, fps)
+        length = s1 - s0
         if length <= 0 or not shot.has_audio:
-            return None
+            return
         got = _decode(
             shot.path,
             shot.start_time,
@@ -152,33 +164,30 @@ def film_audio(
             what=f"clip {clip.index} ({shot.path})",
             clip=clip.index,
         )
-        return None if got is None else got[0]
-
-    # Decoding releases the GIL: shots decode side by side.
-    with ThreadPoolExecutor(max_workers=_DECODERS, thread_name_prefix="film-audio-in") as pool:
-        decoded = list(pool.map(decode, placed))
-    for clip, pcm in zip(placed, decoded, strict=True):
-        if pcm is None:
-            continue
-        s0, s1 = _sample(clip.start, fps), _sample(clip.end, fps)
-        length = s1 - s0
-        env = np.ones(length, np.float32)
+        if got is None:
+            return
+        pcm = got[0]
         if clip.overlap_in:
             n = min(length, _sample(clip.start + clip.overlap_in, fps) - s0)
         elif clip.fade_in:
             n = min(length, _sample(clip.start + clip.fade_in, fps) - s0)
         else:
             n = min(length // 2, join)
-        env[:n] *= _ramp(n, rising=True)
+        pcm[:, :n] *= _ramp(n, rising=True)
         if clip.overlap_out:
             n = min(length, s1 - _sample(clip.end - clip.overlap_out, fps))
         elif clip.fade_out:
             n = min(length, s1 - _sample(clip.end - clip.fade_out, fps))
         else:
             n = min(length // 2, join)
-        env[length - n :] *= _ramp(n, rising=False)
-        pcm *= env
-        out[:, s0:s1] += pcm
+        pcm[:, length - n :] *= _ramp(n, rising=False)
+        with adding:  # clips that cross-fade share samples
+            out[:, s0:s1] += pcm
+
+    # Decoding and mixing release the GIL: shots are worked on side by side.
+    with ThreadPoolExecutor(max_workers=_DECODERS, thread_name_prefix="film-audio-in") as pool:
+        for _ in pool.map(place, placed):
+            pass
     return out
 
 
