@@ -10,6 +10,7 @@ a fade to black takes the sound down with the picture.
 
 from __future__ import annotations
 
+import collections
 import math
 import queue
 import threading
@@ -47,6 +48,7 @@ _CHUNK: Final = 1024  # samples per AAC frame
 AUDIO_BIT_RATE: Final = 128_000
 _CHUNK_S: Final = 30.0  # films this long or longer encode their sound in several spans at once
 _MAX_CHUNKS: Final = 4
+_BATCH: Final = 16  # packets handed over at a time
 _PREROLL: Final = 8  # AAC frames encoded before a span, to settle the encoder's state
 _POSTROLL: Final = 2
 _JOIN_FADE_S: Final = 0.008  # long enough to hide a step, short enough not to be heard
@@ -321,6 +323,10 @@ class AudioEncoder:
     so spans encoded with a little of the sound around them join seamlessly). ``until(seconds)``
     hands over the encoded packets up to that time, in order (waiting for them if needed), so
     the caller can interleave them with the video; errors in the workers are raised there.
+
+    Packets are handed over in batches, and the first span's worker never waits for the
+    consumer: a film's packets take a couple of megabytes at most, and a worker held up would
+    be left to finish alone at the end.
     """
 
     _END: Final = object()
@@ -329,8 +335,8 @@ class AudioEncoder:
         #: The output stream the packets are for: set it before taking them with ``until``.
         self.stream: Any = None
         self._compute = compute
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=512)
-        self._pending: av.Packet[Any] | None = None
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._ready: collections.deque[av.Packet[Any]] = collections.deque()
         self._done = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="film-audio", daemon=True)
@@ -340,14 +346,6 @@ class AudioEncoder:
         self._thread.start()
         return self
 
-    def _put(self, item: Any) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
     def _run(self) -> None:
         try:
             pcm: F32 = self._compute()
@@ -355,10 +353,16 @@ class AudioEncoder:
             results: list[list[av.Packet[Any]] | BaseException] = [[] for _ in spans]
 
             def encode_later(k: int, lo: int, hi: int) -> None:
+                packets: list[av.Packet[Any]] = []
                 try:
-                    results[k] = list(_encode_span(pcm, lo, hi, k == len(spans) - 1))
+                    for packet in _encode_span(pcm, lo, hi, k == len(spans) - 1):
+                        if self._stop.is_set():
+                            return
+                        packets.append(packet)
                 except BaseException as exc:  # re-raised in order, by the first thread
                     results[k] = exc
+                else:
+                    results[k] = packets
 
             for k, (lo, hi) in enumerate(spans[1:], start=1):
                 helper = threading.Thread(
@@ -367,38 +371,47 @@ class AudioEncoder:
                 helper.start()
                 self._helpers.append(helper)
             lo, hi = spans[0]
+            batch: list[av.Packet[Any]] = []
             for packet in _encode_span(pcm, lo, hi, len(spans) == 1):
                 if self._stop.is_set():
                     return
-                self._put(packet)
+                batch.append(packet)
+                if len(batch) == _BATCH:
+                    self._queue.put(batch)
+                    batch = []
+            self._queue.put(batch)
             for k, helper in enumerate(self._helpers, start=1):
                 helper.join()  # results[k] is only complete once its thread has ended
                 result = results[k]
                 if isinstance(result, BaseException):
                     raise result
-                for packet in result:
-                    self._put(packet)
-            self._put(self._END)
+                self._queue.put(result)
+            self._queue.put(self._END)
         except BaseException as exc:  # handed to the consumer, which raises it
-            self._put(exc)
+            self._queue.put(exc)
 
-    def until(self, seconds: float | None) -> Iterator[av.Packet[Any]]:
+    def until(self, seconds: float | None) -> list[av.Packet[Any]]:
         """Encoded packets starting before ``seconds`` (all that are left for None)."""
-        limit = None if seconds is None else seconds * RATE
-        while not self._done:
-            item = self._pending if self._pending is not None else self._queue.get()
-            self._pending = None
+        limit = math.inf if seconds is None else seconds * RATE
+        out: list[av.Packet[Any]] = []
+        ready = self._ready
+        while True:
+            while ready:
+                if (ready[0].pts or 0) >= limit:
+                    return out
+                packet = ready.popleft()
+                packet.stream = self.stream
+                out.append(packet)
+            if self._done:
+                return out
+            item = self._queue.get()
             if item is self._END:
                 self._done = True
-                return
-            if isinstance(item, BaseException):
+            elif isinstance(item, BaseException):
                 self._done = True
                 raise item
-            if limit is not None and (item.pts or 0) >= limit:
-                self._pending = item
-                return
-            item.stream = self.stream
-            yield item
+            else:
+                ready.extend(item)
 
     def close(self) -> None:
         self._stop.set()
