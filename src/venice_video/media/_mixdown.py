@@ -44,6 +44,7 @@ __all__ = [
 F32 = NDArray[np.float32]
 
 RATE: Final = 48_000
+_TIME_BASE: Final = Fraction(1, RATE)
 _CHUNK: Final = 1024  # samples per AAC frame
 AUDIO_BIT_RATE: Final = 128_000
 _CHUNK_S: Final = 30.0  # films this long or longer encode their sound in several spans at once
@@ -294,7 +295,7 @@ def _encode_span(pcm: F32, lo: int, hi: int, last: bool) -> Iterator[av.Packet[A
     encoder.layout = "stereo"
     encoder.format = "fltp"
     encoder.bit_rate = AUDIO_BIT_RATE
-    encoder.time_base = Fraction(1, RATE)
+    encoder.time_base = _TIME_BASE
     total = pcm.shape[1]
     start = max(0, lo - _PREROLL * _CHUNK)
     stop = total if last else min(total, hi + _POSTROLL * _CHUNK)
@@ -303,7 +304,7 @@ def _encode_span(pcm: F32, lo: int, hi: int, last: bool) -> Iterator[av.Packet[A
         for packet in packets:
             pts = packet.pts if packet.pts is not None else 0
             if (lo == 0 or pts >= lo) and (last or pts < hi):
-                packet.time_base = Fraction(1, RATE)
+                packet.time_base = _TIME_BASE
                 yield packet
 
     for begin in range(start, stop, _CHUNK):
@@ -311,7 +312,7 @@ def _encode_span(pcm: F32, lo: int, hi: int, last: bool) -> Iterator[av.Packet[A
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
         frame.sample_rate = RATE
         frame.pts = begin
-        frame.time_base = Fraction(1, RATE)
+        frame.time_base = _TIME_BASE
         yield from keep(encoder.encode(frame))
     yield from keep(encoder.encode(None))
 

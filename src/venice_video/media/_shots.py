@@ -7,7 +7,6 @@ the file really is video. Any failure becomes an :class:`AssemblyError` naming t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -136,10 +135,11 @@ def probe_shot(index: int, path: Path) -> ShotInfo:
     reorders = any(b < a for a, b in zip(packet_frames, packet_frames[1:], strict=False))
     # Each frame number must follow from its timestamp at the stream's rate for copies to
     # keep their timing; variable-rate files are re-encoded instead.
+    # In whole numbers: frame i is at (pts - first) * num / den frames, within 1/100th.
     step = time_base * fps
+    num, den, first = step.numerator, step.denominator, frame_pts[0]
     constant_rate = len(rank) == len(decode_pts) and all(
-        math.isclose(float((pts - frame_pts[0]) * step), i, abs_tol=0.01)
-        for i, pts in enumerate(frame_pts)
+        100 * abs((pts - first) * num - i * den) <= den for i, pts in enumerate(frame_pts)
     )
     keyframes: list[int] = []
     for pos, (frame, key) in enumerate(zip(packet_frames, keyflags, strict=True)):
