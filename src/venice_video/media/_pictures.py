@@ -1,12 +1,16 @@
 """Pictures of a film: decoding shots' frames, fitting them to the film, blending, encoding.
 
-Frames travel as numpy arrays in PyAV's packed yuv420p layout, shape ``(height * 3 // 2,
-width)``: the luma plane, then the two quarter-size chroma planes. Blends and fades work on the
-whole array at once; :func:`planes` gives 2-D views of the three planes when a caption is drawn.
+Frames travel as yuv420p ``av.VideoFrame``s: decoded frames are passed on untouched, and
+blends, fades and captions work in numpy views of a frame's three planes (:func:`frame_planes`),
+written into a new frame, so no picture is converted or copied on its way to the encoder.
+:func:`planes` gives the same views of a packed yuv420p array, shape ``(height * 3 // 2,
+width)``.
 
-Encoding uses the local engine's H.264 settings (x264 ``ultrafast``, fixed QP 24, two threads,
-keyframes every two seconds, BT.709 tags), so that re-encoded frames can sit in the same stream
-as frames copied from the engine's shots: the stream parameters (SPS/PPS) come out identical.
+Encoding uses the local engine's H.264 settings (x264 ``ultrafast``, fixed QP 24, keyframes
+every two seconds, BT.709 tags), so that re-encoded frames can sit in the same stream as frames
+copied from the engine's shots: the stream parameters (SPS/PPS) come out identical. The engine
+runs x264 on two threads; short runs spliced between copied frames are encoded on one, a few
+runs at once, which costs less for the same stream parameters.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from ._errors import AssemblyError
 from ._shots import ShotInfo
 
 __all__ = [
+    "RUN_THREADS",
     "Blender",
     "EncodedRun",
     "FrameReader",
@@ -47,6 +52,10 @@ U8 = NDArray[np.uint8]
 # The local engine's settings (venice_video.server._render._encode): keep them in step, or shots
 # it renders can no longer be copied into films.
 _X264_OPTIONS: Final = {"preset": "ultrafast", "threads": "2", "qp": "24"}
+# Runs spliced between copied frames: x264 on one thread, and so one slice a frame (the thread
+# count does not enter the stream parameters), and their decoders on one thread too; the
+# parallelism is in encoding a few runs at once (see ._splice).
+RUN_THREADS: Final = 1
 _BLACK_Y: Final = 16
 _BLACK_C: Final = 128
 _BLACK_LEVELS: Final = (_BLACK_Y, _BLACK_C, _BLACK_C)
@@ -66,9 +75,15 @@ def configure_h264(stream: Any, width: int, height: int, fps: Fraction) -> None:
     cc.color_range = 1  # limited ("tv") range
 
 
-def add_h264_stream(container: Any, width: int, height: int, fps: Fraction) -> Any:
-    """Add an H.264 stream with the engine's settings to an output ``container``."""
-    stream = container.add_stream("libx264", rate=fps, options=dict(_X264_OPTIONS))
+def add_h264_stream(
+    container: Any, width: int, height: int, fps: Fraction, *, threads: int | None = None
+) -> Any:
+    """Add an H.264 stream with the engine's settings to an output ``container``; ``threads``
+    overrides the engine's x264 thread count."""
+    options = dict(_X264_OPTIONS)
+    if threads is not None:
+        options["threads"] = str(threads)
+    stream = container.add_stream("libx264", rate=fps, options=options)
     configure_h264(stream, width, height, fps)
     return stream
 
@@ -186,12 +201,14 @@ class FrameReader:
     """Decodes one shot's frames by number, moving forward and seeking when that is quicker.
 
     Frames are fitted to the film: scaled to fit inside it keeping their shape, centred on
-    black (letterbox or pillarbox), converted to yuv420p BT.709.
+    black (letterbox or pillarbox), converted to yuv420p BT.709. ``threads`` is the decoder's
+    thread count (0: FFmpeg's choice).
     """
 
-    def __init__(self, shot: ShotInfo, width: int, height: int) -> None:
+    def __init__(self, shot: ShotInfo, width: int, height: int, *, threads: int = 0) -> None:
         self.shot = shot
         self.width, self.height = width, height
+        self.threads = threads
         self._index = {pts: i for i, pts in enumerate(shot.frame_pts)}
         self._container: Any = None
         self._stream: Any = None
@@ -205,6 +222,8 @@ class FrameReader:
             if self._container is None:
                 self._container = av.open(str(self.shot.path), "r")
                 self._stream = self._container.streams.video[0]
+                if self.threads:
+                    self._stream.thread_count = self.threads
             if keyframe > 0 or self._frames is not None:
                 self._container.seek(
                     self.shot.frame_pts[keyframe],
@@ -298,14 +317,15 @@ class EncodedRun:
 def encode_run(
     frames: Iterable[U8 | av.VideoFrame], width: int, height: int, fps: Fraction
 ) -> EncodedRun:
-    """Encode ``frames`` with the engine's settings into an in-memory mp4 and read them back.
+    """Encode ``frames`` with the engine's settings (on ``RUN_THREADS`` threads) into an
+    in-memory mp4 and read them back.
 
     Going through the mp4 muxer gives packets in the same form (length-prefixed NAL units) and
     codec data in the same form (avcC) as the shots' own, so the two can be compared and mixed.
     """
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
-        stream = add_h264_stream(out, width, height, fps)
+        stream = add_h264_stream(out, width, height, fps, threads=RUN_THREADS)
         for k, frame in enumerate(frames):
             out.mux(stream.encode(to_video_frame(frame, k, fps)))
         out.mux(stream.encode(None))

@@ -54,8 +54,8 @@ __all__ = [
 U8 = NDArray[np.uint8]
 
 _AUDIO_LEAD_S: Final = 0.5  # audio muxed this far ahead of the video, for interleaving
-# x264's own threads keep barely more than one core busy on these short runs at the engine's
-# settings; encoding two runs at once fills two.
+# Runs are encoded and decoded on one thread each (RUN_THREADS), which costs the least CPU per
+# frame; two runs at once fill two cores, alongside the sound's encoders.
 _ENCODERS: Final = 2
 
 
@@ -64,7 +64,10 @@ class SpliceMismatch(Exception):
 
 
 class Composer:
-    """Decodes, composes and captions the film frames that are encoded afresh."""
+    """Decodes, composes and captions the film frames that are encoded afresh.
+
+    ``decode_threads`` is each decoder's thread count (0: FFmpeg's choice).
+    """
 
     def __init__(
         self,
@@ -72,7 +75,10 @@ class Composer:
         shots: Sequence[ShotInfo],
         placed: Sequence[ClipLayout],
         burn: Sequence[tuple[int, int, str]],
+        *,
+        decode_threads: int = 0,
     ) -> None:
+        self.decode_threads = decode_threads
         self.fps = Fraction(spec.fps)
         self.width, self.height = spec.width, spec.height
         self.shots, self.placed = shots, placed
@@ -93,7 +99,9 @@ class Composer:
     def _reader(self, clip: int) -> FrameReader:
         reader = self.readers.get(clip)
         if reader is None:
-            reader = FrameReader(self.shots[clip], self.width, self.height)
+            reader = FrameReader(
+                self.shots[clip], self.width, self.height, threads=self.decode_threads
+            )
             self.readers[clip] = reader
         return reader
 

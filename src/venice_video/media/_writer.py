@@ -17,7 +17,7 @@ import av
 from ._captions import add_caption_stream, caption_packets, caption_spans
 from ._errors import AssemblyError
 from ._mixdown import AUDIO_BIT_RATE, RATE, AudioEncoder, add_soundtrack, film_audio, limit
-from ._pictures import add_h264_stream, to_video_frame
+from ._pictures import RUN_THREADS, add_h264_stream, to_video_frame
 from ._plan import ClipLayout, CopyRun, EncodeRun, film_frames
 from ._shots import ShotInfo
 from ._splice import Composer, Muxer, PieceEncoder, copy_run, plan_video, splice_piece
@@ -79,7 +79,9 @@ def write_film(
         captions = caption_packets(subtitles, spans) if subtitles is not None else []
         muxer = Muxer(container, video, audio, captions, fps)
         if template is not None:
-            pieces = PieceEncoder(lambda: Composer(spec, shots, placed, burn), spec)
+            pieces = PieceEncoder(
+                lambda: Composer(spec, shots, placed, burn, decode_threads=RUN_THREADS), spec
+            )
             encoded = {run.at: pieces.submit(run) for run in runs if isinstance(run, EncodeRun)}
         done = 0
         for run in runs:
