@@ -420,6 +420,28 @@ def test_shots_whose_frames_are_not_evenly_spaced_are_not_copied(tmp_path: Path)
     assert not uneven.constant_rate and uneven.copy_key() is None
 
 
+def test_shots_in_other_containers_are_read_with_their_streams_analysed(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    from venice_video.media._shots import probe_shot
+
+    # A shot remuxed into Matroska: no MP4 index to rely on when it is opened again.
+    mkv = tmp_path / "b.mkv"
+    with av.open(str(clips["b"])) as source, av.open(str(mkv), "w", format="matroska") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in source.streams}
+        for packet in source.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    assert probe_shot(0, clips["b"]).indexed and not probe_shot(1, mkv).indexed
+
+    result = assemble(film(Clip(clips["a"]), Clip(mkv)), tmp_path / "film.mp4")
+    got = read_film(result.path)
+    expected = read_film(clips["a"]).lumas + read_film(clips["b"]).lumas
+    assert got.lumas == pytest.approx(expected, abs=0.5)
+    assert _level(got.pcm, 100, 1.1, 1.9) == pytest.approx(0.4, rel=0.05)  # b's sound, in place
+
+
 def test_shots_from_the_local_engine_are_copied_around_a_crossfade(tmp_path: Path) -> None:
     render_module = pytest.importorskip("venice_video.server._render")
     shots = []

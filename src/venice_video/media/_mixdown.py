@@ -93,15 +93,22 @@ class _Placer:
 
 
 def _decode(
-    path: Path, origin: float, start: float, count: int, *, what: str, clip: int | None
+    source: Path | ShotInfo,
+    origin: float,
+    start: float,
+    count: int,
+    *,
+    what: str,
+    clip: int | None,
 ) -> tuple[F32, int] | None:
-    """``count`` samples of ``path``'s first audio stream from ``start`` seconds after
-    ``origin``, as 48 kHz stereo, padded with silence; also how many were real sound.
+    """``count`` samples of the first audio stream of a file (or a probed shot's) from
+    ``start`` seconds after ``origin``, as 48 kHz stereo, padded with silence; also how many
+    were real sound.
 
     Returns None when the file has no audio stream.
     """
     try:
-        container = av.open(str(path), "r")
+        container = source.open() if isinstance(source, ShotInfo) else av.open(str(source), "r")
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise AssemblyError(f"{what} could not be opened: {exc}", clip=clip) from exc
     pcm: F32 = np.zeros((2, count), np.float32)
@@ -160,7 +167,7 @@ def film_audio(
         if length <= 0 or not shot.has_audio:
             return
         got = _decode(
-            shot.path,
+            shot,
             shot.start_time,
             float(clip.skip / fps),
             length,

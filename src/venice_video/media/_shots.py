@@ -10,12 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Final
 
 import av
 
 from ._errors import AssemblyError
 
 __all__ = ["ShotInfo", "probe_shot"]
+
+# FFmpeg's stream analysis on opening a file decodes a frame of every stream. A shot in an MP4
+# (or QuickTime) file has its streams' parameters in its index, and it has been probed already:
+# opened again to read its packets or sound, it skips the analysis.
+_QUICK_OPEN: Final = {"probesize": "32", "analyzeduration": "0"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class ShotInfo:
     reorders: bool
     constant_rate: bool
     has_audio: bool
+    indexed: bool = False  # an MP4 or QuickTime file: its streams are described in its index
 
     @property
     def frames(self) -> int:
@@ -57,6 +64,14 @@ class ShotInfo:
     def start_time(self) -> float:
         """Presentation time of the first frame, in seconds."""
         return float(self.frame_pts[0] * self.time_base)
+
+    def open(self) -> av.container.InputContainer:
+        """Open the shot's file again, to demux its packets or decode its sound.
+
+        Raises:
+            av.FFmpegError, OSError: as ``av.open`` does.
+        """
+        return av.open(str(self.path), "r", options=dict(_QUICK_OPEN) if self.indexed else None)
 
     def copy_key(self) -> tuple[object, ...] | None:
         """What must be equal for two shots' compressed frames to share one stream, or None.
@@ -118,6 +133,7 @@ def probe_shot(index: int, path: Path) -> ShotInfo:
         codec, width, height = ctx.name, ctx.width, ctx.height
         pix_fmt, extradata = ctx.pix_fmt or "", bytes(ctx.extradata or b"")
         has_audio = bool(container.streams.audio)
+        indexed = "mp4" in container.format.name.split(",")
     except AssemblyError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
@@ -163,4 +179,5 @@ def probe_shot(index: int, path: Path) -> ShotInfo:
         reorders=reorders,
         constant_rate=constant_rate,
         has_audio=has_audio,
+        indexed=indexed,
     )

@@ -242,7 +242,7 @@ def copy_run(run: CopyRun, shot: ShotInfo, muxer: Muxer) -> None:
     wanted = set(range(run.first, run.first + run.count))
     taken = 0
     try:
-        with av.open(str(shot.path), "r") as container:
+        with shot.open() as container:
             stream = container.streams.video[0]
             if run.first > 0:
                 container.seek(
