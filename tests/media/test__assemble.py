@@ -245,6 +245,37 @@ def test_crossfaded_sound_ramps_across_without_a_gap(
     assert np.sqrt((mono**2).mean(axis=1))[1:-1].min() > 0.1  # no gap anywhere
 
 
+def test_the_sound_of_shots_laid_in_is_final_before_the_rest_is_decoded(
+    clips: dict[str, Path],
+) -> None:
+    from venice_video.media._mixdown import film_audio
+    from venice_video.media._plan import film_frames, layout
+    from venice_video.media._shots import probe_shot
+
+    clip_list = (
+        Clip(clips["dark"], transition=Transition("crossfade", 0.5)),
+        Clip(clips["light"], transition=Transition("fade", 0.25)),
+        Clip(clips["a"]),
+        Clip(clips["silent"], transition=Transition("crossfade", 0.25)),
+        Clip(clips["b"]),
+    )
+    shots = [probe_shot(i, c.path) for i, c in enumerate(clip_list)]
+    placed = layout(film(*clip_list), [shot.duration for shot in shots])
+    frames = film_frames(placed)
+    out = np.zeros((2, round(frames / FPS * RATE)), np.float32)
+    seen: list[tuple[int, np.ndarray]] = []
+    mix = film_audio(
+        placed, shots, FPS, frames, out=out, final=lambda n: seen.append((n, out[:, :n].copy()))
+    )
+
+    assert mix is out
+    finals = [n for n, _ in seen]
+    assert finals == sorted(finals) and finals[-1] == mix.shape[1] and len(finals) == 5
+    for n, snapshot in seen:  # what was said to be final did not change afterwards
+        assert np.array_equal(snapshot, mix[:, :n])
+    assert np.array_equal(mix, film_audio(placed, shots, FPS, frames))
+
+
 def test_silent_shots_get_silence(clips: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "film.mp4"
     result = assemble(film(Clip(clips["a"]), Clip(clips["silent"]), Clip(clips["b"])), out)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import itertools
 import math
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import av
@@ -15,6 +19,7 @@ from venice_video.media import _mixdown
 from venice_video.media._mixdown import (
     RATE,
     AudioEncoder,
+    FilmSound,
     _chunks,
     _encode_span,
     _Placer,
@@ -139,6 +144,19 @@ def test_decoded_frames_are_laid_into_place_from_any_offset() -> None:
         assert placer.full == (expected.shape[1] == count)
 
 
+def _in_steps(pcm: F32, steps: int) -> Callable[[FilmSound], None]:
+    """Work out ``pcm`` into a film's sound in a few steps, saying what is final after each."""
+
+    def compute(sound: FilmSound) -> None:
+        bounds = np.linspace(0, pcm.shape[1], steps + 1).astype(int)
+        for lo, hi in itertools.pairwise(bounds):
+            sound.pcm[:, lo:hi] = pcm[:, lo:hi]
+            time.sleep(0.01)
+            sound.finish(int(hi))
+
+    return compute
+
+
 def test_encoded_sound_is_handed_over_in_order_up_to_each_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -152,7 +170,7 @@ def test_encoded_sound_is_handed_over_in_order_up_to_each_time(
     ]
     with av.open(io.BytesIO(), "w", format="mp4") as container:
         stream = container.add_stream("aac", rate=RATE)
-        encoder = AudioEncoder(lambda: pcm).start()
+        encoder = AudioEncoder(pcm.shape[1], _in_steps(pcm, 5)).start()
         encoder.stream = stream
         try:
             got: list[int] = []
@@ -174,12 +192,37 @@ def test_encoded_sound_is_handed_over_in_order_up_to_each_time(
 
 
 def test_a_failure_while_working_out_the_sound_is_raised_to_the_muxer() -> None:
-    def broken() -> F32:
+    def broken(sound: FilmSound) -> None:
+        sound.finish(RATE)  # the first second is there, and then it fails
         raise RuntimeError("no sound today")
 
-    encoder = AudioEncoder(broken).start()
+    encoder = AudioEncoder(10 * RATE, broken).start()
     try:
         with pytest.raises(RuntimeError, match="no sound today"):
-            encoder.until(1.0)
+            encoder.until(5.0)
     finally:
         encoder.close()
+
+
+def test_sound_becomes_final_in_order_and_is_limited_once() -> None:
+    sound = FilmSound(1000)
+    sound.pcm[:] = 0.95  # over the limit: bent towards 1.0
+    sound.finish(400)
+    bent = float(sound.pcm[0, 0])
+    assert 0.9 < bent < 0.95 and np.all(sound.pcm[:, :400] == bent)
+    assert np.all(sound.pcm[:, 400:] == np.float32(0.95))  # not final yet: untouched
+    sound.finish(300)  # going back is nothing
+    sound.finish(1000)
+    assert np.all(sound.pcm == bent)  # every sample bent exactly once
+    assert sound.wait(1000) and sound.wait(5000)
+
+    waiting = FilmSound(1000)
+    results: list[bool] = []
+    waiter = threading.Thread(target=lambda: results.append(waiting.wait(500)))
+    waiter.start()
+    waiting.finish(499)
+    time.sleep(0.05)
+    assert not results  # still waiting for the 500th sample
+    waiting.stop()
+    waiter.join(5)
+    assert results == [False]

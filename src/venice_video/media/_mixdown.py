@@ -35,6 +35,7 @@ __all__ = [
     "AUDIO_BIT_RATE",
     "RATE",
     "AudioEncoder",
+    "FilmSound",
     "add_soundtrack",
     "film_audio",
     "limit",
@@ -152,53 +153,75 @@ def _sample(frame: int, fps: Fraction) -> int:
 
 
 def film_audio(
-    placed: Sequence[ClipLayout], shots: Sequence[ShotInfo], fps: Fraction, total_frames: int
+    placed: Sequence[ClipLayout],
+    shots: Sequence[ShotInfo],
+    fps: Fraction,
+    total_frames: int,
+    *,
+    out: F32 | None = None,
+    final: Callable[[int], None] | None = None,
 ) -> F32:
-    """The shots' own sound laid on the film's timeline, joins smoothed."""
+    """The shots' own sound laid on the film's timeline, joins smoothed.
+
+    It is added into ``out`` (silence, 2 x the film's samples) when given. As shots are laid
+    in, ``final(n)`` is called (from the decoding threads, one call at a time) when the first
+    ``n`` samples will not change any more: those of every shot before the first still being
+    worked on.
+    """
     total = _sample(total_frames, fps)
-    out = np.zeros((2, total), np.float32)
+    if out is None:
+        out = np.zeros((2, total), np.float32)
+    mix: F32 = out
     join = round(_JOIN_FADE_S * RATE)
     adding = threading.Lock()
+    pending = [True] * len(placed)
+    starts = [_sample(clip.start, fps) for clip in placed]  # in film order, never decreasing
 
-    def place(clip: ClipLayout) -> None:
+    def place(k: int) -> None:
+        clip = placed[k]
         shot = shots[clip.index]
-        s0, s1 = _sample(clip.start, fps), _sample(clip.end, fps)
+        s0, s1 = starts[k], _sample(clip.end, fps)
         length = s1 - s0
-        if length <= 0 or not shot.has_audio:
-            return
-        got = _decode(
-            shot,
-            shot.start_time,
-            float(clip.skip / fps),
-            length,
-            what=f"clip {clip.index} ({shot.path})",
-            clip=clip.index,
-        )
-        if got is None:
-            return
-        pcm = got[0]
-        if clip.overlap_in:
-            n = min(length, _sample(clip.start + clip.overlap_in, fps) - s0)
-        elif clip.fade_in:
-            n = min(length, _sample(clip.start + clip.fade_in, fps) - s0)
-        else:
-            n = min(length // 2, join)
-        pcm[:, :n] *= _ramp(n, rising=True)
-        if clip.overlap_out:
-            n = min(length, s1 - _sample(clip.end - clip.overlap_out, fps))
-        elif clip.fade_out:
-            n = min(length, s1 - _sample(clip.end - clip.fade_out, fps))
-        else:
-            n = min(length // 2, join)
-        pcm[:, length - n :] *= _ramp(n, rising=False)
+        got = None
+        if length > 0 and shot.has_audio:
+            got = _decode(
+                shot,
+                shot.start_time,
+                float(clip.skip / fps),
+                length,
+                what=f"clip {clip.index} ({shot.path})",
+                clip=clip.index,
+            )
+        if got is not None:
+            pcm = got[0]
+            if clip.overlap_in:
+                n = min(length, _sample(clip.start + clip.overlap_in, fps) - s0)
+            elif clip.fade_in:
+                n = min(length, _sample(clip.start + clip.fade_in, fps) - s0)
+            else:
+                n = min(length // 2, join)
+            pcm[:, :n] *= _ramp(n, rising=True)
+            if clip.overlap_out:
+                n = min(length, s1 - _sample(clip.end - clip.overlap_out, fps))
+            elif clip.fade_out:
+                n = min(length, s1 - _sample(clip.end - clip.fade_out, fps))
+            else:
+                n = min(length // 2, join)
+            pcm[:, length - n :] *= _ramp(n, rising=False)
         with adding:  # clips that cross-fade share samples
-            out[:, s0:s1] += pcm
+            if got is not None:
+                mix[:, s0:s1] += got[0]
+            pending[k] = False
+            if final is not None:
+                # Every shot still to come starts at or after the first one pending.
+                first = next((i for i, busy in enumerate(pending) if busy), None)
+                final(total if first is None else min(total, starts[first]))
 
     # Decoding and mixing release the GIL: shots are worked on side by side.
     with ThreadPoolExecutor(max_workers=_DECODERS, thread_name_prefix="film-audio-in") as pool:
-        for _ in pool.map(place, placed):
+        for _ in pool.map(place, range(len(placed))):
             pass
-    return out
+    return mix
 
 
 def loud_spans(pcm: F32) -> list[tuple[float, float]]:
@@ -247,7 +270,8 @@ def _duck_gain(spans: Sequence[tuple[float, float]], total: int, duck_db: float)
 def add_soundtrack(
     mix: F32, music: Soundtrack, cues: Sequence[Cue], fps: Fraction, total_frames: int
 ) -> F32:
-    """``mix`` with ``music`` under it: faded in and out, ducked under speech when asked."""
+    """``mix`` with ``music`` added under it (in place): faded in and out, ducked under speech
+    when asked."""
     total = mix.shape[1]
     got = _decode(music.path, 0.0, 0.0, total, what=f"soundtrack ({music.path})", clip=None)
     if got is None:
@@ -263,7 +287,8 @@ def add_soundtrack(
     if music.duck_under_speech:
         spans = [(c.start, c.end) for c in cues] if cues else loud_spans(mix)
         gain *= _duck_gain(spans, total, music.duck_db)
-    return mix + pcm * gain
+    mix += pcm * gain
+    return mix
 
 
 def limit(pcm: F32) -> F32:
@@ -324,79 +349,121 @@ def _encode_span(pcm: F32, lo: int, hi: int, last: bool) -> Iterator[av.Packet[A
     yield from keep(encoder.encode(None))
 
 
+class FilmSound:
+    """The film's sound while it is worked out: one array, and how much of it is final.
+
+    Whoever works it out adds into ``pcm`` and calls :meth:`finish` as samples become final
+    (they are limited then, each once); encoders :meth:`wait` for the samples they need.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.pcm: F32 = np.zeros((2, total), np.float32)
+        self._final = 0
+        self._failure: BaseException | None = None
+        self._stopped = False
+        self._advancing = threading.Lock()
+        self._changed = threading.Condition()
+
+    def finish(self, until: int) -> None:
+        """The first ``until`` samples will not change any more."""
+        with self._advancing:
+            lo, hi = self._final, min(until, self.total)
+            if hi <= lo:
+                return
+            limit(self.pcm[:, lo:hi])  # in place
+            with self._changed:
+                self._final = hi
+                self._changed.notify_all()
+
+    def fail(self, exc: BaseException) -> None:
+        with self._changed:
+            self._failure = exc
+            self._changed.notify_all()
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+
+    def wait(self, until: int) -> bool:
+        """Wait until the first ``until`` samples are final; False if stopped meanwhile.
+
+        Raises:
+            BaseException: what working out the sound raised.
+        """
+        with self._changed:
+            while True:
+                if self._failure is not None:
+                    raise self._failure
+                if self._stopped:
+                    return False
+                if self._final >= min(until, self.total):
+                    return True
+                self._changed.wait()
+
+
 class AudioEncoder:
     """Works out the film's sound and encodes it to AAC in worker threads.
 
-    Long films are encoded in a few spans at once (AAC frames overlap only their neighbours,
-    so spans encoded with a little of the sound around them join seamlessly). ``until(seconds)``
-    hands over the encoded packets up to that time, in order (waiting for them if needed), so
-    the caller can interleave them with the video; errors in the workers are raised there.
-
-    Packets are handed over in batches, and the first span's worker never waits for the
-    consumer: a film's packets take a couple of megabytes at most, and a worker held up would
-    be left to finish alone at the end.
+    ``compute`` adds the sound into a :class:`FilmSound` and says how much of it is final as
+    it goes. Long films are encoded in a few spans at once (AAC frames overlap only their
+    neighbours, so spans encoded with a little of the sound around them join seamlessly), each
+    starting as soon as its sound is final, while later shots are still being decoded.
+    ``until(seconds)`` hands over the encoded packets up to that time, in order, as they are
+    encoded (waiting for them if needed), so the caller can interleave them with the video;
+    errors in the workers are raised there. No worker ever waits for the caller.
     """
 
     _END: Final = object()
 
-    def __init__(self, compute: Callable[[], F32]) -> None:
+    def __init__(self, total: int, compute: Callable[[FilmSound], None]) -> None:
         #: The output stream the packets are for: set it before taking them with ``until``.
         self.stream: Any = None
+        self.sound = FilmSound(total)
         self._compute = compute
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._spans = _chunks(total)
+        self._queues: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in self._spans]
+        self._current = 0  # the span whose packets are handed over now
         self._ready: collections.deque[av.Packet[Any]] = collections.deque()
-        self._done = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="film-audio", daemon=True)
-        self._helpers: list[threading.Thread] = []
+        self._pool = ThreadPoolExecutor(
+            max_workers=len(self._spans), thread_name_prefix="film-audio-out"
+        )
 
     def start(self) -> AudioEncoder:
         self._thread.start()
+        for k in range(len(self._spans)):
+            self._pool.submit(self._encode, k)
         return self
 
     def _run(self) -> None:
         try:
-            pcm: F32 = self._compute()
-            spans = _chunks(pcm.shape[1])
-            results: list[list[av.Packet[Any]] | BaseException] = [[] for _ in spans]
+            self._compute(self.sound)
+            self.sound.finish(self.sound.total)
+        except BaseException as exc:  # raised to the consumer by the span workers
+            self.sound.fail(exc)
 
-            def encode_later(k: int, lo: int, hi: int) -> None:
-                packets: list[av.Packet[Any]] = []
-                try:
-                    for packet in _encode_span(pcm, lo, hi, k == len(spans) - 1):
-                        if self._stop.is_set():
-                            return
-                        packets.append(packet)
-                except BaseException as exc:  # re-raised in order, by the first thread
-                    results[k] = exc
-                else:
-                    results[k] = packets
-
-            for k, (lo, hi) in enumerate(spans[1:], start=1):
-                helper = threading.Thread(
-                    target=encode_later, args=(k, lo, hi), name=f"film-audio-{k}", daemon=True
-                )
-                helper.start()
-                self._helpers.append(helper)
-            lo, hi = spans[0]
+    def _encode(self, k: int) -> None:
+        out = self._queues[k]
+        try:
+            lo, hi = self._spans[k]
+            last = k == len(self._spans) - 1
+            if not self.sound.wait(self.sound.total if last else hi + _POSTROLL * _CHUNK):
+                return
             batch: list[av.Packet[Any]] = []
-            for packet in _encode_span(pcm, lo, hi, len(spans) == 1):
+            for packet in _encode_span(self.sound.pcm, lo, hi, last):
                 if self._stop.is_set():
                     return
                 batch.append(packet)
                 if len(batch) == _BATCH:
-                    self._queue.put(batch)
+                    out.put(batch)
                     batch = []
-            self._queue.put(batch)
-            for k, helper in enumerate(self._helpers, start=1):
-                helper.join()  # results[k] is only complete once its thread has ended
-                result = results[k]
-                if isinstance(result, BaseException):
-                    raise result
-                self._queue.put(result)
-            self._queue.put(self._END)
+            out.put(batch)
+            out.put(self._END)
         except BaseException as exc:  # handed to the consumer, which raises it
-            self._queue.put(exc)
+            out.put(exc)
 
     def until(self, seconds: float | None) -> list[av.Packet[Any]]:
         """Encoded packets starting before ``seconds`` (all that are left for None)."""
@@ -410,19 +477,19 @@ class AudioEncoder:
                 packet = ready.popleft()
                 packet.stream = self.stream
                 out.append(packet)
-            if self._done:
+            if self._current >= len(self._spans):
                 return out
-            item = self._queue.get()
+            item = self._queues[self._current].get()
             if item is self._END:
-                self._done = True
+                self._current += 1
             elif isinstance(item, BaseException):
-                self._done = True
+                self._current = len(self._spans)
                 raise item
             else:
                 ready.extend(item)
 
     def close(self) -> None:
         self._stop.set()
+        self.sound.stop()
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._thread.join()
-        for helper in self._helpers:
-            helper.join()
