@@ -29,7 +29,7 @@ from av.video.reformatter import Colorspace, VideoReformatter
 from numpy.typing import NDArray
 
 from ._errors import AssemblyError
-from ._shots import ShotInfo
+from ._shots import QUICK_OPEN, ShotInfo
 
 __all__ = [
     "RUN_THREADS",
@@ -333,7 +333,7 @@ def encode_run(
     packets: list[av.Packet[Any]] = []
     numbers: list[int] = []
     dts_numbers: list[int] = []
-    with av.open(buf, "r", format="mp4") as back:
+    with av.open(buf, "r", format="mp4", options=dict(QUICK_OPEN)) as back:
         vin = back.streams.video[0]
         extradata = bytes(vin.codec_context.extradata or b"")
         step = Fraction(vin.time_base or Fraction(1, 90_000)) * fps

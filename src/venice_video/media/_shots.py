@@ -16,12 +16,12 @@ import av
 
 from ._errors import AssemblyError
 
-__all__ = ["ShotInfo", "probe_shot"]
+__all__ = ["QUICK_OPEN", "ShotInfo", "probe_shot"]
 
-# FFmpeg's stream analysis on opening a file decodes a frame of every stream. A shot in an MP4
-# (or QuickTime) file has its streams' parameters in its index, and it has been probed already:
-# opened again to read its packets or sound, it skips the analysis.
-_QUICK_OPEN: Final = {"probesize": "32", "analyzeduration": "0"}
+#: FFmpeg's stream analysis on opening a file decodes a frame of every stream. An MP4 (or
+#: QuickTime) file has its streams' parameters in its index: one already probed, opened again
+#: to read its packets or sound, is opened with these options, which skip the analysis.
+QUICK_OPEN: Final = {"probesize": "32", "analyzeduration": "0"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class ShotInfo:
         Raises:
             av.FFmpegError, OSError: as ``av.open`` does.
         """
-        return av.open(str(self.path), "r", options=dict(_QUICK_OPEN) if self.indexed else None)
+        return av.open(str(self.path), "r", options=dict(QUICK_OPEN) if self.indexed else None)
 
     def copy_key(self) -> tuple[object, ...] | None:
         """What must be equal for two shots' compressed frames to share one stream, or None.
