@@ -1,8 +1,10 @@
 """A film's sound: the shots' own audio joined without clicks or gaps, music mixed under it.
 
 All of it is worked out as one 48 kHz stereo float array for the whole film (a two-minute film
-is 46 MB), then encoded to AAC in a worker thread while the picture is being assembled. Each
-shot's audio covers exactly its place on the timeline: cut to length, or padded with silence
+is 46 MB), the shots' sound decoded straight into place, and encoded to AAC in worker threads
+while the picture is being assembled: a few spans at once, each as soon as the shots under it
+are laid in (see :class:`AudioEncoder`). Each shot's audio covers exactly its place on the
+timeline: cut to length, or padded with silence
 (a shot without audio is all silence). At a cut both sides ramp over a few milliseconds, so
 no step in the waveform becomes a click; a crossfade ramps the two shots across each other;
 a fade to black takes the sound down with the picture.
