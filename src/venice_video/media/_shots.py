@@ -89,6 +89,10 @@ def _reason(exc: BaseException) -> str:
     return str(text)
 
 
+def _is_indexed(container: av.container.InputContainer) -> bool:
+    return "mp4" in container.format.name.split(",")
+
+
 def probe_shot(index: int, path: Path) -> ShotInfo:
     """Probe clip ``index``'s file at ``path``.
 
@@ -102,7 +106,12 @@ def probe_shot(index: int, path: Path) -> ShotInfo:
     if not path.is_file():
         raise AssemblyError(f"{where}: not a regular file", clip=index)
     try:
-        container = av.open(str(path), "r")
+        # An MP4 describes its streams in its index, and the first frame is decoded below
+        # anyway: FFmpeg's stream analysis is only needed for other containers.
+        container = av.open(str(path), "r", options=dict(QUICK_OPEN))
+        if not _is_indexed(container):
+            container.close()
+            container = av.open(str(path), "r")
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise AssemblyError(
             f"{where} could not be opened as video: {_reason(exc)}", clip=index
@@ -133,7 +142,7 @@ def probe_shot(index: int, path: Path) -> ShotInfo:
         codec, width, height = ctx.name, ctx.width, ctx.height
         pix_fmt, extradata = ctx.pix_fmt or "", bytes(ctx.extradata or b"")
         has_audio = bool(container.streams.audio)
-        indexed = "mp4" in container.format.name.split(",")
+        indexed = _is_indexed(container)
     except AssemblyError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
