@@ -54,6 +54,25 @@ def test_frame_planes_are_views_of_the_frame(size: tuple[int, int]) -> None:
     assert frame.to_ndarray()[0, 0] == y[0, 0]
 
 
+def test_frame_planes_of_a_picture_stored_bottom_up() -> None:
+    frame = _frame(32, 32, 7)
+    graph = av.filter.Graph()
+    source = graph.add_buffer(width=32, height=32, format="yuv420p", time_base=Fraction(1, 24))
+    flip, sink = graph.add("vflip"), graph.add("buffersink")
+    source.link_to(flip)
+    flip.link_to(sink)
+    graph.configure()
+    frame.pts, frame.time_base = 0, Fraction(1, 24)
+    graph.push(frame)
+    flipped = graph.pull()
+    assert isinstance(flipped, av.VideoFrame)
+    assert flipped.planes[0].line_size < 0  # FFmpeg flips by walking the rows backwards
+    for view, expected in zip(
+        frame_planes(flipped), planes(flipped.to_ndarray(), 32, 32), strict=True
+    ):
+        assert np.array_equal(view, expected)
+
+
 @pytest.mark.parametrize("size", [(64, 48), (70, 34)])
 def test_a_crossfade_blend_is_the_rounded_weighted_sum(size: tuple[int, int]) -> None:
     width, height = size

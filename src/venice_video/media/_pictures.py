@@ -128,8 +128,10 @@ def frame_planes(frame: av.VideoFrame) -> tuple[U8, U8, U8]:
     """
     views = []
     for plane in frame.planes:
-        rows = np.frombuffer(cast(Any, plane), np.uint8).reshape(plane.height, plane.line_size)
-        views.append(rows[:, : plane.width])
+        step = plane.line_size
+        rows = np.frombuffer(cast(Any, plane), np.uint8).reshape(plane.height, abs(step))
+        # A negative line size stores the picture bottom up (the buffer starts at its last row).
+        views.append(rows[:: 1 if step > 0 else -1, : plane.width])
     y, u, v = views
     return y, u, v
 
