@@ -33,6 +33,7 @@ from venice_video.media import (
     assemble,
     probe_duration,
     timeline,
+    verify,
 )
 from venice_video.media._plan import CopyRun
 from venice_video.media._writer import check_film
@@ -221,6 +222,60 @@ def test_sound_has_no_gaps_and_no_clicks_at_cuts(clips: dict[str, Path], tmp_pat
     assert rms[1:-1].min() > 0.05
 
 
+def test_crossfaded_sound_ramps_across_without_a_gap(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    # "dark" plays 220 Hz and "light" 330 Hz, both at 0.4; they overlap from 2.0 s to 2.5 s.
+    spec = film(Clip(clips["dark"], transition=Transition("crossfade", 0.5)), Clip(clips["light"]))
+    result = assemble(spec, tmp_path / "film.mp4")
+    pcm = read_film(result.path).pcm
+
+    assert result.duration * RATE <= pcm.shape[1] < result.duration * RATE + 1024
+    assert _level(pcm, 220, 1.5, 1.95) == pytest.approx(0.4, rel=0.05)
+    assert _level(pcm, 330, 1.5, 1.95) < 0.01
+    assert _level(pcm, 330, 2.55, 3.0) == pytest.approx(0.4, rel=0.05)
+    assert _level(pcm, 220, 2.55, 3.0) < 0.01
+    # Across the overlap one goes down as the other comes up, the two adding up to the whole.
+    for start in (2.0, 2.1, 2.2, 2.3, 2.4):
+        out, into = _level(pcm, 220, start, start + 0.1), _level(pcm, 330, start, start + 0.1)
+        assert out + into == pytest.approx(0.4, rel=0.08)
+        assert into == pytest.approx(0.4 * (start + 0.05 - 2.0) / 0.5, abs=0.03)
+    hop = RATE // 50
+    mono = pcm[0, : int(result.duration * RATE) // hop * hop].reshape(-1, hop)
+    assert np.sqrt((mono**2).mean(axis=1))[1:-1].min() > 0.1  # no gap anywhere
+
+
+def test_the_sound_of_shots_laid_in_is_final_before_the_rest_is_decoded(
+    clips: dict[str, Path],
+) -> None:
+    from venice_video.media._mixdown import film_audio
+    from venice_video.media._plan import film_frames, layout
+    from venice_video.media._shots import probe_shot
+
+    clip_list = (
+        Clip(clips["dark"], transition=Transition("crossfade", 0.5)),
+        Clip(clips["light"], transition=Transition("fade", 0.25)),
+        Clip(clips["a"]),
+        Clip(clips["silent"], transition=Transition("crossfade", 0.25)),
+        Clip(clips["b"]),
+    )
+    shots = [probe_shot(i, c.path) for i, c in enumerate(clip_list)]
+    placed = layout(film(*clip_list), [shot.duration for shot in shots])
+    frames = film_frames(placed)
+    out = np.zeros((2, round(frames / FPS * RATE)), np.float32)
+    seen: list[tuple[int, np.ndarray]] = []
+    mix = film_audio(
+        placed, shots, FPS, frames, out=out, final=lambda n: seen.append((n, out[:, :n].copy()))
+    )
+
+    assert mix is out
+    finals = [n for n, _ in seen]
+    assert finals == sorted(finals) and finals[-1] == mix.shape[1] and len(finals) == 5
+    for n, snapshot in seen:  # what was said to be final did not change afterwards
+        assert np.array_equal(snapshot, mix[:, :n])
+    assert np.array_equal(mix, film_audio(placed, shots, FPS, frames))
+
+
 def test_silent_shots_get_silence(clips: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "film.mp4"
     result = assemble(film(Clip(clips["a"]), Clip(clips["silent"]), Clip(clips["b"])), out)
@@ -370,6 +425,54 @@ def test_shots_with_b_frames_are_copied_when_nothing_needs_encoding(tmp_path: Pa
     assert len(read_film(blended.path).lumas) == 48 - 6
 
 
+def test_shots_whose_frames_are_not_evenly_spaced_are_not_copied(tmp_path: Path) -> None:
+    from venice_video.media._pictures import add_h264_stream
+    from venice_video.media._shots import probe_shot
+
+    def clip(path: Path, late: int | None) -> Path:
+        # Frame times in 1/48ths of a second: every other tick, one frame half a frame late.
+        with av.open(str(path), "w", format="mp4") as out:
+            video = add_h264_stream(out, W, H, FPS)
+            video.codec_context.time_base = Fraction(1, 48)
+            for k in range(24):
+                frame = av.VideoFrame.from_ndarray(
+                    np.full((H * 3 // 2, W), 100, np.uint8), format="yuv420p"
+                )
+                frame.pts = 2 * k + (k == late)
+                frame.time_base = Fraction(1, 48)
+                out.mux(video.encode(frame))
+            out.mux(video.encode(None))
+        return path
+
+    steady = probe_shot(0, clip(tmp_path / "steady.mp4", None))
+    uneven = probe_shot(1, clip(tmp_path / "uneven.mp4", 10))
+    assert steady.frames == uneven.frames == 24
+    assert steady.constant_rate and steady.copy_key() is not None
+    assert not uneven.constant_rate and uneven.copy_key() is None
+
+
+def test_shots_in_other_containers_are_read_with_their_streams_analysed(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    from venice_video.media._shots import probe_shot
+
+    # A shot remuxed into Matroska: no MP4 index to rely on when it is opened again.
+    mkv = tmp_path / "b.mkv"
+    with av.open(str(clips["b"])) as source, av.open(str(mkv), "w", format="matroska") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in source.streams}
+        for packet in source.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    assert probe_shot(0, clips["b"]).indexed and not probe_shot(1, mkv).indexed
+
+    result = assemble(film(Clip(clips["a"]), Clip(mkv)), tmp_path / "film.mp4")
+    got = read_film(result.path)
+    expected = read_film(clips["a"]).lumas + read_film(clips["b"]).lumas
+    assert got.lumas == pytest.approx(expected, abs=0.5)
+    assert _level(got.pcm, 100, 1.1, 1.9) == pytest.approx(0.4, rel=0.05)  # b's sound, in place
+
+
 def test_shots_from_the_local_engine_are_copied_around_a_crossfade(tmp_path: Path) -> None:
     render_module = pytest.importorskip("venice_video.server._render")
     shots = []
@@ -384,6 +487,14 @@ def test_shots_from_the_local_engine_are_copied_around_a_crossfade(tmp_path: Pat
     assert result.copied_streams
     # The frames copied from the second shot's keyframe on are its own packets.
     assert video_packets(result.path)[-12:] == video_packets(shots[1])[-12:]
+    # Spliced with runs encoded apart (on one x264 thread where the engine uses two), the film
+    # decodes from end to end, and shows what a full re-encode shows.
+    assert verify(result.path, decode="all").frames == 108
+    full = assemble(spec, tmp_path / "full.mp4", smart=False)
+    a, b = read_film(result.path), read_film(full.path)
+    assert len(a.lumas) == len(b.lumas) == 108
+    assert a.lumas == pytest.approx(b.lumas, abs=2)
+    assert result.duration == pytest.approx(4.5, abs=FRAME)
 
 
 # --------------------------------------------------------------------------------------------

@@ -83,9 +83,9 @@ def test_a_burned_in_caption_is_a_box_at_the_bottom() -> None:
     width, height = 320, 180
     frame = black_frame(width, height)
     painter = CaptionPainter(width, height)
-    painter.draw(frame, "A caption long enough to wrap onto a second line of the frame")
-
     y, u, v = planes(frame, width, height)
+    painter.draw((y, u, v), "A caption long enough to wrap onto a second line of the frame")
+
     rows = np.flatnonzero((y != 16).any(axis=1))
     assert rows.min() > height // 2 and rows.max() < height  # the bottom half only
     assert y.max() > 200  # white text

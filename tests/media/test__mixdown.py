@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import io
+import itertools
 import math
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import av
 import numpy as np
+import pytest
 from numpy.typing import NDArray
 
-from venice_video.media._mixdown import RATE, _chunks, _encode_span, limit, loud_spans
+from venice_video.media import _mixdown
+from venice_video.media._mixdown import (
+    RATE,
+    AudioEncoder,
+    FilmSound,
+    _chunks,
+    _encode_span,
+    _Placer,
+    limit,
+    loud_spans,
+)
 
 F32 = NDArray[np.float32]
 
@@ -99,3 +115,114 @@ def test_peaks_are_bent_within_full_scale_and_quiet_sound_untouched() -> None:
     assert np.abs(out).max() <= 1.0
     assert out[0, 3] == np.float32(0.2)
     assert 0.9 < out[0, 0] < out[0, 1] < 1.0 and out[0, 2] < -0.9
+
+
+def _frames(pcm: F32, sizes: list[int]) -> list[av.AudioFrame]:
+    frames, at = [], 0
+    for n in sizes:
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(pcm[:, at : at + n]), format="fltp", layout="stereo"
+        )
+        frame.sample_rate = RATE
+        frames.append(frame)
+        at += n
+    return frames
+
+
+def test_decoded_frames_are_laid_into_place_from_any_offset() -> None:
+    pcm = _signal(0.1)
+    sizes = [1024, 1000, 977, 1024, 775]  # 4800 samples in frames of any length
+    for offset, count in ((0, 4800), (1500, 2000), (-300, 1000), (4000, 2000), (5000, 100)):
+        out = np.zeros((2, count), np.float32)
+        placer = _Placer(out, offset)
+        for frame in _frames(pcm, sizes):
+            placer.add(frame)
+        padded = np.concatenate([np.zeros((2, max(0, -offset)), np.float32), pcm], axis=1)
+        expected = padded[:, max(0, offset) : max(0, offset) + count]
+        assert np.array_equal(out[:, : expected.shape[1]], expected)
+        assert not out[:, expected.shape[1] :].any()  # past the sound: silence
+        assert placer.full == (expected.shape[1] == count)
+
+
+def _in_steps(pcm: F32, steps: int) -> Callable[[FilmSound], None]:
+    """Work out ``pcm`` into a film's sound in a few steps, saying what is final after each."""
+
+    def compute(sound: FilmSound) -> None:
+        bounds = np.linspace(0, pcm.shape[1], steps + 1).astype(int)
+        for lo, hi in itertools.pairwise(bounds):
+            sound.pcm[:, lo:hi] = pcm[:, lo:hi]
+            time.sleep(0.01)
+            sound.finish(int(hi))
+
+    return compute
+
+
+def test_encoded_sound_is_handed_over_in_order_up_to_each_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_mixdown, "_CHUNK_S", 2.0)  # spans of 2 s: three for 7 s
+    pcm = _signal(7.0)
+    spans = _chunks(pcm.shape[1])
+    assert len(spans) == 3
+    last = len(spans) - 1
+    expected = [
+        p.pts for k, (lo, hi) in enumerate(spans) for p in _encode_span(pcm, lo, hi, k == last)
+    ]
+    with av.open(io.BytesIO(), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=RATE)
+        encoder = AudioEncoder(pcm.shape[1], _in_steps(pcm, 5)).start()
+        encoder.stream = stream
+        try:
+            got: list[int] = []
+            before = -math.inf  # the first packet, the encoder's priming, starts before 0
+            for seconds in (0.0, 0.5, 0.5, 1.9, 2.2, 5.0, 6.9, None):
+                packets = encoder.until(seconds)
+                times = [p.pts for p in packets]
+                # Nothing from before the last call's time, nothing from after this one's.
+                assert all(before * RATE <= t for t in times)
+                if seconds is not None:
+                    assert all(t < seconds * RATE for t in times)
+                    before = seconds
+                assert all(p.stream is stream for p in packets)
+                got += times
+            assert got == expected
+            assert encoder.until(None) == []
+        finally:
+            encoder.close()
+
+
+def test_a_failure_while_working_out_the_sound_is_raised_to_the_muxer() -> None:
+    def broken(sound: FilmSound) -> None:
+        sound.finish(RATE)  # the first second is there, and then it fails
+        raise RuntimeError("no sound today")
+
+    encoder = AudioEncoder(10 * RATE, broken).start()
+    try:
+        with pytest.raises(RuntimeError, match="no sound today"):
+            encoder.until(5.0)
+    finally:
+        encoder.close()
+
+
+def test_sound_becomes_final_in_order_and_is_limited_once() -> None:
+    sound = FilmSound(1000)
+    sound.pcm[:] = 0.95  # over the limit: bent towards 1.0
+    sound.finish(400)
+    bent = float(sound.pcm[0, 0])
+    assert 0.9 < bent < 0.95 and np.all(sound.pcm[:, :400] == bent)
+    assert np.all(sound.pcm[:, 400:] == np.float32(0.95))  # not final yet: untouched
+    sound.finish(300)  # going back is nothing
+    sound.finish(1000)
+    assert np.all(sound.pcm == bent)  # every sample bent exactly once
+    assert sound.wait(1000) and sound.wait(5000)
+
+    waiting = FilmSound(1000)
+    results: list[bool] = []
+    waiter = threading.Thread(target=lambda: results.append(waiting.wait(500)))
+    waiter.start()
+    waiting.finish(499)
+    time.sleep(0.05)
+    assert not results  # still waiting for the 500th sample
+    waiting.stop()
+    waiter.join(5)
+    assert results == [False]

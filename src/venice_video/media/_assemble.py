@@ -18,7 +18,9 @@ burned-in caption or a trim off a keyframe, the frames from the last keyframe be
 next keyframe after are decoded, composed and encoded again with the local engine's encoder
 settings, which give the same codec data as the engine's shots. If they ever did not, or a
 shot cannot be copied for any other reason, that shot, or if need be the whole film, is simply
-re-encoded. Sound is always mixed and encoded afresh (it is cheap).
+re-encoded. Sound is always mixed and encoded afresh: a shot's AAC frames line up with the
+film's only by chance, and every join needs its short fades. With cuts, that is most of
+the work.
 
 The film is written to a temporary file beside ``output``, flushed to disk, verified (its
 frames and samples counted, the frames at every join decoded), and only then renamed into place.

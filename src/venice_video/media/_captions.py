@@ -25,7 +25,6 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from .._subtitles import to_srt, to_vtt
-from ._pictures import planes
 
 if TYPE_CHECKING:
     from ._assemble import Cue
@@ -209,13 +208,13 @@ class CaptionPainter:
             self._sprites[text] = sprite
         return sprite
 
-    def draw(self, frame: U8, text: str) -> None:
-        """Blend ``text``'s caption box into a packed yuv420p ``frame`` in place."""
+    def draw(self, frame: tuple[U8, U8, U8], text: str) -> None:
+        """Blend ``text``'s caption box into a yuv420p frame's Y, U and V planes in place."""
         sprite = self._sprite(text)
         x = (self.width - sprite.width) // 4 * 2
         y = max(0, (self.height - self._margin - sprite.height) // 2 * 2)
         for plane, src, alpha, s in zip(
-            planes(frame, self.width, self.height),
+            frame,
             (sprite.y, sprite.u, sprite.v),
             (sprite.a, sprite.a_c, sprite.a_c),
             (1, 2, 2),

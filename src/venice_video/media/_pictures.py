@@ -1,22 +1,26 @@
 """Pictures of a film: decoding shots' frames, fitting them to the film, blending, encoding.
 
-Frames travel as numpy arrays in PyAV's packed yuv420p layout, shape ``(height * 3 // 2,
-width)``: the luma plane, then the two quarter-size chroma planes. Blends and fades work on the
-whole array at once; :func:`planes` gives 2-D views of the three planes when a caption is drawn.
+Frames travel as yuv420p ``av.VideoFrame``s: decoded frames are passed on untouched, and
+blends, fades and captions work in numpy views of a frame's three planes (:func:`frame_planes`),
+written into a new frame, so no picture is converted or copied on its way to the encoder.
+:func:`planes` gives the same views of a packed yuv420p array, shape ``(height * 3 // 2,
+width)``.
 
-Encoding uses the local engine's H.264 settings (x264 ``ultrafast``, fixed QP 24, two threads,
-keyframes every two seconds, BT.709 tags), so that re-encoded frames can sit in the same stream
-as frames copied from the engine's shots: the stream parameters (SPS/PPS) come out identical.
+Encoding uses the local engine's H.264 settings (x264 ``ultrafast``, fixed QP 24, keyframes
+every two seconds, BT.709 tags), so that re-encoded frames can sit in the same stream as frames
+copied from the engine's shots: the stream parameters (SPS/PPS) come out identical. The engine
+runs x264 on two threads; short runs spliced between copied frames are encoded on one, a few
+runs at once, which costs less for the same stream parameters.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import av
 import numpy as np
@@ -25,16 +29,20 @@ from av.video.reformatter import Colorspace, VideoReformatter
 from numpy.typing import NDArray
 
 from ._errors import AssemblyError
-from ._shots import ShotInfo
+from ._shots import QUICK_OPEN, ShotInfo
 
 __all__ = [
+    "RUN_THREADS",
+    "Blender",
     "EncodedRun",
     "FrameReader",
     "black_frame",
-    "compose",
     "configure_h264",
+    "copy_frame",
     "encode_run",
     "encoder_extradata",
+    "frame_planes",
+    "new_frame",
     "planes",
     "to_video_frame",
 ]
@@ -44,8 +52,13 @@ U8 = NDArray[np.uint8]
 # The local engine's settings (venice_video.server._render._encode): keep them in step, or shots
 # it renders can no longer be copied into films.
 _X264_OPTIONS: Final = {"preset": "ultrafast", "threads": "2", "qp": "24"}
+# Runs spliced between copied frames: x264 on one thread, and so one slice a frame (the thread
+# count does not enter the stream parameters), and their decoders on one thread too; the
+# parallelism is in encoding a few runs at once (see ._splice).
+RUN_THREADS: Final = 1
 _BLACK_Y: Final = 16
 _BLACK_C: Final = 128
+_BLACK_LEVELS: Final = (_BLACK_Y, _BLACK_C, _BLACK_C)
 
 
 def configure_h264(stream: Any, width: int, height: int, fps: Fraction) -> None:
@@ -62,9 +75,15 @@ def configure_h264(stream: Any, width: int, height: int, fps: Fraction) -> None:
     cc.color_range = 1  # limited ("tv") range
 
 
-def add_h264_stream(container: Any, width: int, height: int, fps: Fraction) -> Any:
-    """Add an H.264 stream with the engine's settings to an output ``container``."""
-    stream = container.add_stream("libx264", rate=fps, options=dict(_X264_OPTIONS))
+def add_h264_stream(
+    container: Any, width: int, height: int, fps: Fraction, *, threads: int | None = None
+) -> Any:
+    """Add an H.264 stream with the engine's settings to an output ``container``; ``threads``
+    overrides the engine's x264 thread count."""
+    options = dict(_X264_OPTIONS)
+    if threads is not None:
+        options["threads"] = str(threads)
+    stream = container.add_stream("libx264", rate=fps, options=options)
     configure_h264(stream, width, height, fps)
     return stream
 
@@ -101,31 +120,79 @@ def to_video_frame(frame: U8 | av.VideoFrame, index: int, fps: Fraction) -> av.V
     return out
 
 
-def compose(layers: list[tuple[U8, float]], black: U8) -> U8:
-    """Weighted sum of frames, the weight left over going to black; a new array.
+def frame_planes(frame: av.VideoFrame) -> tuple[U8, U8, U8]:
+    """2-D views of a yuv420p frame's Y, U and V planes, sharing its memory (no copy).
 
-    Weights are rounded to 1/256ths and the sum is done in 16-bit integers, several times
-    faster than in floating point, and exact to within one level.
+    Rows may be padded in memory; the views show the picture only. Write only into a frame of
+    your own: a decoded frame's picture may still be a reference of its decoder.
     """
-    parts = [(frame, max(0.0, weight)) for frame, weight in layers]
-    rest = 1.0 - sum(weight for _, weight in parts)
-    if rest > 1 / 512:
-        parts.append((black, rest))
-    shares = [round(weight * 256) for _, weight in parts]
-    shares[-1] += 256 - sum(shares)  # exactly 256 in all, so the sum fits in 16 bits
-    if len(parts) == 1:
-        return parts[0][0].copy()
-    acc = np.zeros(black.shape, np.uint16)
-    scratch = np.empty(black.shape, np.uint16)
-    for (frame, _), share in zip(parts, shares, strict=True):
-        if share <= 0:
-            continue
-        np.multiply(frame, np.uint16(share), out=scratch, dtype=np.uint16)
-        acc += scratch
-    acc += 128  # round to nearest
-    acc >>= 8
-    out: U8 = acc.astype(np.uint8)
+    views = []
+    for plane in frame.planes:
+        step = plane.line_size
+        rows = np.frombuffer(cast(Any, plane), np.uint8).reshape(plane.height, abs(step))
+        # A negative line size stores the picture bottom up (the buffer starts at its last row).
+        views.append(rows[:: 1 if step > 0 else -1, : plane.width])
+    y, u, v = views
+    return y, u, v
+
+
+def new_frame(width: int, height: int) -> av.VideoFrame:
+    """A yuv420p frame of the film's size, its content undefined."""
+    return av.VideoFrame(width, height, "yuv420p")
+
+
+def copy_frame(frame: av.VideoFrame) -> av.VideoFrame:
+    """A copy of a yuv420p ``frame`` that can be drawn into."""
+    out = new_frame(frame.width, frame.height)
+    for dst, src in zip(frame_planes(out), frame_planes(frame), strict=True):
+        np.copyto(dst, src)
     return out
+
+
+class Blender:
+    """Weighted sums of yuv420p frames, the weight left over going to black.
+
+    Weights are rounded to 1/256ths and the sum is done in 16-bit integers, plane by plane,
+    straight from the decoded frames' memory into a new frame's: exact to within one level,
+    and no frame is converted or copied on the way. Its scratch memory is reused from one
+    frame to the next, so a blender serves one thread.
+    """
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        shapes = [(height, width), (height // 2, width // 2), (height // 2, width // 2)]
+        self._acc = [np.empty(shape, np.uint16) for shape in shapes]
+        self._scratch = [np.empty(shape, np.uint16) for shape in shapes]
+
+    def blend(self, layers: Sequence[tuple[av.VideoFrame, float]]) -> av.VideoFrame:
+        """A new frame: the sum of ``layers`` (frame, weight), and black for the rest."""
+        parts = [(frame, max(0.0, weight)) for frame, weight in layers]
+        rest = 1.0 - sum(weight for _, weight in parts)
+        shares = [round(weight * 256) for _, weight in parts]
+        if rest > 1 / 512:
+            shares.append(round(rest * 256))
+        shares[-1] += 256 - sum(shares)  # exactly 256 in all, so the sum fits in 16 bits
+        black = shares[len(parts)] if len(shares) > len(parts) else 0
+        sources = [
+            (frame_planes(frame), share)
+            for (frame, _), share in zip(parts, shares[: len(parts)], strict=True)
+            if share > 0
+        ]
+        out = new_frame(self.width, self.height)
+        for k, (dst, acc, scratch, level) in enumerate(
+            zip(frame_planes(out), self._acc, self._scratch, _BLACK_LEVELS, strict=True)
+        ):
+            if not sources:
+                dst.fill(level)
+                continue
+            np.multiply(sources[0][0][k], np.uint16(sources[0][1]), out=acc, dtype=np.uint16)
+            for planes_of, share in sources[1:]:
+                np.multiply(planes_of[k], np.uint16(share), out=scratch, dtype=np.uint16)
+                acc += scratch
+            acc += np.uint16(black * level + 128)  # black's part, and rounding to nearest
+            acc >>= 8
+            np.copyto(dst, acc, casting="unsafe")
+        return out
 
 
 def _even(x: float) -> int:
@@ -136,12 +203,14 @@ class FrameReader:
     """Decodes one shot's frames by number, moving forward and seeking when that is quicker.
 
     Frames are fitted to the film: scaled to fit inside it keeping their shape, centred on
-    black (letterbox or pillarbox), converted to yuv420p BT.709.
+    black (letterbox or pillarbox), converted to yuv420p BT.709. ``threads`` is the decoder's
+    thread count (0: FFmpeg's choice).
     """
 
-    def __init__(self, shot: ShotInfo, width: int, height: int) -> None:
+    def __init__(self, shot: ShotInfo, width: int, height: int, *, threads: int = 0) -> None:
         self.shot = shot
         self.width, self.height = width, height
+        self.threads = threads
         self._index = {pts: i for i, pts in enumerate(shot.frame_pts)}
         self._container: Any = None
         self._stream: Any = None
@@ -155,6 +224,8 @@ class FrameReader:
             if self._container is None:
                 self._container = av.open(str(self.shot.path), "r")
                 self._stream = self._container.streams.video[0]
+                if self.threads:
+                    self._stream.thread_count = self.threads
             if keyframe > 0 or self._frames is not None:
                 self._container.seek(
                     self.shot.frame_pts[keyframe],
@@ -217,12 +288,14 @@ class FrameReader:
         )
         if (fw, fh) == (w, h):
             return scaled
-        small: U8 = np.asarray(scaled.to_ndarray(), np.uint8)
-        canvas = black_frame(w, h)
+        canvas = new_frame(w, h)
         x, y = (w - fw) // 4 * 2, (h - fh) // 4 * 2
-        for dst, src, s in zip(planes(canvas, w, h), planes(small, fw, fh), (1, 2, 2), strict=True):
+        for dst, src, s, level in zip(
+            frame_planes(canvas), frame_planes(scaled), (1, 2, 2), _BLACK_LEVELS, strict=True
+        ):
+            dst.fill(level)
             dst[y // s : y // s + src.shape[0], x // s : x // s + src.shape[1]] = src
-        return av.VideoFrame.from_ndarray(canvas, format="yuv420p")
+        return canvas
 
     def close(self) -> None:
         if self._container is not None:
@@ -246,14 +319,15 @@ class EncodedRun:
 def encode_run(
     frames: Iterable[U8 | av.VideoFrame], width: int, height: int, fps: Fraction
 ) -> EncodedRun:
-    """Encode ``frames`` with the engine's settings into an in-memory mp4 and read them back.
+    """Encode ``frames`` with the engine's settings (on ``RUN_THREADS`` threads) into an
+    in-memory mp4 and read them back.
 
     Going through the mp4 muxer gives packets in the same form (length-prefixed NAL units) and
     codec data in the same form (avcC) as the shots' own, so the two can be compared and mixed.
     """
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
-        stream = add_h264_stream(out, width, height, fps)
+        stream = add_h264_stream(out, width, height, fps, threads=RUN_THREADS)
         for k, frame in enumerate(frames):
             out.mux(stream.encode(to_video_frame(frame, k, fps)))
         out.mux(stream.encode(None))
@@ -261,7 +335,7 @@ def encode_run(
     packets: list[av.Packet[Any]] = []
     numbers: list[int] = []
     dts_numbers: list[int] = []
-    with av.open(buf, "r", format="mp4") as back:
+    with av.open(buf, "r", format="mp4", options=dict(QUICK_OPEN)) as back:
         vin = back.streams.video[0]
         extradata = bytes(vin.codec_context.extradata or b"")
         step = Fraction(vin.time_base or Fraction(1, 90_000)) * fps

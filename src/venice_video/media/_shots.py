@@ -7,16 +7,21 @@ the file really is video. Any failure becomes an :class:`AssemblyError` naming t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Final
 
 import av
 
 from ._errors import AssemblyError
 
-__all__ = ["ShotInfo", "probe_shot"]
+__all__ = ["QUICK_OPEN", "ShotInfo", "probe_shot"]
+
+#: FFmpeg's stream analysis on opening a file decodes a frame of every stream. An MP4 (or
+#: QuickTime) file has its streams' parameters in its index: one already probed, opened again
+#: to read its packets or sound, is opened with these options, which skip the analysis.
+QUICK_OPEN: Final = {"probesize": "32", "analyzeduration": "0"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class ShotInfo:
     reorders: bool
     constant_rate: bool
     has_audio: bool
+    indexed: bool = False  # an MP4 or QuickTime file: its streams are described in its index
 
     @property
     def frames(self) -> int:
@@ -58,6 +64,14 @@ class ShotInfo:
     def start_time(self) -> float:
         """Presentation time of the first frame, in seconds."""
         return float(self.frame_pts[0] * self.time_base)
+
+    def open(self) -> av.container.InputContainer:
+        """Open the shot's file again, to demux its packets or decode its sound.
+
+        Raises:
+            av.FFmpegError, OSError: as ``av.open`` does.
+        """
+        return av.open(str(self.path), "r", options=dict(QUICK_OPEN) if self.indexed else None)
 
     def copy_key(self) -> tuple[object, ...] | None:
         """What must be equal for two shots' compressed frames to share one stream, or None.
@@ -75,6 +89,10 @@ def _reason(exc: BaseException) -> str:
     return str(text)
 
 
+def _is_indexed(container: av.container.InputContainer) -> bool:
+    return "mp4" in container.format.name.split(",")
+
+
 def probe_shot(index: int, path: Path) -> ShotInfo:
     """Probe clip ``index``'s file at ``path``.
 
@@ -88,7 +106,12 @@ def probe_shot(index: int, path: Path) -> ShotInfo:
     if not path.is_file():
         raise AssemblyError(f"{where}: not a regular file", clip=index)
     try:
-        container = av.open(str(path), "r")
+        # An MP4 describes its streams in its index, and the first frame is decoded below
+        # anyway: FFmpeg's stream analysis is only needed for other containers.
+        container = av.open(str(path), "r", options=dict(QUICK_OPEN))
+        if not _is_indexed(container):
+            container.close()
+            container = av.open(str(path), "r")
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise AssemblyError(
             f"{where} could not be opened as video: {_reason(exc)}", clip=index
@@ -119,6 +142,7 @@ def probe_shot(index: int, path: Path) -> ShotInfo:
         codec, width, height = ctx.name, ctx.width, ctx.height
         pix_fmt, extradata = ctx.pix_fmt or "", bytes(ctx.extradata or b"")
         has_audio = bool(container.streams.audio)
+        indexed = _is_indexed(container)
     except AssemblyError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
@@ -136,10 +160,11 @@ def probe_shot(index: int, path: Path) -> ShotInfo:
     reorders = any(b < a for a, b in zip(packet_frames, packet_frames[1:], strict=False))
     # Each frame number must follow from its timestamp at the stream's rate for copies to
     # keep their timing; variable-rate files are re-encoded instead.
+    # In whole numbers: frame i is at (pts - first) * num / den frames, within 1/100th.
     step = time_base * fps
+    num, den, first = step.numerator, step.denominator, frame_pts[0]
     constant_rate = len(rank) == len(decode_pts) and all(
-        math.isclose(float((pts - frame_pts[0]) * step), i, abs_tol=0.01)
-        for i, pts in enumerate(frame_pts)
+        100 * abs((pts - first) * num - i * den) <= den for i, pts in enumerate(frame_pts)
     )
     keyframes: list[int] = []
     for pos, (frame, key) in enumerate(zip(packet_frames, keyflags, strict=True)):
@@ -163,4 +188,5 @@ def probe_shot(index: int, path: Path) -> ShotInfo:
         reorders=reorders,
         constant_rate=constant_rate,
         has_audio=has_audio,
+        indexed=indexed,
     )

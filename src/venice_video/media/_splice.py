@@ -27,12 +27,13 @@ from ._captions import CaptionPainter
 from ._errors import AssemblyError
 from ._mixdown import AudioEncoder
 from ._pictures import (
+    Blender,
     EncodedRun,
     FrameReader,
-    black_frame,
-    compose,
+    copy_frame,
     encode_run,
     encoder_extradata,
+    frame_planes,
 )
 from ._plan import ClipLayout, CopyRun, CopySource, EncodeRun, film_frames, layers_at, plan_runs
 from ._shots import ShotInfo
@@ -53,8 +54,8 @@ __all__ = [
 U8 = NDArray[np.uint8]
 
 _AUDIO_LEAD_S: Final = 0.5  # audio muxed this far ahead of the video, for interleaving
-# x264's own threads keep barely more than one core busy on these short runs at the engine's
-# settings; encoding two runs at once fills two.
+# Runs are encoded and decoded on one thread each (RUN_THREADS), which costs the least CPU per
+# frame; two runs at once fill two cores, alongside the sound's encoders.
 _ENCODERS: Final = 2
 
 
@@ -63,7 +64,10 @@ class SpliceMismatch(Exception):
 
 
 class Composer:
-    """Decodes, composes and captions the film frames that are encoded afresh."""
+    """Decodes, composes and captions the film frames that are encoded afresh.
+
+    ``decode_threads`` is each decoder's thread count (0: FFmpeg's choice).
+    """
 
     def __init__(
         self,
@@ -71,14 +75,17 @@ class Composer:
         shots: Sequence[ShotInfo],
         placed: Sequence[ClipLayout],
         burn: Sequence[tuple[int, int, str]],
+        *,
+        decode_threads: int = 0,
     ) -> None:
+        self.decode_threads = decode_threads
         self.fps = Fraction(spec.fps)
         self.width, self.height = spec.width, spec.height
         self.shots, self.placed = shots, placed
         self.burn = burn
         self._burn_starts = [start for start, _, _ in burn]
         self.painter = CaptionPainter(spec.width, spec.height) if burn else None
-        self.black = black_frame(spec.width, spec.height)
+        self.blender = Blender(spec.width, spec.height)
         self.readers: dict[int, FrameReader] = {}
 
     def _source_frame(self, clip: ClipLayout, local: int) -> int:
@@ -92,12 +99,14 @@ class Composer:
     def _reader(self, clip: int) -> FrameReader:
         reader = self.readers.get(clip)
         if reader is None:
-            reader = FrameReader(self.shots[clip], self.width, self.height)
+            reader = FrameReader(
+                self.shots[clip], self.width, self.height, threads=self.decode_threads
+            )
             self.readers[clip] = reader
         return reader
 
-    def frame(self, number: int) -> av.VideoFrame | U8:
-        """Film frame ``number``: a decoded frame as it is, or a composed array."""
+    def frame(self, number: int) -> av.VideoFrame:
+        """Film frame ``number``: a decoded frame as it is, or a new, composed one."""
         caption = None
         if self.burn:
             k = bisect.bisect_right(self._burn_starts, number) - 1
@@ -108,15 +117,17 @@ class Composer:
             clip = self.placed[layer.clip]
             source = self._source_frame(clip, layer.local)
             frames.append((self._reader(layer.clip).get(source), layer.weight))
-        if len(frames) == 1 and frames[0][1] >= 1.0 and caption is None:
-            return frames[0][0]
-        arrays = [(np.asarray(f.to_ndarray(), np.uint8), w) for f, w in frames]
-        out = compose(arrays, self.black)
+        if len(frames) == 1 and frames[0][1] >= 1.0:
+            if caption is None:
+                return frames[0][0]
+            out = copy_frame(frames[0][0])
+        else:
+            out = self.blender.blend(frames)
         if caption is not None and self.painter is not None:
-            self.painter.draw(out, caption)
+            self.painter.draw(frame_planes(out), caption)
         return out
 
-    def frames(self, run: EncodeRun) -> Iterator[av.VideoFrame | U8]:
+    def frames(self, run: EncodeRun) -> Iterator[av.VideoFrame]:
         for number in range(run.at, run.at + run.count):
             yield self.frame(number)
         self.release(run.at + run.count)
@@ -231,7 +242,7 @@ def copy_run(run: CopyRun, shot: ShotInfo, muxer: Muxer) -> None:
     wanted = set(range(run.first, run.first + run.count))
     taken = 0
     try:
-        with av.open(str(shot.path), "r") as container:
+        with shot.open() as container:
             stream = container.streams.video[0]
             if run.first > 0:
                 container.seek(

@@ -16,8 +16,15 @@ import av
 
 from ._captions import add_caption_stream, caption_packets, caption_spans
 from ._errors import AssemblyError
-from ._mixdown import AUDIO_BIT_RATE, RATE, AudioEncoder, add_soundtrack, film_audio, limit
-from ._pictures import add_h264_stream, to_video_frame
+from ._mixdown import (
+    AUDIO_BIT_RATE,
+    RATE,
+    AudioEncoder,
+    FilmSound,
+    add_soundtrack,
+    film_audio,
+)
+from ._pictures import RUN_THREADS, add_h264_stream, to_video_frame
 from ._plan import ClipLayout, CopyRun, EncodeRun, film_frames
 from ._shots import ShotInfo
 from ._splice import Composer, Muxer, PieceEncoder, copy_run, plan_video, splice_piece
@@ -50,16 +57,17 @@ def write_film(
     burn = frame_spans if spec.burn_in else []
     runs, template = plan_video(spec, shots, placed, [(a, b) for a, b, _ in burn], smart)
 
-    def compute_audio() -> Any:
-        mix = film_audio(placed, shots, fps, total)
-        if spec.soundtrack is not None:
-            mix = add_soundtrack(mix, spec.soundtrack, spec.cues, fps, total)
-        return limit(mix)
+    def compute_audio(sound: FilmSound) -> None:
+        if spec.soundtrack is None:  # encoded as the shots are laid in
+            film_audio(placed, shots, fps, total, out=sound.pcm, final=sound.finish)
+        else:  # music is ducked under the whole mix: encoded once all is there
+            film_audio(placed, shots, fps, total, out=sound.pcm)
+            add_soundtrack(sound.pcm, spec.soundtrack, spec.cues, fps, total)
 
     composer = Composer(spec, shots, placed, burn)
     # The sound is worked out and encoded on its own from the start; its packets are muxed
     # with the video as they come.
-    audio = AudioEncoder(compute_audio).start()
+    audio = AudioEncoder(round(total / fps * RATE), compute_audio).start()
     container: Any = None
     pieces: PieceEncoder | None = None
     try:
@@ -79,7 +87,9 @@ def write_film(
         captions = caption_packets(subtitles, spans) if subtitles is not None else []
         muxer = Muxer(container, video, audio, captions, fps)
         if template is not None:
-            pieces = PieceEncoder(lambda: Composer(spec, shots, placed, burn), spec)
+            pieces = PieceEncoder(
+                lambda: Composer(spec, shots, placed, burn, decode_threads=RUN_THREADS), spec
+            )
             encoded = {run.at: pieces.submit(run) for run in runs if isinstance(run, EncodeRun)}
         done = 0
         for run in runs:
