@@ -55,6 +55,12 @@ class JournalStore(abc.ABC):
     def update(self, key: str, **fields: Any) -> JournalEntry:
         """Change some fields of an entry and return it as it now stands."""
 
+    def update_existing(self, key: str, **fields: Any) -> JournalEntry | None:
+        """`update()`, or `None` (nothing written) when no entry has this key."""
+        if self.get(key) is None:
+            return None
+        return self.update(key, **fields)
+
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Remove one entry. Removing a key that is not there does nothing."""

@@ -286,6 +286,13 @@ class PostgresJournal(JournalStore):
             TypeError: a field name is not a `JournalEntry` field, or is `key`.
             JournalError: no entry has this key, the status is unknown, or the write failed.
         """
+        entry = self.update_existing(key, **fields)
+        if entry is None:
+            raise JournalError(f"no journal entry with key {key}")
+        return entry
+
+    def update_existing(self, key: str, **fields: Any) -> JournalEntry | None:
+        """`update()`, or `None` (nothing written) when no entry has this key."""
         unknown = set(fields) - UPDATABLE
         if unknown:
             raise TypeError(f"Journal.update() got unknown field(s): {', '.join(sorted(unknown))}")
@@ -305,11 +312,9 @@ class PostgresJournal(JournalStore):
             f"RETURNING {', '.join(JOB_COLUMNS)}"
         )
 
-        def write(conn: psycopg.Connection[Any]) -> JournalEntry:
+        def write(conn: psycopg.Connection[Any]) -> JournalEntry | None:
             row = conn.execute(sql, (*params, key)).fetchone()
-            if row is None:
-                raise JournalError(f"no journal entry with key {key}")
-            return _entry(row)
+            return _entry(row) if row is not None else None
 
         return self.run(write)
 
