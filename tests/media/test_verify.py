@@ -504,3 +504,110 @@ def test_without_numpy_the_escape_byte_rule_is_still_checked(
     broken = _write(tmp_path, _patched(data, offset + size // 2, b"\x00\x00\x02"))
     _rejected(broken, "forbidden byte sequence")
     assert verify(_write(tmp_path, data, "whole.mp4")).frames == FRAMES
+
+
+# ------------------------------------------------------------------------- the fast paths
+
+
+def _walks(tmp_path: Path, data: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[bool, bool]:
+    """(the numpy walk passes, the unit-by-unit walk passes) for one file."""
+    from venice_video.media import _nal
+
+    path = _write(tmp_path, data, "walk.mp4")
+    track = _mp4.read_structure(path).video_track()
+    fast = _nal._check_in_memory(np, data, track)
+    with monkeypatch.context() as m:
+        m.setattr(_nal, "_check_in_memory", lambda *args: False)
+        try:
+            _nal.check_track(path, track)
+            slow = True
+        except Exception:
+            slow = False
+    return fast, slow
+
+
+@pytest.mark.parametrize("kind", ["av", "video", "faststart", "gop"])
+def test_the_numpy_walk_passes_what_the_unit_walk_passes(
+    tmp_path: Path, clips: dict[str, bytes], kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _walks(tmp_path, clips[kind], monkeypatch) == (True, True)
+
+
+def test_the_numpy_walk_never_passes_what_the_unit_walk_rejects(
+    tmp_path: Path, clips: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flipped bits and written zeros across the video samples: whatever the walk one unit
+    at a time rejects, the walk of every sample at once rejects too (and then leaves the
+    message to the first)."""
+    data = clips["av"]
+    rng = random.Random(5)
+    rejected = 0
+    for offset, size in _video_samples(tmp_path, data):
+        for at in {offset, offset + 3, offset + 4, offset + size - 1, offset + rng.randrange(size)}:
+            for new in (bytes([data[at] ^ (1 << rng.randrange(8))]), b"\x00", b"\x00\x00\x01"):
+                fast, slow = _walks(tmp_path, _patched(data, at, new), monkeypatch)
+                assert slow or not fast, (at, new)
+                rejected += not slow
+    assert rejected > 100
+
+
+def test_sample_positions_match_the_sample_walk(tmp_path: Path, clips: dict[str, bytes]) -> None:
+    for kind in ("av", "gop"):
+        structure = _mp4.read_structure(_write(tmp_path, clips[kind], f"{kind}.mp4"))
+        for track in structure.tracks:
+            every = list(track.samples())
+            assert track.sample_positions(range(len(every))) == dict(enumerate(every))
+            assert track.sample_positions([len(every) - 1, 0]) == {
+                0: every[0],
+                len(every) - 1: every[-1],
+            }
+
+
+def test_a_kept_decoder_rejects_a_broken_keyframe_as_a_new_one_does(
+    tmp_path: Path, clips: dict[str, bytes]
+) -> None:
+    from venice_video.media import _verify
+
+    data = clips["gop"]
+    video = _mp4.read_structure(_write(tmp_path, data, "gop.mp4")).video_track()
+    offset, size = video.sample_positions([video.sync_sample_numbers()[-1]]).popitem()[1]
+    garbage = bytes(random.Random(11).randrange(1, 256) for _ in range(64))
+    broken = _write(tmp_path, _patched(data, offset + size // 3, garbage), "broken.mp4")
+    for _ in range(3):
+        assert verify(_write(tmp_path, data, "good.mp4")).frames == FRAMES
+        assert _verify._idle  # the decoder was kept
+        _rejected(broken, "keyframe .* decoded with errors|cannot be decoded")
+    assert len(_verify._idle) <= _verify._KEEP_DECODERS
+
+
+def test_decoders_are_not_kept_for_large_pictures_or_after_parameter_sets(
+    tmp_path: Path, clips: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from venice_video.media import _verify
+
+    path = _write(tmp_path, clips["gop"])
+    monkeypatch.setattr(_verify, "_idle", [])
+    monkeypatch.setattr(_verify, "_KEEP_PIXELS", WIDTH * HEIGHT - 1)
+    assert verify(path).frames == FRAMES and _verify._idle == []
+    monkeypatch.setattr(_verify, "_KEEP_PIXELS", WIDTH * HEIGHT)
+    monkeypatch.setattr(_verify, "has_parameter_sets", lambda data, track: True)
+    assert verify(path).frames == FRAMES and _verify._idle == []
+    monkeypatch.undo()
+    monkeypatch.setattr(_verify, "_idle", [])
+    assert verify(path).frames == FRAMES and len(_verify._idle) == 1
+
+
+def test_parameter_sets_are_found_in_a_sample(clips: dict[str, bytes], tmp_path: Path) -> None:
+    from venice_video.media._nal import has_parameter_sets
+
+    track = _mp4.read_structure(_write(tmp_path, clips["av"])).video_track()
+    sps = b"\x67\x42\xc0\x0a\x8c\x8d\x40"  # nal_unit_type 7
+    slice_ = b"\x65\x88\x84\x21\xa0"  # an IDR slice, type 5
+    prefix = track.nal_length_size
+
+    def sample(*units: bytes) -> bytes:
+        return b"".join(len(u).to_bytes(prefix, "big") + u for u in units)
+
+    assert has_parameter_sets(sample(sps, slice_), track)
+    assert not has_parameter_sets(sample(slice_), track)
+    assert has_parameter_sets(b"\x00\x00", track)  # not walkable: not to be trusted

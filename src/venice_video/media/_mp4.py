@@ -20,7 +20,7 @@ import itertools
 import struct
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
@@ -112,6 +112,32 @@ class Track:
                 yield offset, size
                 offset += size
                 sample += 1
+
+    def sample_positions(self, numbers: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """`(offset, size)` of the samples `numbers` (0-based), as `samples()` gives them,
+        found chunk by chunk rather than sample by sample."""
+        wanted = sorted(set(numbers))
+        found: dict[int, tuple[int, int]] = {}
+        runs = self.sample_to_chunk
+        run = 0
+        sample = 0
+        for chunk_number, offset in enumerate(self.chunks, start=1):
+            if len(found) == len(wanted):
+                break
+            while run + 1 < len(runs) and runs[run + 1][0] <= chunk_number:
+                run += 1
+            count = min(runs[run][1], self.sample_count - sample)
+            if count <= 0:
+                continue
+            for n in wanted[len(found) :]:
+                if n >= sample + count:
+                    break
+                if self.sizes is not None:
+                    found[n] = (offset + sum(self.sizes[sample:n]), self.sizes[n])
+                else:
+                    found[n] = (offset + self.uniform_size * (n - sample), self.uniform_size)
+            sample += count
+        return found
 
     def chunk_spans(self) -> Iterator[tuple[int, int]]:
         """`(offset, size)` of every chunk that holds samples (its samples end to end)."""
