@@ -38,8 +38,11 @@ def journal_of(client: BaseClient) -> Flow[JournalStore | None]:
     return (yield from call(lambda: client.journal))
 
 
-def journal_update(client: BaseClient, job: VideoJob, **fields: Any) -> Flow[VideoJob]:
-    """Change a job, and its journal entry when there is one."""
+def journal_update(
+    client: BaseClient, job: VideoJob, *, durable: bool = True, **fields: Any
+) -> Flow[VideoJob]:
+    """Change a job, and its journal entry when there is one. `durable=False` is for
+    progress that a lost write only makes `resume()` redo (see `JournalStore.note`)."""
     journal = yield from journal_of(client)
     changes = dict(fields)
     if "path" in changes:
@@ -47,7 +50,8 @@ def journal_update(client: BaseClient, job: VideoJob, **fields: Any) -> Flow[Vid
         changes["output_path"] = str(path) if path is not None else None
     if journal is not None:
         # A job built by hand (not queued through this journal) has no entry to update.
-        entry = yield from call(journal.update_existing, job.idempotency_key, **changes)
+        write = journal.update_existing if durable else journal.note
+        entry = yield from call(write, job.idempotency_key, **changes)
         if entry is not None:
             return _merge_entry(job, entry)
     now = client._wall()

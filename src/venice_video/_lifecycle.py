@@ -73,7 +73,8 @@ def cleanup_flow(client: BaseClient, job: VideoJob, cleanup: Cleanup | None) -> 
     except APIError as exc:
         logger.warning("could not delete the server copy of %s: %s", job.queue_id, exc)
         return (yield from journal_update(client, job, error=f"cleanup failed: {exc}"))
-    return (yield from journal_update(client, job, status="COMPLETED"))
+    # Lost, it only leaves the job DOWNLOADED: resume() cleans up again, finding nothing.
+    return (yield from journal_update(client, job, durable=False, status="COMPLETED"))
 
 
 def delete_url_flow(client: BaseClient, url: str) -> Flow[None]:

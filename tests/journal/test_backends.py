@@ -134,6 +134,17 @@ def test_update_existing_writes_a_known_entry_and_nothing_for_an_unknown_key(
         store.update_existing("k1", colour="red")
 
 
+def test_a_note_writes_like_update_existing(store: JournalStore, clock: FakeClock) -> None:
+    _intent(store, "k1")
+    clock.advance(1)
+    noted = store.note("k1", status="PROCESSING", execution_ms=500.0)
+    assert noted is not None and (noted.status, noted.execution_ms) == ("PROCESSING", 500.0)
+    assert store.get("k1") == noted
+    assert store.note("missing", status="READY") is None
+    done = store.update("k1", status="DOWNLOADED", size_bytes=10)
+    assert (done.status, done.execution_ms, done.size_bytes) == ("DOWNLOADED", 500.0, 10)
+
+
 def test_find_list_clean_and_delete(store: JournalStore, clock: FakeClock) -> None:
     for i, status in enumerate(["COMPLETED", "QUEUED", "FAILED", "PROCESSING", "UNKNOWN"]):
         clock.advance(1)

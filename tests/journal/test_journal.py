@@ -180,6 +180,28 @@ def test_an_older_sqlite_without_returning_writes_the_same_entries(
     assert journal.get("k1") == queued
 
 
+def test_a_note_skips_the_sync_and_every_other_write_keeps_it(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = journal._connection()
+    levels: list[int] = []
+    write_row = journal._write_row
+
+    def logged(sql: str, params: tuple[Any, ...], key: str) -> Any:
+        levels.append(conn.execute("PRAGMA synchronous").fetchone()[0])
+        return write_row(sql, params, key)
+
+    monkeypatch.setattr(journal, "_write_row", logged)
+    _intent(journal, "k1")
+    journal.note("k1", status="READY")
+    journal.update("k1", status="DOWNLOADED")
+    assert levels == [2, 1, 2]  # FULL, NORMAL for the note, FULL
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    with pytest.raises(TypeError):
+        journal.note("k1", colour="red")
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
 def test_update_rejects_unknown_fields_and_the_key(journal: Journal) -> None:
     _intent(journal, "k1")
     with pytest.raises(TypeError, match="colour"):

@@ -3,7 +3,10 @@
 Durability and sharing:
 
 - WAL mode and `synchronous=FULL`: a write that returned is on disk, and a crash (even a
-  `SIGKILL` or power loss mid-write) leaves the last committed state.
+  `SIGKILL` or power loss mid-write) leaves the last committed state. `note()`, for progress
+  that a lost write only makes someone redo (PROCESSING, READY, COMPLETED), commits with
+  `synchronous=NORMAL`: no sync of its own, on disk with the next write that syncs (WAL
+  frames are synced in order) or the next checkpoint; only a power cut can lose it.
 - Every write is one short transaction that takes the database lock at its start (`BEGIN
   IMMEDIATE`, or a single statement, which SQLite runs as one such transaction), so writers
   queue on the lock instead of failing halfway, and a busy timeout lets several processes (a
@@ -222,6 +225,25 @@ class Journal(JournalStore):
             f"UPDATE jobs SET {', '.join(assignments)} WHERE key = ?", (*params, key), key
         )
         return _entry(written) if written is not None else None
+
+    def note(self, key: str, **fields: Any) -> JournalEntry | None:
+        """`update_existing()` without waiting for the disk: see `JournalStore.note`."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot write the journal at {self.path}: {exc}") from exc
+            try:
+                return self.update_existing(key, **fields)
+            finally:
+                try:
+                    conn.execute("PRAGMA synchronous = FULL")
+                except sqlite3.Error:
+                    # Never keep a connection that does not sync: the next call opens one.
+                    self._conn = None
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
 
     def delete(self, key: str) -> None:
         """Remove one entry. Removing a key that is not there does nothing."""
