@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import struct
@@ -12,6 +13,7 @@ import pytest
 
 from venice_video import VeniceVideoError
 from venice_video.media import MediaError, MediaInfo, MediaVerificationError, _mp4, verify
+from venice_video.media._errors import Invalid
 
 av = pytest.importorskip("av")
 np = pytest.importorskip("numpy")
@@ -611,3 +613,33 @@ def test_parameter_sets_are_found_in_a_sample(clips: dict[str, bytes], tmp_path:
     assert has_parameter_sets(sample(sps, slice_), track)
     assert not has_parameter_sets(sample(slice_), track)
     assert has_parameter_sets(b"\x00\x00", track)  # not walkable: not to be trusted
+
+
+def test_the_quick_placement_check_never_passes_what_the_full_one_rejects(
+    tmp_path: Path, clips: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunk offsets and sample sizes changed one byte at a time, in every way."""
+    data = clips["faststart"]
+    structures: list[_mp4.Structure] = []
+    monkeypatch.setattr(_mp4, "_check_placement", structures.append)
+    for box, header in ((b"stco", 8), (b"stsz", 12)):
+        for track in (0, 1):
+            start = _table_entry(data, box, track, 0, header)
+            for at in range(start, start + 48):
+                for delta in (1, 255, 0x80):
+                    new = bytes([(data[at] + delta) % 256])
+                    path = _write(tmp_path, _patched(data, at, new), "index.mp4")
+                    with contextlib.suppress(Invalid):  # the index's own checks
+                        _mp4.read_structure(path)
+    monkeypatch.undo()
+    verdicts = []
+    for structure in structures:
+        quick = _mp4._placement_holds(structure)
+        try:
+            _mp4._check_each_chunk(structure)
+            full = True
+        except Invalid:
+            full = False
+        assert full or not quick
+        verdicts.append(full)
+    assert verdicts.count(False) > 50 and verdicts.count(True) > 50
