@@ -19,6 +19,7 @@ where it is not.
 from __future__ import annotations
 
 import bisect
+import functools
 import importlib
 import os
 import re
@@ -104,11 +105,14 @@ def _check_in_memory(np: Any, data: bytes, track: Track) -> bool:
     length_size = track.nal_length_size
     hevc = track.nal_format == "hevc"
     header_size = 2 if hevc else 1
-    if not hevc:
-        illegal = np.zeros(32, dtype=bool)
-        illegal[sorted(_AVC_ILLEGAL)] = True
-        picture = np.zeros(32, dtype=bool)
-        picture[sorted(_AVC_PICTURE)] = True
+    # Each unit's length prefix, read where the unit starts: a big-endian view of the bytes
+    # with a stride of one, so a view's element i is the prefix at byte i.
+    prefixes = a
+    if length_size > 1:
+        prefixes = np.ndarray(
+            (len(a) - length_size + 1,), dtype=f">u{length_size}", buffer=data, strides=(1,)
+        )
+    verdicts = _header_verdicts(np, hevc)
     pictures = np.zeros(len(offsets), dtype=bool)
     unit_starts: list[Any] = []
     unit_ends: list[Any] = []
@@ -118,24 +122,15 @@ def _check_in_memory(np: Any, data: bytes, track: Track) -> bool:
         at, end = pos[live], ends[live]
         if (end - at < length_size + header_size).any():
             return False
-        length = a[at].astype(np.int64)
-        for k in range(1, length_size):
-            length = (length << 8) | a[at + k]
+        length = prefixes[at].astype(np.int64)
         unit_end = at + length_size + length
-        if (length < header_size).any() or (unit_end > end).any():
-            return False
-        head = a[at + length_size]
+        verdict = verdicts[a[at + length_size]]
+        bad = (length < header_size) | (unit_end > end) | (verdict == _ILLEGAL)
         if hevc:
-            kind = (head >> 1) & 0x3F
-            bad = (head & 0x80 != 0) | (kind >= 48) | (a[at + length_size + 1] & 0x07 == 0)
-            carries = kind < 32
-        else:
-            kind = head & 0x1F
-            bad = (head & 0x80 != 0) | illegal[kind] | ((kind == 5) & (head & 0x60 == 0))
-            carries = picture[kind]
+            bad |= a[at + length_size + 1] & 0x07 == 0
         if bad.any() or (a[unit_end - 1] == 0).any():
             return False
-        pictures[live] |= carries
+        pictures[live] |= verdict == 1
         unit_starts.append(at + length_size)
         unit_ends.append(unit_end)
         pos[live] = unit_end
@@ -154,6 +149,17 @@ def _check_in_memory(np: Any, data: bytes, track: Track) -> bool:
         if (hits + 3 <= stops[unit]).any():
             return False
     return True
+
+
+_ILLEGAL: Final = 2
+
+
+@functools.cache
+def _header_verdicts(np: Any, hevc: bool) -> Any:
+    """`_nal_kind` of every first header byte, as a table: 1 for a unit that carries a
+    picture, 0 for another legal unit, `_ILLEGAL` (HEVC's second byte is checked apart)."""
+    kinds = [_nal_kind(bytes([byte, 0x01]), hevc) for byte in range(256)]
+    return np.array([_ILLEGAL if k is None else k for k in kinds], dtype=np.uint8)
 
 
 def _sample_table(np: Any, track: Track) -> tuple[Any, Any]:
