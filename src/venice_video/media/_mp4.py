@@ -116,29 +116,40 @@ class Track:
 
     def sample_positions(self, numbers: Iterable[int]) -> dict[int, tuple[int, int]]:
         """`(offset, size)` of the samples `numbers` (0-based), as `samples()` gives them,
-        found chunk by chunk rather than sample by sample."""
+        found run by run of the sample-to-chunk table rather than sample by sample."""
         wanted = sorted(set(numbers))
         found: dict[int, tuple[int, int]] = {}
         runs = self.sample_to_chunk
-        run = 0
+        chunk = 1  # the chunks, and the samples, the runs before this one held
         sample = 0
-        for chunk_number, offset in enumerate(self.chunks, start=1):
-            if len(found) == len(wanted):
-                break
-            while run + 1 < len(runs) and runs[run + 1][0] <= chunk_number:
+        run = 0
+        while wanted and chunk <= len(self.chunks) and run < len(runs):
+            while run + 1 < len(runs) and runs[run + 1][0] <= chunk:
                 run += 1
-            count = min(runs[run][1], self.sample_count - sample)
-            if count <= 0:
-                continue
-            for n in wanted[len(found) :]:
-                if n >= sample + count:
-                    break
+            per_chunk = runs[run][1]
+            stop = runs[run + 1][0] if run + 1 < len(runs) else len(self.chunks) + 1
+            if stop <= chunk or per_chunk <= 0:  # out of order, or empty: as samples() does
+                return dict(self._positions_by_walking(wanted))
+            held = min(per_chunk * (stop - chunk), self.sample_count - sample)
+            while wanted and wanted[0] < sample + held:
+                n = wanted.pop(0)
+                if n < sample:
+                    continue
+                at = chunk + (n - sample) // per_chunk  # its chunk
+                first = sample + (at - chunk) * per_chunk  # that chunk's first sample
+                offset = self.chunks[at - 1]
                 if self.sizes is not None:
-                    found[n] = (offset + sum(self.sizes[sample:n]), self.sizes[n])
+                    found[n] = (offset + sum(self.sizes[first:n]), self.sizes[n])
                 else:
-                    found[n] = (offset + self.uniform_size * (n - sample), self.uniform_size)
-            sample += count
+                    found[n] = (offset + self.uniform_size * (n - first), self.uniform_size)
+            sample += held
+            chunk = stop
+            run += 1
         return found
+
+    def _positions_by_walking(self, wanted: list[int]) -> Iterator[tuple[int, tuple[int, int]]]:
+        chosen = set(wanted)
+        return ((n, at) for n, at in enumerate(self.samples()) if n in chosen)
 
     def chunk_spans(self) -> Iterator[tuple[int, int]]:
         """`(offset, size)` of every chunk that holds samples (its samples end to end)."""
