@@ -87,16 +87,27 @@ def sdk_job(client: VeniceVideo, n: int, out: Path) -> None:
     )  # fmt: skip
 
 
-def measure(jobs: int, concurrency: int, run: Callable[[int], None]) -> tuple[float, float]:
+def measure(
+    jobs: int,
+    concurrency: int,
+    run: Callable[[int], None],
+    profiler: cProfile.Profile | None = None,
+) -> tuple[float, float]:
     gc.collect()  # neither client pays for the other's garbage
+    if profiler is not None:
+        profiler.enable()
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    if concurrency == 1:  # on this thread, so that --profile sees it
-        for n in range(jobs):
-            run(n)
+    try:
+        if concurrency == 1:  # on this thread, so that --profile sees it
+            for n in range(jobs):
+                run(n)
+        else:
+            with ThreadPoolExecutor(concurrency) as pool:
+                list(pool.map(run, range(jobs)))
         return time.process_time() - cpu0, time.perf_counter() - wall0
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(run, range(jobs)))
-    return time.process_time() - cpu0, time.perf_counter() - wall0
+    finally:
+        if profiler is not None:
+            profiler.disable()
 
 
 def main() -> None:
@@ -139,13 +150,9 @@ def main() -> None:
                 (sdk_out / "sdk--1.mp4").unlink()
                 sdk_count.reset()
                 profiler = cProfile.Profile(time.process_time) if args.profile else None
-                if profiler is not None:
-                    profiler.enable()
                 sdk_cpu, sdk_wall = measure(
-                    args.jobs, args.concurrency, lambda n: sdk_job(client, n, sdk_out)
+                    args.jobs, args.concurrency, lambda n: sdk_job(client, n, sdk_out), profiler
                 )
-                if profiler is not None:
-                    profiler.disable()
                 plain_kb = _mean_kb(plain_out, n=args.jobs)
                 sdk_kb = _mean_kb(sdk_out, n=args.jobs)
                 # What the loop does not do: the verification of one saved file, alone.
