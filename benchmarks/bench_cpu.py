@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import gc
 import io
 import pstats
@@ -40,6 +41,7 @@ from pathlib import Path
 
 import httpx
 
+from _breakdown import Breakdown
 from bench_batch import start_server
 from venice_video import VeniceVideo
 from venice_video.media import verify as verify_mp4
@@ -64,7 +66,7 @@ class Counter:
         self.retrieves = self.requests = 0
 
 
-def plain_job(http: httpx.Client, base: str, n: int, out: Path, poll_s: float) -> None:
+def plain_job(http: httpx.Client, base: str, n: int, *, out: Path, poll_s: float) -> None:
     http.post(f"{base}/video/quote", json=BODY).raise_for_status()
     body = {**BODY, "prompt": f"scene {n}"}
     queued = http.post(f"{base}/video/queue", json=body)
@@ -80,7 +82,7 @@ def plain_job(http: httpx.Client, base: str, n: int, out: Path, poll_s: float) -
     http.post(f"{base}/video/complete", json={"model": MODEL, "queue_id": queue_id})
 
 
-def sdk_job(client: VeniceVideo, n: int, out: Path) -> None:
+def sdk_job(client: VeniceVideo, n: int, *, out: Path) -> None:
     client.generate(
         model=MODEL, prompt=f"scene {n}", duration="5s", resolution="480p",
         aspect_ratio="16:9", output=out / f"sdk-{n}.mp4",
@@ -118,7 +120,14 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.25, help="the plain loop's interval")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--sort", default="tottime", help="the profile's order (pstats keys)")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="each client's thread CPU by category"
+    )
     args = parser.parse_args()
+    split = Breakdown() if args.breakdown else None
+    if split is not None:
+        split.install()
+    splits: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         proc, server = start_server(args.speed, root / "server")
@@ -131,14 +140,18 @@ def main() -> None:
             ) as http:
                 plain_out = root / "plain"
                 plain_out.mkdir()
-                plain_job(http, base, -1, plain_out, args.poll)  # warm-up
+                plain_job(http, base, -1, out=plain_out, poll_s=args.poll)  # warm-up
                 (plain_out / "plain--1.mp4").unlink()
                 plain_count.reset()
-                plain_cpu, plain_wall = measure(
-                    args.jobs,
-                    args.concurrency,
-                    lambda n: plain_job(http, base, n, plain_out, args.poll),
+                plain_run = functools.partial(
+                    plain_job, http, base, out=plain_out, poll_s=args.poll
                 )
+                if split is not None:
+                    split.reset()
+                    plain_run = split.job(plain_run)
+                plain_cpu, plain_wall = measure(args.jobs, args.concurrency, plain_run)
+                if split is not None:
+                    splits["plain loop"] = split.lines(args.jobs)
             sdk_http = httpx.Client(timeout=60, event_hooks={"request": [sdk_count.hook]})
             with VeniceVideo(
                 api_key=KEY, base_url=base, journal=root / "journal.sqlite3",
@@ -146,13 +159,17 @@ def main() -> None:
             ) as client:  # fmt: skip
                 sdk_out = root / "sdk"
                 sdk_out.mkdir()
-                sdk_job(client, -1, sdk_out)  # warm-up: the catalog, the journal
+                sdk_job(client, -1, out=sdk_out)  # warm-up: the catalog, the journal
                 (sdk_out / "sdk--1.mp4").unlink()
                 sdk_count.reset()
                 profiler = cProfile.Profile(time.process_time) if args.profile else None
-                sdk_cpu, sdk_wall = measure(
-                    args.jobs, args.concurrency, lambda n: sdk_job(client, n, sdk_out), profiler
-                )
+                sdk_run = functools.partial(sdk_job, client, out=sdk_out)
+                if split is not None:
+                    split.reset()
+                    sdk_run = split.job(sdk_run)
+                sdk_cpu, sdk_wall = measure(args.jobs, args.concurrency, sdk_run, profiler)
+                if split is not None:
+                    splits["SDK"] = split.lines(args.jobs)
                 plain_kb = _mean_kb(plain_out, n=args.jobs)
                 sdk_kb = _mean_kb(sdk_out, n=args.jobs)
                 # What the loop does not do: the verification of one saved file, alone.
@@ -178,6 +195,9 @@ def main() -> None:
               f"{saved:>9.0f}{wall:>9.2f}")  # fmt: skip
     print(f"SDK CPU per job / plain loop's: {sdk_cpu / plain_cpu:.2f}x")
     print(f"of which verifying one saved file: {verify_ms:.1f} ms")
+    for name, lines in splits.items():
+        print(f"{name}, thread CPU by category (with the timing's own cost):")
+        print("\n".join(lines))
     if profiler is not None:
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats(args.sort).print_stats(40)
