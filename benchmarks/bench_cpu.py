@@ -2,8 +2,8 @@
 
 A local server runs in its own process on 127.0.0.1 (its CPU is not counted). In this
 process, N jobs run through each client, `--concurrency` at a time on threads, and the
-process CPU time (user + system, all threads) is measured around each run, after imports
-and warm-up:
+process CPU time (user + system, all threads) is measured around each run, after imports,
+a warm-up job and a garbage collection:
 
 - the plain loop: quote, queue, retrieve every `--poll` seconds until the video comes, write
   the file, complete. No validation, no journal, no fsync, no verification;
@@ -11,16 +11,24 @@ and warm-up:
   verification, cleanup), as users run it.
 
 The server clock is scaled (`--speed`), so both clients see the same job times; their
-retrieve counts are printed too, since each retrieve costs CPU. `--profile` prints the top
-of a cProfile of the SDK run (use it with `--concurrency 1`: cProfile sees one thread).
+request and retrieve counts are printed too, since each request costs CPU, with the CPU per
+request and the mean size of the files each saved (the same clips, so the same bytes).
+`--profile` prints the top of a cProfile of the SDK run (use it with `--concurrency 1`:
+cProfile sees one thread).
 
     python benchmarks/bench_cpu.py [--jobs 40] [--concurrency 10] [--speed 20] [--profile]
+
+At the real API's pace, as docs/benchmarks.md quotes it (the loop polls every 5 s):
+
+    python benchmarks/bench_cpu.py --jobs 20 --concurrency 20 --speed 1 --poll 5
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
+import gc
 import io
 import pstats
 import sys
@@ -33,6 +41,7 @@ from pathlib import Path
 
 import httpx
 
+from _breakdown import Breakdown
 from bench_batch import start_server
 from venice_video import VeniceVideo
 from venice_video.media import verify as verify_mp4
@@ -53,10 +62,13 @@ class Counter:
             self.requests += 1
             self.retrieves += request.url.path.endswith("/video/retrieve")
 
+    def reset(self) -> None:
+        self.retrieves = self.requests = 0
 
-def plain_job(http: httpx.Client, base: str, n: int, out: Path, poll_s: float) -> None:
+
+def plain_job(http: httpx.Client, base: str, n: int, *, out: Path, poll_s: float) -> None:
     http.post(f"{base}/video/quote", json=BODY).raise_for_status()
-    body = {**BODY, "prompt": f"plain scene {n}"}
+    body = {**BODY, "prompt": f"scene {n}"}
     queued = http.post(f"{base}/video/queue", json=body)
     queued.raise_for_status()
     queue_id = queued.json()["queue_id"]
@@ -70,22 +82,34 @@ def plain_job(http: httpx.Client, base: str, n: int, out: Path, poll_s: float) -
     http.post(f"{base}/video/complete", json={"model": MODEL, "queue_id": queue_id})
 
 
-def sdk_job(client: VeniceVideo, n: int, out: Path) -> None:
+def sdk_job(client: VeniceVideo, n: int, *, out: Path) -> None:
     client.generate(
-        model=MODEL, prompt=f"sdk scene {n}", duration="5s", resolution="480p",
+        model=MODEL, prompt=f"scene {n}", duration="5s", resolution="480p",
         aspect_ratio="16:9", output=out / f"sdk-{n}.mp4",
     )  # fmt: skip
 
 
-def measure(jobs: int, concurrency: int, run: Callable[[int], None]) -> tuple[float, float]:
+def measure(
+    jobs: int,
+    concurrency: int,
+    run: Callable[[int], None],
+    profiler: cProfile.Profile | None = None,
+) -> tuple[float, float]:
+    gc.collect()  # neither client pays for the other's garbage
+    if profiler is not None:
+        profiler.enable()
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    if concurrency == 1:  # on this thread, so that --profile sees it
-        for n in range(jobs):
-            run(n)
+    try:
+        if concurrency == 1:  # on this thread, so that --profile sees it
+            for n in range(jobs):
+                run(n)
+        else:
+            with ThreadPoolExecutor(concurrency) as pool:
+                list(pool.map(run, range(jobs)))
         return time.process_time() - cpu0, time.perf_counter() - wall0
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(run, range(jobs)))
-    return time.process_time() - cpu0, time.perf_counter() - wall0
+    finally:
+        if profiler is not None:
+            profiler.disable()
 
 
 def main() -> None:
@@ -96,7 +120,14 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.25, help="the plain loop's interval")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--sort", default="tottime", help="the profile's order (pstats keys)")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="each client's thread CPU by category"
+    )
     args = parser.parse_args()
+    split = Breakdown() if args.breakdown else None
+    if split is not None:
+        split.install()
+    splits: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         proc, server = start_server(args.speed, root / "server")
@@ -109,13 +140,18 @@ def main() -> None:
             ) as http:
                 plain_out = root / "plain"
                 plain_out.mkdir()
-                plain_job(http, base, -1, plain_out, args.poll)  # warm-up
-                plain_count.retrieves = plain_count.requests = 0
-                plain_cpu, plain_wall = measure(
-                    args.jobs,
-                    args.concurrency,
-                    lambda n: plain_job(http, base, n, plain_out, args.poll),
+                plain_job(http, base, -1, out=plain_out, poll_s=args.poll)  # warm-up
+                (plain_out / "plain--1.mp4").unlink()
+                plain_count.reset()
+                plain_run = functools.partial(
+                    plain_job, http, base, out=plain_out, poll_s=args.poll
                 )
+                if split is not None:
+                    split.reset()
+                    plain_run = split.job(plain_run)
+                plain_cpu, plain_wall = measure(args.jobs, args.concurrency, plain_run)
+                if split is not None:
+                    splits["plain loop"] = split.lines(args.jobs)
             sdk_http = httpx.Client(timeout=60, event_hooks={"request": [sdk_count.hook]})
             with VeniceVideo(
                 api_key=KEY, base_url=base, journal=root / "journal.sqlite3",
@@ -123,16 +159,19 @@ def main() -> None:
             ) as client:  # fmt: skip
                 sdk_out = root / "sdk"
                 sdk_out.mkdir()
-                sdk_job(client, -1, sdk_out)  # warm-up: the catalog, the journal
-                sdk_count.retrieves = sdk_count.requests = 0
+                sdk_job(client, -1, out=sdk_out)  # warm-up: the catalog, the journal
+                (sdk_out / "sdk--1.mp4").unlink()
+                sdk_count.reset()
                 profiler = cProfile.Profile(time.process_time) if args.profile else None
-                if profiler is not None:
-                    profiler.enable()
-                sdk_cpu, sdk_wall = measure(
-                    args.jobs, args.concurrency, lambda n: sdk_job(client, n, sdk_out)
-                )
-                if profiler is not None:
-                    profiler.disable()
+                sdk_run = functools.partial(sdk_job, client, out=sdk_out)
+                if split is not None:
+                    split.reset()
+                    sdk_run = split.job(sdk_run)
+                sdk_cpu, sdk_wall = measure(args.jobs, args.concurrency, sdk_run, profiler)
+                if split is not None:
+                    splits["SDK"] = split.lines(args.jobs)
+                plain_kb = _mean_kb(plain_out, n=args.jobs)
+                sdk_kb = _mean_kb(sdk_out, n=args.jobs)
                 # What the loop does not do: the verification of one saved file, alone.
                 saved = sdk_out / "sdk-0.mp4"
                 cpu0 = time.process_time()
@@ -145,19 +184,31 @@ def main() -> None:
             proc.wait()
     n = args.jobs
     print(f"{n} jobs, {args.concurrency} at a time, server speed {args.speed:g}x")
-    print(f"{'client':<14}{'CPU ms/job':>12}{'requests/job':>14}{'retrieves/job':>15}{'wall s':>9}")
-    for name, cpu, count, wall in (
-        ("plain loop", plain_cpu, plain_count, plain_wall),
-        ("SDK", sdk_cpu, sdk_count, sdk_wall),
+    print(f"{'client':<14}{'CPU ms/job':>12}{'requests/job':>14}{'retrieves/job':>15}"
+          f"{'ms/request':>12}{'KB/file':>9}{'wall s':>9}")  # fmt: skip
+    for name, cpu, count, wall, saved in (
+        ("plain loop", plain_cpu, plain_count, plain_wall, plain_kb),
+        ("SDK", sdk_cpu, sdk_count, sdk_wall, sdk_kb),
     ):
         print(f"{name:<14}{1000 * cpu / n:>12.1f}{count.requests / n:>14.2f}"
-              f"{count.retrieves / n:>15.2f}{wall:>9.2f}")  # fmt: skip
+              f"{count.retrieves / n:>15.2f}{1000 * cpu / count.requests:>12.2f}"
+              f"{saved:>9.0f}{wall:>9.2f}")  # fmt: skip
     print(f"SDK CPU per job / plain loop's: {sdk_cpu / plain_cpu:.2f}x")
     print(f"of which verifying one saved file: {verify_ms:.1f} ms")
+    for name, lines in splits.items():
+        print(f"{name}, thread CPU by category (with the timing's own cost):")
+        print("\n".join(lines))
     if profiler is not None:
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats(args.sort).print_stats(40)
         print(text.getvalue(), file=sys.stderr)
+
+
+def _mean_kb(folder: Path, *, n: int) -> float:
+    """The mean size of the videos a client saved: both must have saved `n` alike."""
+    sizes = [p.stat().st_size for p in folder.glob("*.mp4")]
+    assert len(sizes) == n, f"{folder.name}: {len(sizes)} files for {n} jobs"
+    return sum(sizes) / len(sizes) / 1024
 
 
 if __name__ == "__main__":

@@ -286,9 +286,13 @@ class BaseClient:
             headers=response.headers,
             wall_now=self._wall(),
         )
-        logger.debug(
-            "%s %s -> %s", request.method, request.url.copy_with(query=None), response.status_code
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # the URL's copy costs more than the rest
+            logger.debug(
+                "%s %s -> %s",
+                request.method,
+                request.url.copy_with(query=None),
+                response.status_code,
+            )
         if response.status_code >= 400:
             try:
                 yield from read_all(response)

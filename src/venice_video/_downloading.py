@@ -204,17 +204,20 @@ def stream_to_part(
         expected = range_total(response) or expected
     began = client._clock()
     done = part.offset
-    pending = bytearray()
+    pending: list[bytes] = []
+    held = 0
     try:
         while True:
             chunk = yield from read_chunk(response)
             if chunk:
-                pending += chunk
+                pending.append(chunk)
+                held += len(chunk)
                 done += len(chunk)
-            if pending and (not chunk or len(pending) >= _WRITE_BYTES):
+            if pending and (not chunk or held >= _WRITE_BYTES):
                 # Whole megabytes, not every chunk, cross to a worker thread (Rule 2).
-                yield from call(part.write, bytes(pending))
+                yield from call(part.write, pending[0] if len(pending) == 1 else b"".join(pending))
                 pending.clear()
+                held = 0
                 notify(
                     on_progress,
                     Progress(
@@ -234,7 +237,7 @@ def stream_to_part(
         # resume, or is dropped.
         if resume and pending:
             with contextlib.suppress(DownloadError):
-                part.write(bytes(pending))
+                part.write(b"".join(pending))
         part.abort(keep_part=resume)
         raise
     yield from close(response)

@@ -38,15 +38,20 @@ def journal_of(client: BaseClient) -> Flow[JournalStore | None]:
     return (yield from call(lambda: client.journal))
 
 
-def journal_update(client: BaseClient, job: VideoJob, **fields: Any) -> Flow[VideoJob]:
-    """Change a job, and its journal entry when there is one."""
+def journal_update(
+    client: BaseClient, job: VideoJob, *, durable: bool = True, **fields: Any
+) -> Flow[VideoJob]:
+    """Change a job, and its journal entry when there is one. `durable=False` is for
+    progress that a lost write only makes `resume()` redo (see `JournalStore.note`)."""
     journal = yield from journal_of(client)
     changes = dict(fields)
     if "path" in changes:
         path = changes.pop("path")
         changes["output_path"] = str(path) if path is not None else None
     if journal is not None:
-        entry = yield from call(_update_entry, journal, job.idempotency_key, changes)
+        # A job built by hand (not queued through this journal) has no entry to update.
+        write = journal.update_existing if durable else journal.note
+        entry = yield from call(write, job.idempotency_key, **changes)
         if entry is not None:
             return _merge_entry(job, entry)
     now = client._wall()
@@ -75,13 +80,6 @@ def notify(callback: ProgressCallback | None, progress: Progress) -> bool:
 
 def cancelled(cancel: CancelToken | None) -> bool:
     return cancel is not None and cancel.is_set()
-
-
-def _update_entry(journal: JournalStore, key: str, changes: dict[str, Any]) -> JournalEntry | None:
-    # A job built by hand (not queued through this journal) has no entry to update.
-    if journal.get(key) is None:
-        return None
-    return journal.update(key, **changes)
 
 
 def _merge_entry(job: VideoJob, entry: JournalEntry) -> VideoJob:

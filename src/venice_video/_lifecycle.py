@@ -73,7 +73,8 @@ def cleanup_flow(client: BaseClient, job: VideoJob, cleanup: Cleanup | None) -> 
     except APIError as exc:
         logger.warning("could not delete the server copy of %s: %s", job.queue_id, exc)
         return (yield from journal_update(client, job, error=f"cleanup failed: {exc}"))
-    return (yield from journal_update(client, job, status="COMPLETED"))
+    # Lost, it only leaves the job DOWNLOADED: resume() cleans up again, finding nothing.
+    return (yield from journal_update(client, job, durable=False, status="COMPLETED"))
 
 
 def delete_url_flow(client: BaseClient, url: str) -> Flow[None]:
@@ -105,8 +106,12 @@ def finish_flow(
     cancel: CancelToken | None,
     cleanup: Cleanup | None,
     overwrite: bool = False,
+    journaled_overwrite: bool = False,
 ) -> Flow[VideoJob]:
-    """Wait, download, verify, then clean up: everything after the queue."""
+    """Wait, download, verify, then clean up: everything after the queue.
+
+    `journaled_overwrite`: `overwrite` is what the job's journal entry says (the caller
+    recorded it), so the journal need not be asked."""
     target = output or job.path or output_path(None, job.model, job.idempotency_key)
     begun = client._clock()
     if job.status in ("DOWNLOADED", "COMPLETED") and job.path is not None:
@@ -118,7 +123,12 @@ def finish_flow(
                 f"the video of {job.queue_id} is no longer on the server (completed) and "
                 f"{job.path} is missing or changed"
             )
-    if not overwrite and target == job.path and job.status not in ("DOWNLOADED", "COMPLETED"):
+    if (
+        not overwrite
+        and not journaled_overwrite
+        and target == job.path
+        and job.status not in ("DOWNLOADED", "COMPLETED")
+    ):
         # Whoever finishes a job may replace what its submitter allowed it to.
         journal = yield from journal_of(client)
         overwrite = yield from call(_output.may_replace, journal, job.idempotency_key)
@@ -196,6 +206,7 @@ def generate_flow(
             cancel=cancel,
             cleanup=cleanup,
             overwrite=overwrite,
+            journaled_overwrite=True,  # submit_flow recorded it with the intent
         )
     )
 

@@ -62,7 +62,10 @@ def wait_flow(
     try:
         while True:
             if decision.persist:
-                job = yield from journal_update(client, job, **decision.changes)
+                # What polling learns is redone by polling again; only a failure must last.
+                job = yield from journal_update(
+                    client, job, durable=isinstance(decision, Failed), **decision.changes
+                )
             elif decision.changes:
                 job = job.replace(**decision.changes)
             if isinstance(decision, Reraise) and cause is not None:

@@ -120,6 +120,31 @@ def test_errors_match(store: JournalStore) -> None:
     assert store.get("k2") is None
 
 
+def test_update_existing_writes_a_known_entry_and_nothing_for_an_unknown_key(
+    store: JournalStore, clock: FakeClock
+) -> None:
+    _intent(store, "k1")
+    clock.advance(1)
+    ready = store.update_existing("k1", status="READY", execution_ms=900.0)
+    assert ready is not None and (ready.status, ready.execution_ms) == ("READY", 900.0)
+    assert ready.ready_at == clock.now and store.get("k1") == ready
+    assert store.update_existing("missing", status="FAILED") is None
+    assert store.get("missing") is None
+    with pytest.raises(TypeError, match="colour"):
+        store.update_existing("k1", colour="red")
+
+
+def test_a_note_writes_like_update_existing(store: JournalStore, clock: FakeClock) -> None:
+    _intent(store, "k1")
+    clock.advance(1)
+    noted = store.note("k1", status="PROCESSING", execution_ms=500.0)
+    assert noted is not None and (noted.status, noted.execution_ms) == ("PROCESSING", 500.0)
+    assert store.get("k1") == noted
+    assert store.note("missing", status="READY") is None
+    done = store.update("k1", status="DOWNLOADED", size_bytes=10)
+    assert (done.status, done.execution_ms, done.size_bytes) == ("DOWNLOADED", 500.0, 10)
+
+
 def test_find_list_clean_and_delete(store: JournalStore, clock: FakeClock) -> None:
     for i, status in enumerate(["COMPLETED", "QUEUED", "FAILED", "PROCESSING", "UNKNOWN"]):
         clock.advance(1)

@@ -142,6 +142,66 @@ def test_update_of_an_unknown_key_raises(journal: Journal) -> None:
         journal.update("missing", status="FAILED")
 
 
+def test_each_write_is_committed_when_it_returns(journal: Journal) -> None:
+    """A write and the row it returns are one statement; nothing is left uncommitted."""
+    conn = journal._connection()
+    _intent(journal, "k1")
+    assert not conn.in_transaction
+    journal.record_queued("k1", queue_id="q-1", download_url=None)
+    assert not conn.in_transaction
+    assert journal.update_existing("missing", status="READY") is None
+    assert not conn.in_transaction
+    with pytest.raises(JournalError, match="already exists"):
+        _intent(journal, "k1")
+    assert not conn.in_transaction
+    with sqlite3.connect(journal.path) as other:  # another connection sees it all
+        row = other.execute("SELECT status, queue_id FROM jobs WHERE key = 'k1'").fetchone()
+    assert row == ("QUEUED", "q-1")
+
+
+def test_an_older_sqlite_without_returning_writes_the_same_entries(
+    journal: Journal, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from venice_video.journal import _store
+
+    monkeypatch.setattr(_store, "_RETURNING", False)
+    start = clock.now
+    entry = _intent(journal, "k1")
+    assert (entry.status, entry.created_at) == ("QUEUING", start)
+    clock.advance(1)
+    queued = journal.record_queued("k1", queue_id="q-1", download_url=None)
+    assert (queued.status, queued.queue_id, queued.queued_at) == ("QUEUED", "q-1", start + 1)
+    assert journal.update_existing("missing", status="READY") is None
+    with pytest.raises(JournalError, match="already exists"):
+        _intent(journal, "k1")
+    with pytest.raises(JournalError, match="no journal entry"):
+        journal.update("missing", status="FAILED")
+    assert not journal._connection().in_transaction
+    assert journal.get("k1") == queued
+
+
+def test_a_note_skips_the_sync_and_every_other_write_keeps_it(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = journal._connection()
+    levels: list[int] = []
+    write_row = journal._write_row
+
+    def logged(sql: str, params: tuple[Any, ...], key: str) -> Any:
+        levels.append(conn.execute("PRAGMA synchronous").fetchone()[0])
+        return write_row(sql, params, key)
+
+    monkeypatch.setattr(journal, "_write_row", logged)
+    _intent(journal, "k1")
+    journal.note("k1", status="READY")
+    journal.update("k1", status="DOWNLOADED")
+    assert levels == [2, 1, 2]  # FULL, NORMAL for the note, FULL
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    with pytest.raises(TypeError):
+        journal.note("k1", colour="red")
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
 def test_update_rejects_unknown_fields_and_the_key(journal: Journal) -> None:
     _intent(journal, "k1")
     with pytest.raises(TypeError, match="colour"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import struct
@@ -12,6 +13,7 @@ import pytest
 
 from venice_video import VeniceVideoError
 from venice_video.media import MediaError, MediaInfo, MediaVerificationError, _mp4, verify
+from venice_video.media._errors import Invalid
 
 av = pytest.importorskip("av")
 np = pytest.importorskip("numpy")
@@ -504,3 +506,147 @@ def test_without_numpy_the_escape_byte_rule_is_still_checked(
     broken = _write(tmp_path, _patched(data, offset + size // 2, b"\x00\x00\x02"))
     _rejected(broken, "forbidden byte sequence")
     assert verify(_write(tmp_path, data, "whole.mp4")).frames == FRAMES
+
+
+# ------------------------------------------------------------------------- the fast paths
+
+
+def _walks(tmp_path: Path, data: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[bool, bool]:
+    """(the numpy walk passes, the unit-by-unit walk passes) for one file."""
+    from venice_video.media import _nal
+
+    path = _write(tmp_path, data, "walk.mp4")
+    track = _mp4.read_structure(path).video_track()
+    fast = _nal._check_in_memory(np, data, track)
+    with monkeypatch.context() as m:
+        m.setattr(_nal, "_check_in_memory", lambda *args: False)
+        try:
+            _nal.check_track(path, track)
+            slow = True
+        except Exception:
+            slow = False
+    return fast, slow
+
+
+@pytest.mark.parametrize("kind", ["av", "video", "faststart", "gop"])
+def test_the_numpy_walk_passes_what_the_unit_walk_passes(
+    tmp_path: Path, clips: dict[str, bytes], kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _walks(tmp_path, clips[kind], monkeypatch) == (True, True)
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_the_numpy_walk_never_passes_what_the_unit_walk_rejects(
+    tmp_path: Path, clips: dict[str, bytes], monkeypatch: pytest.MonkeyPatch, codec: str
+) -> None:
+    """Flipped bits and written zeros across the video samples: whatever the walk one unit
+    at a time rejects, the walk of every sample at once rejects too (and then leaves the
+    message to the first)."""
+    if codec == "libx264":
+        data = clips["av"]
+    elif codec in av.codecs_available:
+        data = _make_clip(tmp_path / "hevc.mp4", audio=True, codec=codec).read_bytes()
+        assert _walks(tmp_path, data, monkeypatch) == (True, True)
+    else:
+        pytest.skip(f"this FFmpeg has no {codec}")
+    rng = random.Random(5)
+    rejected = 0
+    for offset, size in _video_samples(tmp_path, data):
+        for at in {offset, offset + 3, offset + 4, offset + size - 1, offset + rng.randrange(size)}:
+            for new in (bytes([data[at] ^ (1 << rng.randrange(8))]), b"\x00", b"\x00\x00\x01"):
+                fast, slow = _walks(tmp_path, _patched(data, at, new), monkeypatch)
+                assert slow or not fast, (at, new)
+                rejected += not slow
+    assert rejected > 100
+
+
+def test_sample_positions_match_the_sample_walk(tmp_path: Path, clips: dict[str, bytes]) -> None:
+    for kind in ("av", "gop"):
+        structure = _mp4.read_structure(_write(tmp_path, clips[kind], f"{kind}.mp4"))
+        for track in structure.tracks:
+            every = list(track.samples())
+            assert track.sample_positions(range(len(every))) == dict(enumerate(every))
+            assert track.sample_positions([len(every) - 1, 0]) == {
+                0: every[0],
+                len(every) - 1: every[-1],
+            }
+
+
+def test_a_kept_decoder_rejects_a_broken_keyframe_as_a_new_one_does(
+    tmp_path: Path, clips: dict[str, bytes]
+) -> None:
+    from venice_video.media import _verify
+
+    data = clips["gop"]
+    video = _mp4.read_structure(_write(tmp_path, data, "gop.mp4")).video_track()
+    offset, size = video.sample_positions([video.sync_sample_numbers()[-1]]).popitem()[1]
+    garbage = bytes(random.Random(11).randrange(1, 256) for _ in range(64))
+    broken = _write(tmp_path, _patched(data, offset + size // 3, garbage), "broken.mp4")
+    for _ in range(3):
+        assert verify(_write(tmp_path, data, "good.mp4")).frames == FRAMES
+        assert _verify._idle  # the decoder was kept
+        _rejected(broken, "keyframe .* decoded with errors|cannot be decoded")
+    assert len(_verify._idle) <= _verify._KEEP_DECODERS
+
+
+def test_decoders_are_not_kept_for_large_pictures_or_after_parameter_sets(
+    tmp_path: Path, clips: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from venice_video.media import _verify
+
+    path = _write(tmp_path, clips["gop"])
+    monkeypatch.setattr(_verify, "_idle", [])
+    monkeypatch.setattr(_verify, "_KEEP_PIXELS", WIDTH * HEIGHT - 1)
+    assert verify(path).frames == FRAMES and _verify._idle == []
+    monkeypatch.setattr(_verify, "_KEEP_PIXELS", WIDTH * HEIGHT)
+    monkeypatch.setattr(_verify, "has_parameter_sets", lambda data, track: True)
+    assert verify(path).frames == FRAMES and _verify._idle == []
+    monkeypatch.undo()
+    monkeypatch.setattr(_verify, "_idle", [])
+    assert verify(path).frames == FRAMES and len(_verify._idle) == 1
+
+
+def test_parameter_sets_are_found_in_a_sample(clips: dict[str, bytes], tmp_path: Path) -> None:
+    from venice_video.media._nal import has_parameter_sets
+
+    track = _mp4.read_structure(_write(tmp_path, clips["av"])).video_track()
+    sps = b"\x67\x42\xc0\x0a\x8c\x8d\x40"  # nal_unit_type 7
+    slice_ = b"\x65\x88\x84\x21\xa0"  # an IDR slice, type 5
+    prefix = track.nal_length_size
+
+    def sample(*units: bytes) -> bytes:
+        return b"".join(len(u).to_bytes(prefix, "big") + u for u in units)
+
+    assert has_parameter_sets(sample(sps, slice_), track)
+    assert not has_parameter_sets(sample(slice_), track)
+    assert has_parameter_sets(b"\x00\x00", track)  # not walkable: not to be trusted
+
+
+def test_the_quick_placement_check_never_passes_what_the_full_one_rejects(
+    tmp_path: Path, clips: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunk offsets and sample sizes changed one byte at a time, in every way."""
+    data = clips["faststart"]
+    structures: list[_mp4.Structure] = []
+    monkeypatch.setattr(_mp4, "_check_placement", structures.append)
+    for box, header in ((b"stco", 8), (b"stsz", 12)):
+        for track in (0, 1):
+            start = _table_entry(data, box, track, 0, header)
+            for at in range(start, start + 48):
+                for delta in (1, 255, 0x80):
+                    new = bytes([(data[at] + delta) % 256])
+                    path = _write(tmp_path, _patched(data, at, new), "index.mp4")
+                    with contextlib.suppress(Invalid):  # the index's own checks
+                        _mp4.read_structure(path)
+    monkeypatch.undo()
+    verdicts = []
+    for structure in structures:
+        quick = _mp4._placement_holds(structure)
+        try:
+            _mp4._check_each_chunk(structure)
+            full = True
+        except Invalid:
+            full = False
+        assert full or not quick
+        verdicts.append(full)
+    assert verdicts.count(False) > 50 and verdicts.count(True) > 50

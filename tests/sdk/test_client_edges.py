@@ -51,6 +51,7 @@ from venice_video import (
     VeniceVideo,
 )
 from venice_video.journal import Journal
+from venice_video.journal._schema import JOB_COLUMNS
 
 MODEL = "wan-2-7-text-to-video"
 REQUEST: dict[str, Any] = {"model": MODEL, "prompt": "a cat", "duration": "5s"}
@@ -549,6 +550,44 @@ def test_complete_runs_only_after_the_file_is_saved(
     with mock_client(api, clock, tmp_path) as client:
         client.generate(**REQUEST, output=output)
     assert seen == [True]
+
+
+class _SyncLog(Journal):
+    """A journal that records each entry write: the status written, and whether it synced."""
+
+    def __init__(self, path: Path) -> None:
+        self.writes: list[tuple[str, str]] = []
+        super().__init__(path)
+
+    def _write_row(self, sql: str, params: tuple[Any, ...], key: str) -> tuple[Any, ...] | None:
+        level = self._connection().execute("PRAGMA synchronous").fetchone()[0]
+        row = super()._write_row(sql, params, key)
+        if row is not None:
+            self.writes.append((row[JOB_COLUMNS.index("status")], "FULL" if level == 2 else "-"))
+        return row
+
+
+def test_only_progress_is_journaled_without_a_sync(
+    api: FakeAPI, clock: FakeClock, tmp_path: Path, tiny_mp4: bytes
+) -> None:
+    """The intent, the queue_id and the saved file are on disk when each write returns; what
+    polling and cleanup learn reaches the disk with them, and is redone if a power cut
+    loses it."""
+    api.on("/video/queue", json_response(200, QUEUED))
+    api.on("/video/retrieve", processing(), video_response(tiny_mp4))
+    api.on("/video/complete", json_response(200, {"success": True}))
+    with _SyncLog(tmp_path / "journal.sqlite3") as journal:
+        with mock_client(api, clock, tmp_path, journal=journal) as client:
+            client.generate(**REQUEST, output=tmp_path / "v.mp4")
+        assert journal.writes == [
+            ("QUEUING", "FULL"),
+            ("QUEUED", "FULL"),
+            ("PROCESSING", "-"),
+            ("READY", "-"),
+            ("DOWNLOADED", "FULL"),
+            ("COMPLETED", "-"),
+        ]
+        assert journal._connection().execute("PRAGMA synchronous").fetchone()[0] == 2
 
 
 def test_failed_cleanup_leaves_the_job_downloaded_for_resume(

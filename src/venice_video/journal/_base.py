@@ -3,7 +3,8 @@
 Two backends implement it: `Journal` (SQLite, one machine, the default) and `PostgresJournal`
 (PostgreSQL, shared by many machines). Both keep the same guarantees: an intent is durable
 before the paid request is sent, a `queue_id` is durable the moment it is recorded, and a write
-that returned is never lost.
+that returned is never lost, but for `note()`: progress that a lost write only makes someone
+redo, which reaches the disk with the next durable write.
 """
 
 from __future__ import annotations
@@ -54,6 +55,25 @@ class JournalStore(abc.ABC):
     @abc.abstractmethod
     def update(self, key: str, **fields: Any) -> JournalEntry:
         """Change some fields of an entry and return it as it now stands."""
+
+    def update_existing(self, key: str, **fields: Any) -> JournalEntry | None:
+        """`update()`, or `None` (nothing written) when no entry has this key."""
+        if self.get(key) is None:
+            return None
+        return self.update(key, **fields)
+
+    def note(self, key: str, **fields: Any) -> JournalEntry | None:
+        """`update_existing()` for progress that a lost write only makes someone redo: a
+        status seen on the way (PROCESSING, READY), the timings, the cleanup done.
+
+        It may return before the write is on disk; it gets there with the next durable write,
+        or soon after. A crash of the process loses nothing; a power cut (or, for PostgreSQL,
+        a crash of the database server) may lose it, leaving the entry at its previous
+        status, from which `resume()` redoes the step: one more poll, or a cleanup that finds
+        nothing left to delete. Never for the intent, the `queue_id`, the saved file, or an
+        outcome (a failure, an unknown queue outcome): those are written with `update()`.
+        """
+        return self.update_existing(key, **fields)
 
     @abc.abstractmethod
     def delete(self, key: str) -> None:

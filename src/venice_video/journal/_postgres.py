@@ -4,7 +4,8 @@ The same API and guarantees as the SQLite `Journal`:
 
 - Every write is one transaction committed before the call returns (`synchronous_commit` as
   the server has it: on by default), so an intent is durable before the paid request is sent
-  and a `queue_id` the moment it is recorded.
+  and a `queue_id` the moment it is recorded. `note()`, for progress that a lost write only
+  makes someone redo, commits with `synchronous_commit` off for its own transaction.
 - Writers change only the columns they name, so two machines updating different fields of
   one job never undo each other.
 - Connections come from a `psycopg_pool.ConnectionPool`, checked before use. When the server
@@ -286,6 +287,20 @@ class PostgresJournal(JournalStore):
             TypeError: a field name is not a `JournalEntry` field, or is `key`.
             JournalError: no entry has this key, the status is unknown, or the write failed.
         """
+        entry = self.update_existing(key, **fields)
+        if entry is None:
+            raise JournalError(f"no journal entry with key {key}")
+        return entry
+
+    def update_existing(self, key: str, **fields: Any) -> JournalEntry | None:
+        """`update()`, or `None` (nothing written) when no entry has this key."""
+        return self._update(key, fields, durable=True)
+
+    def note(self, key: str, **fields: Any) -> JournalEntry | None:
+        """`update_existing()` committed with `synchronous_commit` off: see `JournalStore.note`."""
+        return self._update(key, fields, durable=False)
+
+    def _update(self, key: str, fields: Mapping[str, Any], *, durable: bool) -> JournalEntry | None:
         unknown = set(fields) - UPDATABLE
         if unknown:
             raise TypeError(f"Journal.update() got unknown field(s): {', '.join(sorted(unknown))}")
@@ -305,11 +320,11 @@ class PostgresJournal(JournalStore):
             f"RETURNING {', '.join(JOB_COLUMNS)}"
         )
 
-        def write(conn: psycopg.Connection[Any]) -> JournalEntry:
+        def write(conn: psycopg.Connection[Any]) -> JournalEntry | None:
+            if not durable:
+                conn.execute("SET LOCAL synchronous_commit = off")
             row = conn.execute(sql, (*params, key)).fetchone()
-            if row is None:
-                raise JournalError(f"no journal entry with key {key}")
-            return _entry(row)
+            return _entry(row) if row is not None else None
 
         return self.run(write)
 

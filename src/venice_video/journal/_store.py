@@ -3,10 +3,15 @@
 Durability and sharing:
 
 - WAL mode and `synchronous=FULL`: a write that returned is on disk, and a crash (even a
-  `SIGKILL` or power loss mid-write) leaves the last committed state.
-- Every write is one short `BEGIN IMMEDIATE` transaction, so writers queue on the database lock
-  instead of failing halfway, and a busy timeout lets several processes (a CLI batch, a resume in
-  another terminal, the MCP server) share one file.
+  `SIGKILL` or power loss mid-write) leaves the last committed state. `note()`, for progress
+  that a lost write only makes someone redo (PROCESSING, READY, COMPLETED), commits with
+  `synchronous=NORMAL`: no sync of its own, on disk with the next write that syncs (WAL
+  frames are synced in order) or the next checkpoint; only a power cut can lose it.
+- Every write is one short transaction that takes the database lock at its start (`BEGIN
+  IMMEDIATE`, or a single statement, which SQLite runs as one such transaction), so writers
+  queue on the lock instead of failing halfway, and a busy timeout lets several processes (a
+  CLI batch, a resume in another terminal, the MCP server) share one file. An entry's write
+  returns the entry as written in the same statement (`RETURNING`, SQLite 3.35 and later).
 - One connection per `Journal`, guarded by a lock, so a `Journal` can be shared by threads.
   A child process made by `fork()` opens its own connection instead of reusing the parent's.
 """
@@ -60,6 +65,10 @@ ENV_JOURNAL_PATH: Final[str] = "VENICE_VIDEO_JOURNAL"
 BUSY_TIMEOUT_S: Final[float] = 30.0
 
 _SELECT: Final[str] = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
+#: SQLite 3.35 and later hand back the row a write made in the same statement: one
+#: statement, one transaction, where older ones take a BEGIN, a SELECT and a COMMIT more.
+_RETURNING: Final[bool] = sqlite3.sqlite_version_info >= (3, 35, 0)
+_RETURN_ROW: Final[str] = f" RETURNING {', '.join(JOB_COLUMNS)}"
 _NEWEST_FIRST: Final[str] = "ORDER BY created_at DESC, rowid DESC"
 
 
@@ -168,12 +177,12 @@ class Journal(JournalStore):
         }
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        with self._write() as conn:
-            try:
-                conn.execute(f"INSERT INTO jobs ({columns}) VALUES ({marks})", tuple(row.values()))
-            except sqlite3.IntegrityError as exc:
-                raise JournalError(f"journal entry {key} already exists") from exc
-            return self._fetch(conn, key)
+        written = self._write_row(
+            f"INSERT INTO jobs ({columns}) VALUES ({marks})", tuple(row.values()), key
+        )
+        if written is None:  # pragma: no cover - an INSERT that returned writes its row
+            raise JournalError(f"no journal entry with key {key}")
+        return _entry(written)
 
     def record_queued(self, key: str, *, queue_id: str, download_url: str | None) -> JournalEntry:
         """Record the server's `queue_id` (status QUEUED). Call it the moment one exists."""
@@ -191,6 +200,13 @@ class Journal(JournalStore):
             TypeError: a field name is not a `JournalEntry` field, or is `key`.
             JournalError: no entry has this key, the status is unknown, or the write failed.
         """
+        entry = self.update_existing(key, **fields)
+        if entry is None:
+            raise JournalError(f"no journal entry with key {key}")
+        return entry
+
+    def update_existing(self, key: str, **fields: Any) -> JournalEntry | None:
+        """`update()`, or `None` (nothing written) when no entry has this key."""
         unknown = set(fields) - UPDATABLE
         if unknown:
             raise TypeError(f"Journal.update() got unknown field(s): {', '.join(sorted(unknown))}")
@@ -205,13 +221,29 @@ class Journal(JournalStore):
             if stamp is not None and stamp not in fields:
                 assignments.append(f"{stamp} = COALESCE({stamp}, ?)")
                 params.append(now)
-        with self._write() as conn:
-            cursor = conn.execute(
-                f"UPDATE jobs SET {', '.join(assignments)} WHERE key = ?", (*params, key)
-            )
-            if cursor.rowcount == 0:
-                raise JournalError(f"no journal entry with key {key}")
-            return self._fetch(conn, key)
+        written = self._write_row(
+            f"UPDATE jobs SET {', '.join(assignments)} WHERE key = ?", (*params, key), key
+        )
+        return _entry(written) if written is not None else None
+
+    def note(self, key: str, **fields: Any) -> JournalEntry | None:
+        """`update_existing()` without waiting for the disk: see `JournalStore.note`."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot write the journal at {self.path}: {exc}") from exc
+            try:
+                return self.update_existing(key, **fields)
+            finally:
+                try:
+                    conn.execute("PRAGMA synchronous = FULL")
+                except sqlite3.Error:
+                    # Never keep a connection that does not sync: the next call opens one.
+                    self._conn = None
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
 
     def delete(self, key: str) -> None:
         """Remove one entry. Removing a key that is not there does nothing."""
@@ -471,6 +503,34 @@ class Journal(JournalStore):
                 _rollback(conn)
                 raise JournalError(f"cannot write the journal at {self.path}: {exc}") from exc
 
+    def _write_row(self, sql: str, params: tuple[Any, ...], key: str) -> tuple[Any, ...] | None:
+        """Run one INSERT or UPDATE of the entry `key` as one transaction, durable when this
+        returns; the row as written, or `None` when the UPDATE matched none."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                if _RETURNING:
+                    # One statement takes the write lock at its start, as BEGIN IMMEDIATE
+                    # does, and commits once its row has been read.
+                    rows = conn.execute(sql + _RETURN_ROW, params).fetchall()
+                    return rows[0] if rows else None
+                conn.execute("BEGIN IMMEDIATE")
+                written = conn.execute(sql, params).rowcount
+                row = conn.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
+                conn.execute("COMMIT")
+                return row if written else None
+            except sqlite3.IntegrityError as exc:
+                _rollback(conn)
+                if sql.startswith("INSERT"):
+                    raise JournalError(f"journal entry {key} already exists") from exc
+                raise JournalError(f"cannot write the journal at {self.path}: {exc}") from exc
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise JournalError(f"cannot write the journal at {self.path}: {exc}") from exc
+            except BaseException:
+                _rollback(conn)
+                raise
+
     def _read(self, sql: str, params: Iterable[Any] = ()) -> builtins.list[tuple[Any, ...]]:
         with self._lock:
             conn = self._connection()
@@ -478,13 +538,6 @@ class Journal(JournalStore):
                 return conn.execute(sql, tuple(params)).fetchall()
             except sqlite3.Error as exc:
                 raise JournalError(f"cannot read the journal at {self.path}: {exc}") from exc
-
-    @staticmethod
-    def _fetch(conn: sqlite3.Connection, key: str) -> JournalEntry:
-        row = conn.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
-        if row is None:  # pragma: no cover - the caller just wrote it in this transaction
-            raise JournalError(f"no journal entry with key {key}")
-        return _entry(row)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 import struct
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
@@ -112,6 +113,43 @@ class Track:
                 yield offset, size
                 offset += size
                 sample += 1
+
+    def sample_positions(self, numbers: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """`(offset, size)` of the samples `numbers` (0-based), as `samples()` gives them,
+        found run by run of the sample-to-chunk table rather than sample by sample."""
+        wanted = sorted(set(numbers))
+        found: dict[int, tuple[int, int]] = {}
+        runs = self.sample_to_chunk
+        chunk = 1  # the chunks, and the samples, the runs before this one held
+        sample = 0
+        run = 0
+        while wanted and chunk <= len(self.chunks) and run < len(runs):
+            while run + 1 < len(runs) and runs[run + 1][0] <= chunk:
+                run += 1
+            per_chunk = runs[run][1]
+            stop = runs[run + 1][0] if run + 1 < len(runs) else len(self.chunks) + 1
+            if stop <= chunk or per_chunk <= 0:  # out of order, or empty: as samples() does
+                return dict(self._positions_by_walking(wanted))
+            held = min(per_chunk * (stop - chunk), self.sample_count - sample)
+            while wanted and wanted[0] < sample + held:
+                n = wanted.pop(0)
+                if n < sample:
+                    continue
+                at = chunk + (n - sample) // per_chunk  # its chunk
+                first = sample + (at - chunk) * per_chunk  # that chunk's first sample
+                offset = self.chunks[at - 1]
+                if self.sizes is not None:
+                    found[n] = (offset + sum(self.sizes[first:n]), self.sizes[n])
+                else:
+                    found[n] = (offset + self.uniform_size * (n - first), self.uniform_size)
+            sample += held
+            chunk = stop
+            run += 1
+        return found
+
+    def _positions_by_walking(self, wanted: list[int]) -> Iterator[tuple[int, tuple[int, int]]]:
+        chosen = set(wanted)
+        return ((n, at) for n, at in enumerate(self.samples()) if n in chosen)
 
     def chunk_spans(self) -> Iterator[tuple[int, int]]:
         """`(offset, size)` of every chunk that holds samples (its samples end to end)."""
@@ -497,6 +535,12 @@ def _check_tables(track: Track) -> None:
 
 def _check_placement(structure: Structure) -> None:
     """Every chunk lies inside one `mdat` box, and no two chunks overlap."""
+    if not _placement_holds(structure):
+        _check_each_chunk(structure)
+
+
+def _check_each_chunk(structure: Structure) -> None:
+    """`_check_placement` chunk by chunk, naming the first chunk out of place."""
     media = structure.media
     starts = [s for s, _ in media]
     spans = [
@@ -518,3 +562,51 @@ def _check_placement(structure: Structure) -> None:
                 f"{track_a.label} and {track_b.label} both claim bytes {start_b}-{end_a}: "
                 "the index is corrupt"
             )
+
+
+def _placement_holds(structure: Structure) -> bool:
+    """`_check_placement` for the common file, in whole-list steps rather than chunk by
+    chunk: one `mdat` box, chunks of non-zero sizes. True when every chunk lies in the box
+    and none overlaps another; False when one does not, or the file is not that simple
+    (then `_check_each_chunk` decides, and names what is wrong).
+
+    The tables were checked first (`_check_tables`): the sample-to-chunk runs start at
+    chunk 1, in order, and hold exactly the track's samples.
+    """
+    if len(structure.media) != 1:
+        return False
+    starts: list[int] = []
+    ends: list[int] = []
+    for track in structure.tracks:
+        if not track.sample_count:
+            continue
+        runs, chunks, sizes = track.sample_to_chunk, track.chunks, track.sizes
+        sample = 0
+        for k, (first, per_chunk) in enumerate(runs):
+            stop = runs[k + 1][0] - 1 if k + 1 < len(runs) else len(chunks)
+            offsets = chunks[first - 1 : stop]
+            held = per_chunk * len(offsets)
+            if per_chunk <= 0 or sample + held > track.sample_count:
+                return False
+            lengths: Iterable[int]
+            if sizes is None:
+                lengths = [track.uniform_size * per_chunk] * len(offsets)
+            elif per_chunk == 1:
+                lengths = sizes[sample : sample + held]
+            else:
+                run_sizes = [iter(sizes[sample : sample + held])] * per_chunk
+                lengths = map(sum, zip(*run_sizes, strict=True))
+            starts.extend(offsets)
+            ends.extend(map(operator.add, offsets, lengths))
+            sample += held
+    if not starts:
+        return True
+    if any(map(operator.ge, starts, ends)):  # an empty chunk: left to the full check
+        return False
+    span_starts, span_ends = zip(*sorted(zip(starts, ends, strict=True)), strict=True)
+    box_start, box_end = structure.media[0]
+    return (
+        span_starts[0] >= box_start
+        and max(span_ends) <= box_end
+        and not any(map(operator.lt, span_starts[1:], span_ends[:-1]))
+    )

@@ -13,12 +13,15 @@ valid sample and break, with near certainty, where bytes are missing, shifted or
 
 The walk reads a few bytes per NAL unit; the escape-byte rule needs every byte, and is read
 in blocks of 1 MiB with numpy where it is installed (about 1 GB/s) and a regular expression
-where it is not.
+where it is not. A file of up to 16 MiB is read once; with numpy, all its samples are walked
+at once, one round per unit of the sample that has the most, and the walk unit by unit only
+runs to name what broke a rule.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import importlib
 import os
 import re
@@ -30,7 +33,7 @@ from typing import Any, Final
 from ._errors import Invalid
 from ._mp4 import Track
 
-__all__ = ["check_packet", "check_track"]
+__all__ = ["check_packet", "check_track", "has_parameter_sets"]
 
 _BLOCK: Final = 1 << 20
 #: Files up to this size are walked in memory (a few 480p-1080p clips), larger ones in place.
@@ -40,6 +43,10 @@ _FORBIDDEN: Final = re.compile(rb"\x00\x00[\x00-\x02]")
 # types 48-63 likewise.
 _AVC_ILLEGAL: Final = frozenset({0, *range(24, 32)})
 _AVC_PICTURE: Final = frozenset({1, 2, 3, 4, 5, 20})
+# Units that set a decoder's parameters for the pictures after them: H.264 sequence,
+# picture, extension and subset sequence parameter sets; HEVC video, sequence and picture.
+_AVC_PARAMETERS: Final = frozenset({7, 8, 13, 15})
+_HEVC_PARAMETERS: Final = frozenset({32, 33, 34})
 
 Reader = Callable[[int, int], bytes]
 
@@ -55,9 +62,14 @@ def check_track(path: Path, track: Track) -> None:
         starts = array("Q")
         ends = array("Q")
         read: Reader
-        if os.fstat(fd).st_size <= _IN_MEMORY:
+        size = os.fstat(fd).st_size
+        if size <= _IN_MEMORY:
             # A small file is read once: two system calls a unit cost more than its bytes.
-            data = os.pread(fd, _IN_MEMORY, 0)
+            # (Its own size: a larger buffer costs more to allocate than the read.)
+            data = os.pread(fd, size, 0)
+            np = _numpy()
+            if np is not None and _check_in_memory(np, data, track):
+                return
 
             def read(offset: int, n: int) -> bytes:
                 return data[offset : offset + n]
@@ -79,6 +91,104 @@ def check_track(path: Path, track: Track) -> None:
         os.close(fd)
 
 
+def _check_in_memory(np: Any, data: bytes, track: Track) -> bool:
+    """The walk and the escape-byte scan of a file held in memory, every sample at once.
+
+    The same rules as `_walk` and `_scan_file`, in numpy: one round per NAL unit of the
+    sample that has the most, not one Python step per unit. True when every sample keeps
+    them all; False as soon as any rule breaks anywhere, and the walk one unit at a time
+    then finds the first break and names it.
+    """
+    offsets, sizes = _sample_table(np, track)
+    ends = offsets + sizes
+    if len(offsets) != track.sample_count or not len(offsets) or int(ends.max()) > len(data):
+        return False
+    a = np.frombuffer(data, dtype=np.uint8)
+    length_size = track.nal_length_size
+    hevc = track.nal_format == "hevc"
+    header_size = 2 if hevc else 1
+    # Each unit's length prefix, read where the unit starts: a big-endian view of the bytes
+    # with a stride of one, so a view's element i is the prefix at byte i.
+    prefixes = a
+    if length_size > 1:
+        prefixes = np.ndarray(
+            (len(a) - length_size + 1,), dtype=f">u{length_size}", buffer=data, strides=(1,)
+        )
+    verdicts = _header_verdicts(np, hevc)
+    pictures = np.zeros(len(offsets), dtype=bool)
+    unit_starts: list[Any] = []
+    unit_ends: list[Any] = []
+    pos = offsets.copy()
+    live = np.flatnonzero(pos < ends)
+    while live.size:
+        at, end = pos[live], ends[live]
+        if (end - at < length_size + header_size).any():
+            return False
+        length = prefixes[at].astype(np.int64)
+        unit_end = at + length_size + length
+        verdict = verdicts[a[at + length_size]]
+        bad = (length < header_size) | (unit_end > end) | (verdict == _ILLEGAL)
+        if hevc:
+            bad |= a[at + length_size + 1] & 0x07 == 0
+        if bad.any() or (a[unit_end - 1] == 0).any():
+            return False
+        pictures[live] |= verdict == 1
+        unit_starts.append(at + length_size)
+        unit_ends.append(unit_end)
+        pos[live] = unit_end
+        live = live[unit_end < end]
+    if not pictures.all():
+        return False
+    starts = np.concatenate(unit_starts)
+    stops = np.concatenate(unit_ends)
+    order = np.argsort(starts, kind="stable")
+    starts, stops = starts[order], stops[order]
+    first = int(starts[0])
+    hits = np.asarray(_forbidden_positions(np, memoryview(data)[first : int(stops.max())], True))
+    if hits.size:
+        hits = hits + first
+        unit = np.searchsorted(starts, hits, side="right") - 1
+        if (hits + 3 <= stops[unit]).any():
+            return False
+    return True
+
+
+_ILLEGAL: Final = 2
+
+
+@functools.cache
+def _header_verdicts(np: Any, hevc: bool) -> Any:
+    """`_nal_kind` of every first header byte, as a table: 1 for a unit that carries a
+    picture, 0 for another legal unit, `_ILLEGAL` (HEVC's second byte is checked apart)."""
+    kinds = [_nal_kind(bytes([byte, 0x01]), hevc) for byte in range(256)]
+    return np.array([_ILLEGAL if k is None else k for k in kinds], dtype=np.uint8)
+
+
+def _sample_table(np: Any, track: Track) -> tuple[Any, Any]:
+    """`(offsets, sizes)` of every sample, as `Track.samples()` gives them, in numpy."""
+    chunks = np.asarray(track.chunks, dtype=np.int64)
+    n = track.sample_count
+    runs = track.sample_to_chunk
+    firsts = np.asarray([first for first, _ in runs], dtype=np.int64)
+    per_chunk = np.asarray([count for _, count in runs], dtype=np.int64)
+    run = np.searchsorted(firsts, np.arange(1, len(chunks) + 1), side="right") - 1
+    counts = np.where(run >= 0, per_chunk[np.maximum(run, 0)], 0)
+    before = np.cumsum(counts) - counts
+    counts = np.clip(n - before, 0, counts)
+    held = int(counts.sum())
+    if track.sizes is not None:
+        sizes = np.asarray(track.sizes, dtype=np.int64)[:held]
+    else:
+        sizes = np.full(held, track.uniform_size, dtype=np.int64)
+    if len(sizes) != held:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    chunk = np.repeat(np.arange(len(chunks)), counts)
+    within = np.cumsum(sizes) - sizes
+    first_of_chunk = np.cumsum(counts) - counts
+    offsets = chunks[chunk] + within - within[first_of_chunk[chunk]]
+    return offsets, sizes
+
+
 def check_packet(data: bytes, track: Track, number: int, count: int | None = None) -> None:
     """Check one sample held in memory (a demuxed packet), escape bytes included.
 
@@ -94,6 +204,24 @@ def check_packet(data: bytes, track: Track, number: int, count: int | None = Non
         hit = _first_forbidden(view[start:end])
         if hit is not None:
             raise _corrupt(track, number, count, f"a forbidden byte sequence at byte {hit}")
+
+
+def has_parameter_sets(data: bytes, track: Track) -> bool:
+    """Whether a sample carries parameter sets of its own (or cannot be walked at all)."""
+    hevc = track.nal_format == "hevc"
+    wanted = _HEVC_PARAMETERS if hevc else _AVC_PARAMETERS
+
+    def read(offset: int, n: int) -> bytes:
+        return data[offset : offset + n]
+
+    try:
+        for start, _ in _walk(read, 0, len(data), track, 0, None):
+            kind = (data[start] >> 1) & 0x3F if hevc else data[start] & 0x1F
+            if kind in wanted:
+                return True
+    except Invalid:
+        return True
+    return False
 
 
 def _walk(

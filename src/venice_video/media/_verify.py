@@ -24,19 +24,27 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 from ._av import av_reason, optional_av, rfc6381
 from ._errors import Invalid, MediaVerificationError
 from ._info import MediaInfo
 from ._mp4 import Structure, Track, codec_name, read_structure
-from ._nal import check_packet, check_track
+from ._nal import check_packet, check_track, has_parameter_sets
 
 __all__ = ["Decode", "verify"]
 
 #: How much `verify` decodes: the first and last keyframes ("ends"), every keyframe, or all.
 Decode: TypeAlias = Literal["ends", "keyframes", "all"]
+
+#: Decoders of pictures up to this size are kept between samples and files.
+_KEEP_PIXELS: Final = 1920 * 1088
+#: Idle decoders kept at most (a few MiB each), the most recently used.
+_KEEP_DECODERS: Final = 2
+_idle: list[tuple[tuple[str, bytes], Any]] = []
+_idle_lock = threading.Lock()
 
 
 def verify(path: str | os.PathLike[str], *, decode: Decode = "ends") -> MediaInfo:
@@ -95,12 +103,20 @@ def _decode_samples(av: Any, path: Path, track: Track, numbers: list[int]) -> tu
 
     A decoder made from the track's own configuration record, not a demuxer: opening the
     container with FFmpeg would decode the first picture once more just to describe it.
-    A fresh decoder for each sample, read straight into the packet: at 4K a decoder keeps a
-    12 MiB picture in its pool, and a second one would keep two. Returns the pictures' size.
+    Each sample, read straight into its packet, goes to a decoder that is new or flushed:
+    flushing drops every picture and reference, so a decoder that was only ever given this
+    configuration record decodes the next sample as a new one would. Up to 1080p such a
+    decoder is kept for the next sample and the next file (setting up a decoder's tables
+    and buffers costs more than decoding the keyframe); a sample with parameter sets of its
+    own, or one that fails, retires it. Larger pictures get a new decoder for each sample:
+    at 4K a decoder keeps a 12 MiB picture in its pool, and a second one would keep two.
+    Returns the pictures' size.
     """
-    wanted = set(numbers)
-    positions = {n: at for n, at in enumerate(track.samples()) if n in wanted}
+    key = (codec_name(track.codec), track.config)
+    keep = 0 < track.width * track.height <= _KEEP_PIXELS
+    positions = track.sample_positions(numbers)
     size = (0, 0)
+    context: Any = None
     with path.open("rb", buffering=0) as f:
         for number in numbers:
             offset, length = positions[number]
@@ -109,7 +125,11 @@ def _decode_samples(av: Any, path: Path, track: Track, numbers: list[int]) -> tu
             f.seek(offset)
             if f.readinto(memoryview(packet)) != length:
                 raise Invalid(f"the file ends inside {where}")
-            frames = _decode_one(av, track, packet, where)
+            if context is None and keep:
+                context = _take_decoder(key)
+            if context is None:
+                context = _new_decoder(av, track)
+            frames = _decode_one(context, packet, where)
             if len(frames) != 1:
                 raise Invalid(
                     f"{where} decoded to {len(frames)} pictures: the media data is corrupt"
@@ -117,11 +137,15 @@ def _decode_samples(av: Any, path: Path, track: Track, numbers: list[int]) -> tu
             if frames[0].is_corrupt:
                 raise Invalid(f"{where} decoded with errors: the media data is corrupt")
             size = (int(frames[0].width), int(frames[0].height))
+            if not keep or has_parameter_sets(bytes(packet), track):
+                context = None
             del frames, packet  # before the next sample's buffers are allocated
+    if context is not None:
+        _give_back(key, context)
     return size
 
 
-def _decode_one(av: Any, track: Track, packet: Any, where: str) -> list[Any]:
+def _new_decoder(av: Any, track: Track) -> Any:
     try:
         context = av.CodecContext.create(codec_name(track.codec), "r")
         context.extradata = track.config
@@ -129,12 +153,33 @@ def _decode_one(av: Any, track: Track, packet: Any, where: str) -> list[Any]:
         context.thread_count = 1
     except Exception as exc:  # av.error.*, ValueError: a codec or configuration FFmpeg refuses
         raise Invalid(f"its video codec cannot be set up ({av_reason(exc)})") from None
+    return context
+
+
+def _decode_one(context: Any, packet: Any, where: str) -> list[Any]:
     try:
-        return [*context.decode(packet), *context.decode(None)]
+        frames = [*context.decode(packet), *context.decode(None)]
+        context.flush_buffers()
     except Exception as exc:
         raise Invalid(
             f"{where} cannot be decoded ({av_reason(exc)}): the media data is corrupt"
         ) from None
+    return frames
+
+
+def _take_decoder(key: tuple[str, bytes]) -> Any | None:
+    """A kept decoder for this codec and configuration record, if one is idle."""
+    with _idle_lock:
+        for i in range(len(_idle) - 1, -1, -1):
+            if _idle[i][0] == key:
+                return _idle.pop(i)[1]
+    return None
+
+
+def _give_back(key: tuple[str, bytes], context: Any) -> None:
+    with _idle_lock:
+        _idle.append((key, context))
+        del _idle[:-_KEEP_DECODERS]
 
 
 def _verify_by_demuxing(av: Any, path: Path, track: Track, decode: Decode) -> MediaInfo:

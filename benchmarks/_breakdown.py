@@ -1,0 +1,115 @@
+"""Where a client's CPU goes, by category: the thread CPU time spent inside chosen functions.
+
+`bench_cpu.py --breakdown` installs it. Each category's time is its functions' own (a
+wrapped function called inside another one counts for its own category only), measured with
+`time.thread_time`, so it holds with many jobs on threads; what no wrapped function covers is
+"other" (the flows, the models, httpx's streaming of a body, ...). Each wrapped call costs a
+microsecond or two, so a run with `--breakdown` is for the split, not for the headline.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpcore._sync.http11 as http11
+import httpx
+
+from venice_video import _download, _output, _poller, _polling
+from venice_video.journal import _store
+from venice_video.media import _verify
+
+#: (category, owner, attribute): what is timed. Names a release lacks are left out.
+TARGETS: tuple[tuple[str, Any, str], ...] = (
+    ("httpx: send", httpx.Client, "send"),
+    ("httpx: build", httpx.Client, "build_request"),
+    ("httpx: read", httpx.Response, "read"),
+    ("httpx: read", http11.HTTP11Connection, "_receive_event"),
+    ("verify", _verify, "_verify"),
+    ("journal", _store.Journal, "record_intent"),
+    ("journal", _store.Journal, "update"),
+    ("journal", _store.Journal, "update_existing"),
+    ("journal", _store.Journal, "note"),
+    ("journal", _store.Journal, "get"),
+    ("file: .part, fsync, rename", _download.PartFile, "__init__"),
+    ("file: .part, fsync, rename", _download.PartFile, "write"),
+    ("file: .part, fsync, rename", _download.PartFile, "finish"),
+    ("file: .part, fsync, rename", _output, "claim_output"),
+    ("rate limiter", _polling.RateLimiter, "reserve"),
+    ("rate limiter", _polling.RateLimiter, "release"),
+    ("poller", _poller.Poller, "begin"),
+    ("poller", _poller.Poller, "answer"),
+    ("sleeping (waking up)", time, "sleep"),
+)
+
+
+class Breakdown:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.seconds: collections.Counter[str] = collections.Counter()
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.total = 0.0
+
+    def install(self) -> None:
+        for category, owner, name in TARGETS:
+            original = getattr(owner, name, None)
+            if original is not None:
+                setattr(owner, name, self._timed(category, original))
+
+    def reset(self) -> None:
+        with self._lock:
+            self.seconds.clear()
+            self.calls.clear()
+            self.total = 0.0
+
+    def job(self, run: Callable[[int], None]) -> Callable[[int], None]:
+        """`run`, its thread's whole CPU time counted."""
+
+        def timed(n: int) -> None:
+            began = time.thread_time()
+            try:
+                run(n)
+            finally:
+                with self._lock:
+                    self.total += time.thread_time() - began
+
+        return timed
+
+    def lines(self, jobs: int) -> list[str]:
+        rows = [(k, v) for k, v in self.seconds.items()]
+        rows.sort(key=lambda kv: -kv[1])
+        out = [f"  {'all of it':<28}{1000 * self.total / jobs:>8.2f} ms/job"]
+        for category, seconds in rows:
+            out.append(
+                f"  {category:<28}{1000 * seconds / jobs:>8.2f} ms/job"
+                f"{self.calls[category] / jobs:>7.1f} calls/job"
+            )
+        other = self.total - sum(self.seconds.values())
+        out.append(f"  {'other':<28}{1000 * other / jobs:>8.2f} ms/job")
+        return out
+
+    def _timed(self, category: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        local = self._local
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            stack: list[float] = local.__dict__.setdefault("stack", [])
+            began = time.thread_time()
+            stack.append(0.0)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent = time.thread_time() - began
+                inner = stack.pop()
+                if stack:
+                    stack[-1] += spent
+                with self._lock:
+                    self.seconds[category] += spent - inner
+                    self.calls[category] += 1
+
+        return timed
