@@ -237,6 +237,10 @@ def is_public_address(text: str) -> bool:
         return False
     if any(addr in net for net in _NEVER_V6):
         return False
+    if addr.sixtofour is not None:
+        # 6to4 (2002::/16) leads to the IPv4 address it carries, checked above. Python's own
+        # table has changed its mind about the range between 3.11 releases: not relied on.
+        return True
     return bool(
         addr.is_global
         and not addr.is_multicast
