@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 
 from .._async_client import AsyncVeniceVideo
-from ._app import GalleryConfig, build_app, new_token
+from ._app import build_app
+from ._config import GalleryConfig, new_token
 from ._guard import LOOPBACK_HOSTS
 from ._uploads import DEFAULT_MAX_UPLOAD_BYTES
 

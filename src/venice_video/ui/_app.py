@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
-import secrets
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,16 +30,14 @@ from .._async_client import AsyncVeniceVideo
 from .._catalog import Catalog
 from .._choose import PricedModel, cheapest_query, fill_from_choice
 from .._exceptions import (
-    APIConnectionError,
-    APIStatusError,
-    QueueOutcomeUnknownError,
-    SpendLimitError,
     ValidationError,
     VeniceVideoError,
 )
 from .._models import QueueRequest, QuoteRequest
 from .._validation import validate_queue
 from ..journal import JournalEntry
+from ._answers import json_error, sdk_error_json, usd_value
+from ._config import GalleryConfig
 from ._form import (
     CHEAPEST,
     FormError,
@@ -50,6 +45,7 @@ from ._form import (
     catalog_view,
     cheapest_fields,
     cheapest_view,
+    choice_error,
     form_body,
     issue_view,
     no_model_message,
@@ -59,7 +55,6 @@ from ._media import MediaCache, video_mime
 from ._runner import Runner
 from ._stories import Stories
 from ._uploads import (
-    DEFAULT_MAX_UPLOAD_BYTES,
     Kind,
     MissingInput,
     UploadError,
@@ -80,7 +75,7 @@ from ._views import (
     state_of,
 )
 
-__all__ = ["GalleryConfig", "build_app"]
+__all__ = ["build_app"]
 
 logger = logging.getLogger("venice_video.ui")
 
@@ -95,25 +90,6 @@ _SAMPLE_PROMPTS = (
 _SAMPLE_MODELS = ("grok-imagine-text-to-video-private", "wan-3-0-text-to-video")
 
 
-@dataclass(frozen=True)
-class GalleryConfig:
-    """How one gallery runs; see `venice_video.ui.create_app` for each field."""
-
-    output_dir: Path
-    cache_dir: Path
-    upload_dir: Path
-    token: str
-    max_cost: float | None = None
-    default_model: str | None = None
-    local_engine: bool = False
-    allowed_hosts: frozenset[str] | None = None
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
-    resume_on_start: bool = True
-    close_client: bool = False
-    event_interval_s: float = 0.2
-    event_stream_s: float = 300.0
-
-
 def _default_name(model: str, key: str) -> str:
     return f"{re.sub(r'[^A-Za-z0-9._-]+', '-', model)}-{key[:8]}.mp4"
 
@@ -124,39 +100,6 @@ def _shown_path(path: Path) -> str:
         return str(Path("~") / path.relative_to(Path.home()))
     except (ValueError, RuntimeError):
         return str(path)
-
-
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
-
-
-def _sdk_error(exc: VeniceVideoError, hide: Iterable[str | None] = ()) -> JSONResponse:
-    """An SDK error as an answer the page shows as it is."""
-    message = scrub(str(exc), hide) or type(exc).__name__
-    if isinstance(exc, ValidationError):
-        return _error(422, message, issues=[issue_view(i) for i in exc.issues])
-    if isinstance(exc, SpendLimitError):
-        return _error(409, message, kind="spend_limit")
-    if isinstance(exc, QueueOutcomeUnknownError):
-        return _error(502, message, kind="outcome_unknown")
-    if isinstance(exc, APIStatusError):
-        status = exc.status_code if 400 <= exc.status_code < 500 else 502
-        return _error(status, message, kind="api")
-    if isinstance(exc, APIConnectionError):
-        return _error(502, message, kind="connection")
-    return _error(400, message, kind="error")
-
-
-def _choice_error(issues: list[dict[str, Any]]) -> str | None:
-    """The message saying no model can make what the form asks, if that is the problem."""
-    return next((i["message"] for i in issues if i.get("kind") == "no_model"), None)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) and number >= 0 else None
 
 
 class Gallery:
@@ -359,7 +302,7 @@ class Gallery:
         try:
             catalog = await self.catalog()
         except VeniceVideoError as exc:
-            return _sdk_error(exc)
+            return sdk_error_json(exc)
         return JSONResponse({"models": catalog_view(catalog), "cheapest": cheapest_view(catalog)})
 
     # ------------------------------------------------------------------ jobs
@@ -368,11 +311,11 @@ class Gallery:
         try:
             flt = Filter.from_query(request.query_params)
         except ValueError as exc:
-            return _error(400, str(exc))
+            return json_error(400, str(exc))
         try:
             limit = max(1, min(int(request.query_params.get("limit", "500")), 5000))
         except ValueError:
-            return _error(400, "limit must be a number")
+            return json_error(400, "limit must be a number")
 
         def build() -> dict[str, Any]:
             entries = self.journal.list()
@@ -393,7 +336,7 @@ class Gallery:
     async def job(self, request: Request) -> Response:
         view = await self.view_of(request.path_params["key"], detail=True)
         if view is None:
-            return _error(404, "no such job in the journal")
+            return json_error(404, "no such job in the journal")
         return JSONResponse(view)
 
     async def events(self, request: Request) -> Response:
@@ -427,22 +370,22 @@ class Gallery:
     async def resume(self, request: Request) -> Response:
         entry = await self.entry(request.path_params["key"])
         if entry is None:
-            return _error(404, "no such job in the journal")
+            return json_error(404, "no such job in the journal")
         ok, why = self.runner.resumable(entry)
         if not ok or not self.runner.drive(entry):
-            return _error(409, f"cannot resume: {why}")
+            return json_error(409, f"cannot resume: {why}")
         return JSONResponse(await self.view_of(entry.key), status_code=202)
 
     async def delete_file(self, request: Request) -> Response:
         key = request.path_params["key"]
         entry = await self.entry(key)
         if entry is None:
-            return _error(404, "no such job in the journal")
+            return json_error(404, "no such job in the journal")
         if self.runner.is_driving(key):
-            return _error(409, "the job is still being saved; wait for it to finish")
+            return json_error(409, "the job is still being saved; wait for it to finish")
         path = self.served_path(entry)
         if path is None:
-            return _error(404, "there is no file to delete")
+            return json_error(404, "there is no file to delete")
 
         def remove() -> None:
             assert entry is not None and path is not None
@@ -454,7 +397,7 @@ class Gallery:
         try:
             await self.runner.blocking(remove)
         except OSError as exc:
-            return _error(500, f"could not delete the file: {exc.strerror}")
+            return json_error(500, f"could not delete the file: {exc.strerror}")
         self.runner.changes.mark(key)
         return JSONResponse(await self.view_of(key))
 
@@ -463,7 +406,7 @@ class Gallery:
     async def video(self, request: Request) -> Response:
         path = self.served_path(await self.entry(request.path_params["key"]))
         if path is None:
-            return _error(404, "no video file for this job")
+            return json_error(404, "no video file for this job")
         return FileResponse(
             path, media_type=video_mime(path), headers={"Cache-Control": "no-cache"}
         )
@@ -472,11 +415,11 @@ class Gallery:
         key = request.path_params["key"]
         path = self.served_path(await self.entry(key))
         if path is None:
-            return _error(404, "no video file for this job")
+            return json_error(404, "no video file for this job")
         poster = await self.runner.blocking(self.media.poster, key, path)
         await self.runner.blocking(self.media.probe, path)
         if poster is None:
-            return _error(404, "no poster could be made for this video")
+            return json_error(404, "no poster could be made for this video")
         return FileResponse(
             poster, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
         )
@@ -485,10 +428,10 @@ class Gallery:
         key = request.path_params["key"]
         path = self.served_path(await self.entry(key))
         if path is None:
-            return _error(404, "no video file for this job")
+            return json_error(404, "no video file for this job")
         preview = await self.runner.blocking(self.media.preview, key, path)
         if preview is None:
-            return _error(404, "no preview could be made for this video")
+            return json_error(404, "no preview could be made for this video")
         return FileResponse(
             preview, media_type="video/webm", headers={"Cache-Control": "private, max-age=86400"}
         )
@@ -499,7 +442,7 @@ class Gallery:
         kinds: dict[str, Kind] = {"image": "image", "audio": "audio", "video": "video"}
         kind = kinds.get(request.query_params.get("kind", ""))
         if kind is None:
-            return _error(400, "kind must be image, audio or video")
+            return json_error(400, "kind must be image, audio or video")
         declared = request.headers.get("content-length")
         try:
             size = int(declared) if declared is not None else None
@@ -508,7 +451,7 @@ class Gallery:
         try:
             stored = await self.uploads.receive(request.stream(), kind=kind, declared_size=size)
         except UploadError as exc:
-            return _error(exc.status, str(exc))
+            return json_error(exc.status, str(exc))
         return JSONResponse(stored, status_code=201)
 
     async def resolved(
@@ -544,9 +487,9 @@ class Gallery:
             payload = await self.body_json(request)
             body, issues, choice = await self.resolved(payload.get("fields"))
         except FormError as exc:
-            return _error(400, exc.message)
+            return json_error(400, exc.message)
         except VeniceVideoError as exc:
-            return _sdk_error(exc)
+            return sdk_error_json(exc)
         answer: dict[str, Any] = {
             "valid": not issues,
             "issues": issues,
@@ -555,7 +498,7 @@ class Gallery:
             "max_cost_usd": self.config.max_cost,
             "chosen_model": choice.id if choice is not None else None,
             "chosen_shape": choice.shape if choice is not None else None,
-            "choice_error": _choice_error(issues),
+            "choice_error": choice_error(issues),
         }
         if body is not None and not issues:
             try:
@@ -567,16 +510,16 @@ class Gallery:
     def _cap(self, price: float, confirmed: float | None) -> JSONResponse | float:
         """The most a job may cost: what the user saw, within the configured limit."""
         if confirmed is None:
-            return _error(400, "confirm the price first (max_cost_usd)", quote_usd=price)
+            return json_error(400, "confirm the price first (max_cost_usd)", quote_usd=price)
         if price > confirmed + 1e-9:
-            return _error(
+            return json_error(
                 409,
                 f"the price is now ${price:.2f}, more than the ${confirmed:.2f} shown",
                 kind="price_changed",
                 quote_usd=price,
             )
         if self.config.max_cost is not None and price > self.config.max_cost + 1e-9:
-            return _error(
+            return json_error(
                 409,
                 f"${price:.2f} is over the ${self.config.max_cost:.2f} limit in the settings",
                 kind="spend_limit",
@@ -590,7 +533,7 @@ class Gallery:
         try:
             price = await self.quote(body)
         except VeniceVideoError as exc:
-            return _sdk_error(exc)
+            return sdk_error_json(exc)
         cap = self._cap(price, confirmed)
         if isinstance(cap, JSONResponse):
             return cap
@@ -604,9 +547,9 @@ class Gallery:
             )
         except VeniceVideoError as exc:
             self.runner.changes.mark(key)
-            return _sdk_error(exc)
+            return sdk_error_json(exc)
         except OSError as exc:
-            return _error(500, f"cannot write to the output folder: {exc.strerror}")
+            return json_error(500, f"cannot write to the output folder: {exc.strerror}")
         return JSONResponse(await self.view_of(key), status_code=201)
 
     async def generate(self, request: Request) -> Response:
@@ -614,47 +557,47 @@ class Gallery:
             payload = await self.body_json(request)
             body, issues, choice = await self.resolved(payload.get("fields"))
         except FormError as exc:
-            return _error(400, exc.message)
+            return json_error(400, exc.message)
         except VeniceVideoError as exc:
-            return _sdk_error(exc)
+            return sdk_error_json(exc)
         if body is None or issues:
-            no_model = _choice_error(issues)
+            no_model = choice_error(issues)
             if no_model is not None:
-                return _error(422, no_model, kind="no_model", issues=issues)
-            return _error(422, "the request is not valid", issues=issues)
+                return json_error(422, no_model, kind="no_model", issues=issues)
+            return json_error(422, "the request is not valid", issues=issues)
         if choice is None:
-            return await self._start(body, _number(payload.get("max_cost_usd")), {})
+            return await self._start(body, usd_value(payload.get("max_cost_usd")), {})
         # The model paid for is the one the user saw, at no more than the price shown.
         shown = payload.get("chosen_model")
         if not isinstance(shown, str) or not shown:
-            return _error(
+            return json_error(
                 400, "confirm the model chosen first (chosen_model)", chosen_model=choice.id
             )
         if shown != choice.id:
-            return _error(
+            return json_error(
                 409,
                 f"the cheapest model is now {choice.id}, not the {shown} shown",
                 kind="model_changed",
                 chosen_model=choice.id,
             )
         tags = {"model_choice": CHEAPEST}
-        return await self._start(body, _number(payload.get("max_cost_usd")), tags)
+        return await self._start(body, usd_value(payload.get("max_cost_usd")), tags)
 
     async def _rerun_body(self, key: str) -> dict[str, Any] | JSONResponse:
         entry = await self.entry(key)
         if entry is None:
-            return _error(404, "no such job in the journal")
+            return json_error(404, "no such job in the journal")
         try:
             body: dict[str, Any] = await self.runner.blocking(self.uploads.rehydrate, entry.request)
         except MissingInput as exc:
-            return _error(409, f"cannot run it again: {exc}")
+            return json_error(409, f"cannot run it again: {exc}")
         try:
             catalog = await self.catalog()
         except VeniceVideoError as exc:
-            return _sdk_error(exc)
+            return sdk_error_json(exc)
         issues = validate_queue(body, catalog)
         if issues:
-            return _error(
+            return json_error(
                 422, "the request is no longer valid", issues=[issue_view(i) for i in issues]
             )
         return body
@@ -666,7 +609,7 @@ class Gallery:
         try:
             price = await self.quote(body)
         except VeniceVideoError as exc:
-            return _sdk_error(exc)
+            return sdk_error_json(exc)
         return JSONResponse(
             {"quote_usd": price, "model": body["model"], "max_cost_usd": self.config.max_cost}
         )
@@ -676,23 +619,23 @@ class Gallery:
         try:
             payload = await self.body_json(request)
         except FormError as exc:
-            return _error(400, exc.message)
+            return json_error(400, exc.message)
         body = await self._rerun_body(key)
         if isinstance(body, JSONResponse):
             return body
-        return await self._start(body, _number(payload.get("max_cost_usd")), {"rerun_of": key})
+        return await self._start(body, usd_value(payload.get("max_cost_usd")), {"rerun_of": key})
 
     async def samples(self, request: Request) -> Response:
         """Three short clips on the local engine, so a new gallery has something to show."""
         if not self.config.local_engine:
-            return _error(403, "sample clips are made only on the local engine")
+            return json_error(403, "sample clips are made only on the local engine")
         try:
             catalog = await self.catalog()
         except VeniceVideoError as exc:
-            return _sdk_error(exc)
+            return sdk_error_json(exc)
         model = next((catalog[m] for m in _SAMPLE_MODELS if m in catalog), None)
         if model is None:
-            return _error(404, "the local engine offers none of the sample models")
+            return json_error(404, "the local engine offers none of the sample models")
         started = []
         for index, prompt in enumerate(_SAMPLE_PROMPTS):
             body: dict[str, Any] = {"model": model.id, "prompt": prompt}
@@ -706,7 +649,7 @@ class Gallery:
             try:
                 price = await self.quote(body)
             except VeniceVideoError as exc:
-                return _sdk_error(exc)
+                return sdk_error_json(exc)
             answer = await self._start(body, price, {"sample": True})
             if answer.status_code != 201:
                 return answer
@@ -758,8 +701,3 @@ def build_app(client: AsyncVeniceVideo, config: GalleryConfig) -> Starlette:
     app.state.gallery = gallery
     app.add_middleware(Guard, token=config.token, allowed_hosts=config.allowed_hosts)
     return app
-
-
-def new_token() -> str:
-    """A fresh CSRF token for one process."""
-    return secrets.token_urlsafe(32)

@@ -28,6 +28,7 @@ __all__ = [
     "catalog_view",
     "cheapest_fields",
     "cheapest_view",
+    "choice_error",
     "form_body",
     "issue_view",
     "model_view",
@@ -273,3 +274,8 @@ def no_model_message(fields: Mapping[str, Any]) -> str:
         last = inputs.pop()
         text += f" from {', '.join(inputs)} and {last}" if inputs else f" from {last}"
     return f"{text}; try another duration, resolution or aspect ratio, or other inputs"
+
+
+def choice_error(issues: list[dict[str, Any]]) -> str | None:
+    """The message saying no model can make what the form asks, if that is the problem."""
+    return next((i["message"] for i in issues if i.get("kind") == "no_model"), None)

@@ -33,7 +33,9 @@ from starlette.routing import Route
 
 from .._exceptions import VeniceVideoError
 from ..journal import JournalEntry, spent
+from ._answers import json_error, sdk_error_json, usd_value
 from ._media import video_mime
+from ._story_index import Found, find, group, served
 from ._views import scrub, state_of
 
 if TYPE_CHECKING:
@@ -47,131 +49,7 @@ __all__ = ["Stories"]
 
 logger = logging.getLogger("venice_video.ui")
 
-_SHOTS_SUFFIX = ".shots"
 _LIVE = frozenset({"queued", "processing", "downloading"})
-
-
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
-
-
-# ------------------------------------------------------------------ finding a story's film
-
-
-def _manifest_path(entry: JournalEntry) -> Path | None:
-    """Where the manifest of the film this shot was rendered for is."""
-    from ..story._run import manifest_path_for
-
-    film = entry.tags.get("story_film")
-    if isinstance(film, str) and film:
-        return manifest_path_for(Path(film))
-    if entry.output_path:
-        shots = Path(entry.output_path).parent
-        if shots.name.endswith(_SHOTS_SUFFIX) and len(shots.name) > len(_SHOTS_SUFFIX):
-            return shots.with_name(shots.name[: -len(_SHOTS_SUFFIX)] + ".film.json")
-    return None
-
-
-@dataclass
-class Found:
-    """A story as the journal and its film's manifest know it."""
-
-    id: str
-    title: str
-    #: Its shots' journal entries, newest first.
-    entries: list[JournalEntry]
-    manifest_path: Path | None = None
-    manifest: dict[str, Any] | None = None
-
-    @property
-    def home(self) -> Path | None:
-        return self.manifest_path.parent if self.manifest_path is not None else None
-
-    def recorded(self, name: str) -> Path | None:
-        """A file the manifest's `film` record names (`path`, `vtt`), as an absolute path."""
-        film = (self.manifest or {}).get("film") or {}
-        value = film.get(name) if isinstance(film, dict) else None
-        if not isinstance(value, str) or not value or self.home is None:
-            return None
-        return (self.home / value).absolute()
-
-    @property
-    def film(self) -> Path | None:
-        """The film the manifest names, if it is the film beside that manifest (the one the
-        journal's shots were rendered for)."""
-        from ..story._run import manifest_path_for
-
-        path = self.recorded("path")
-        if path is None or manifest_path_for(path) != self.manifest_path:
-            return None
-        return path
-
-    @property
-    def captions(self) -> Path | None:
-        """The film's WebVTT captions, beside it, when the manifest names them."""
-        film, vtt = self.film, self.recorded("vtt")
-        return vtt if film is not None and vtt == film.with_suffix(".vtt") else None
-
-    @property
-    def film_ready(self) -> bool:
-        """The manifest says the film is assembled, and it is there."""
-        manifest = self.manifest or {}
-        return manifest.get("status") == "done" and served(self.film, video=True) is not None
-
-    @property
-    def source(self) -> Path | None:
-        """The story file, as the manifest records it."""
-        value = (self.manifest or {}).get("story")
-        return Path(value) if isinstance(value, str) and value else None
-
-
-def served(path: Path | None, *, video: bool) -> Path | None:
-    """`path` resolved, when it is a regular file the gallery may serve (a video, or the
-    captions beside one)."""
-    if path is None:
-        return None
-    if video and video_mime(path) is None:
-        return None
-    if not video and path.suffix.lower() != ".vtt":
-        return None
-    try:
-        real = path.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    if not real.is_file() or (video and video_mime(real) is None):
-        return None
-    return real
-
-
-def group(entries: list[JournalEntry]) -> dict[str, list[JournalEntry]]:
-    """Journal entries by story id (newest first within each), for entries of a story."""
-    found: dict[str, list[JournalEntry]] = {}
-    for entry in entries:
-        story = entry.tags.get("story")
-        if isinstance(story, str) and story:
-            found.setdefault(story, []).append(entry)
-    return found
-
-
-def find(story: str, entries: list[JournalEntry]) -> Found:
-    """The story's film manifest, from the newest of its shots that leads to one of its own."""
-    from ..story._run import read_manifest
-
-    entries = sorted(entries, key=lambda e: (e.created_at, e.key), reverse=True)
-    title = next((str(e.tags["story_title"]) for e in entries if e.tags.get("story_title")), "")
-    found = Found(story, title or story, entries)
-    seen: set[Path] = set()
-    for entry in entries:
-        path = _manifest_path(entry)
-        if path is None or path in seen:
-            continue
-        seen.add(path)
-        manifest = read_manifest(path)
-        if manifest is not None and manifest.get("story_id") == story:
-            found.manifest_path, found.manifest = path, manifest
-            found.title = str(manifest.get("title") or found.title)
-            break
-    return found
 
 
 # ------------------------------------------------------------------ a render in the background
@@ -437,7 +315,7 @@ class Stories:
 
         view = await self.gallery.runner.blocking(build)
         if view is None:
-            return _error(404, "no such story in the journal")
+            return json_error(404, "no such story in the journal")
         return JSONResponse(view)
 
     async def _served(self, request: Request, what: str) -> Path | None:
@@ -451,39 +329,35 @@ class Stories:
     async def film(self, request: Request) -> Response:
         path = await self._served(request, "film")
         if path is None:
-            return _error(404, "no film for this story")
+            return json_error(404, "no film for this story")
         return FileResponse(
             path, media_type=video_mime(path), headers={"Cache-Control": "no-cache"}
         )
 
     async def poster(self, request: Request) -> Response:
-        path = await self._served(request, "film")
-        if path is None:
-            return _error(404, "no film for this story")
-        key = f"story:{request.path_params['id']}"
-        poster = await self.gallery.runner.blocking(self.gallery.media.poster, key, path)
-        if poster is None:
-            return _error(404, "no poster could be made for this film")
-        return FileResponse(
-            poster, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
-        )
+        return await self._made_from_film(request, "poster", "image/jpeg")
 
     async def preview(self, request: Request) -> Response:
+        return await self._made_from_film(request, "preview", "video/webm")
+
+    async def _made_from_film(self, request: Request, what: str, media_type: str) -> Response:
+        """A file the media cache makes from the film (its poster, its WebM preview)."""
         path = await self._served(request, "film")
         if path is None:
-            return _error(404, "no film for this story")
-        key = f"story:{request.path_params['id']}"
-        preview = await self.gallery.runner.blocking(self.gallery.media.preview, key, path)
-        if preview is None:
-            return _error(404, "no preview could be made for this film")
+            return json_error(404, "no film for this story")
+        media = self.gallery.media
+        make = media.poster if what == "poster" else media.preview
+        made = await self.gallery.runner.blocking(make, f"story:{request.path_params['id']}", path)
+        if made is None:
+            return json_error(404, f"no {what} could be made for this film")
         return FileResponse(
-            preview, media_type="video/webm", headers={"Cache-Control": "private, max-age=86400"}
+            made, media_type=media_type, headers={"Cache-Control": "private, max-age=86400"}
         )
 
     async def captions(self, request: Request) -> Response:
         path = await self._served(request, "captions")
         if path is None:
-            return _error(404, "no captions for this story's film")
+            return json_error(404, "no captions for this story's film")
         return FileResponse(
             path, media_type="text/vtt; charset=utf-8", headers={"Cache-Control": "no-cache"}
         )
@@ -493,13 +367,11 @@ class Stories:
     async def rerender(self, request: Request) -> Response:
         """Without `max_cost_usd`: the price of a new take of shot `n` (and the shots chained
         after it), to confirm. With it: start that render, if it costs no more."""
-        from ._app import _number
-
         story, number = request.path_params["id"], int(request.path_params["n"])
         payload = await self._payload(request)
         if isinstance(payload, Response):
             return payload
-        confirmed = _number(payload.get("max_cost_usd"))
+        confirmed = usd_value(payload.get("max_cost_usd"))
         answer: dict[str, Any] = {}
 
         async def start() -> Response | None:
@@ -507,7 +379,7 @@ class Stories:
             if isinstance(prepared, Response):
                 return prepared
             if prepared.run.shots[number - 1].state != "new":
-                return _error(
+                return json_error(
                     409,
                     f"shot {number} has a take in flight: Finish puts it in the film "
                     "(nothing is paid twice)",
@@ -537,7 +409,7 @@ class Stories:
                 return JSONResponse(answer)
             given = payload.get("take")
             if given is not None and given != take:
-                return _error(
+                return json_error(
                     409,
                     f"shot {number} has a new take since the price was shown; look again",
                     kind="stale",
@@ -565,7 +437,7 @@ class Stories:
             new = [s.shot for s in prepared.run.shots if s.state == "new"]
             if new:
                 shots = ", ".join(f"shot {s.number} ({s.name})" for s in new)
-                return _error(
+                return json_error(
                     409,
                     f"finishing would pay for {shots}: the story file changed since; "
                     f"render it with `venice-video story render {prepared.source}`",
@@ -583,7 +455,7 @@ class Stories:
         try:
             payload: dict[str, Any] = await self.gallery.body_json(request)
         except FormError as exc:
-            return _error(400, exc.message)
+            return json_error(400, exc.message)
         return payload
 
     async def _once(
@@ -594,15 +466,13 @@ class Stories:
     ) -> Response:
         """Run `start` unless a render of this story is running or starting: one confirmation
         starts one render. `start` answers a refusal or a quote, or `None` once started."""
-        from ._app import _sdk_error
-
         if story in self._busy or self.running_task(story) is not None:
-            return _error(409, "a render of this story is already running", kind="busy")
+            return json_error(409, "a render of this story is already running", kind="busy")
         self._busy.add(story)
         try:
             refused = await start()
         except VeniceVideoError as exc:
-            return _sdk_error(exc)
+            return sdk_error_json(exc)
         finally:
             self._busy.discard(story)  # a started render is in `tasks` from here on
         if refused is not None:
@@ -624,25 +494,25 @@ class Stories:
 
         found = await self.gallery.runner.blocking(self.found, story)
         if found is None:
-            return _error(404, "no such story in the journal")
+            return json_error(404, "no such story in the journal")
         film = found.film
         if film is None or found.manifest is None:
-            return _error(409, "the film is not rendered yet: render the story first")
+            return json_error(409, "the film is not rendered yet: render the story first")
         if rerender and not found.film_ready:
-            return _error(409, "the film is not assembled yet: Finish it or render the story")
+            return json_error(409, "the film is not assembled yet: Finish it or render the story")
         if rerender and await self.gallery.runner.blocking(self._unfinished, found):
-            return _error(
+            return json_error(
                 409, "a newer take is not in the film yet: Finish the film first", kind="unfinished"
             )
         source = found.source
         if source is None or not source.is_file():
-            return _error(409, f"the story file is not there any more ({source})")
+            return json_error(409, f"the story file is not there any more ({source})")
         try:
             loaded: Story = await self.gallery.runner.blocking(Story.load, source)
         except StoryError as exc:
             return _story_error(exc)
         if story_id_of(loaded) != story:
-            return _error(409, "the story file at the manifest's path is another story")
+            return json_error(409, "the story file at the manifest's path is another story")
         client = self.gallery.client
         flow = prepare_flow(
             loaded, api_id=client.api_id, journal=self.gallery.journal, output=film,
@@ -651,7 +521,7 @@ class Stories:
         try:
             run = await adrive(client, flow)
         except StoryBudgetError as exc:
-            return _error(409, scrub(str(exc)) or "over the story's budget", kind="budget")
+            return json_error(409, scrub(str(exc)) or "over the story's budget", kind="budget")
         except StoryError as exc:
             return _story_error(exc)
         return Prepared(found, loaded, source, film, run)
@@ -722,4 +592,4 @@ def _story_error(exc: StoryError) -> JSONResponse:
         {"message": p.message, "line": p.line, "shot": p.shot, "field": p.field}
         for p in exc.problems
     ]
-    return _error(422, scrub(str(exc)) or "invalid story", kind="story", problems=problems)
+    return json_error(422, scrub(str(exc)) or "invalid story", kind="story", problems=problems)
