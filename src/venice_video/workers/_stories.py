@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Final
 
 from .._inputs import resolve_image
 from ..journal import JournalEntry
-from ._fleet import DONE, BudgetStatus, Fleet, Submitted, WorkItem
+from ._fleet import BudgetStatus, Fleet, Submitted, WorkItem
+from ._holds import DONE
 
 if TYPE_CHECKING:
     from ..story import Story, StoryQuote
