@@ -12,6 +12,7 @@ from typing import Any
 import anyio.lowlevel
 import httpx
 
+from local_checks import local_stats  # noqa: F401  (for the tests)
 from venice_video import PollPolicy, RateLimitPolicy, RetryPolicy, VeniceVideo
 from venice_video._catalog import bundled_catalog
 from venice_video.server import ServerThread
@@ -22,16 +23,6 @@ INLINE_MODEL = "grok-imagine-1-5-text-to-video-private"
 URL_MODEL = "grok-imagine-text-to-video-private"
 #: The smallest clip those models make.
 SMALL: dict[str, Any] = {"duration": "1s", "resolution": "480p", "aspect_ratio": "16:9"}
-
-
-def local_stats(server: ServerThread, api_key: str) -> dict[str, Any]:
-    """The server's test-support record of this account: queue requests per key, jobs."""
-    response = httpx.get(
-        f"{server.root_url}/_local/stats", headers={"Authorization": f"Bearer {api_key}"}
-    )
-    response.raise_for_status()
-    data: dict[str, Any] = response.json()
-    return data
 
 
 def local_jobs(server: ServerThread, api_key: str) -> list[dict[str, Any]]:

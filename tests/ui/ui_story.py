@@ -4,10 +4,8 @@ into the gallery's journal, and the server's own count of queue requests."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import httpx
-
+from local_checks import local_stats as stats  # noqa: F401  (for the tests)
 from venice_video import VeniceVideo
 from venice_video.server import ServerThread
 from venice_video.story import Film
@@ -39,13 +37,3 @@ def render_three(folder: Path, server: ServerThread, api_key: str, journal: Path
     with VeniceVideo(api_key=api_key, base_url=server.base_url, journal=journal,
                      cache_dir=False, idempotent_queue_retries=True) as client:  # fmt: skip
         return client.render_story(story)
-
-
-def stats(server: ServerThread, api_key: str) -> dict[str, Any]:
-    """The local server's own count of this account's queue requests and jobs."""
-    response = httpx.get(
-        f"{server.root_url}/_local/stats", headers={"Authorization": f"Bearer {api_key}"}
-    )
-    response.raise_for_status()
-    data: dict[str, Any] = response.json()
-    return data

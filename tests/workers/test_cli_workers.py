@@ -9,33 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from worker_helpers import FIELDS, MODEL, config, worker_thread
 
-from venice_video.cli._app import cli
 from venice_video.journal import Journal, PostgresJournal
 
 Run = Callable[..., Result]
 
 
 @pytest.fixture
-def env(pg_url: str, server: Any, api_key: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "VENICE_API_KEY": api_key,
-        "VENICE_BASE_URL": server.base_url,
-        "VENICE_VIDEO_JOURNAL": pg_url,
-        "VENICE_VIDEO_CONFIG": str(tmp_path / "absent.toml"),
-        "VENICE_VIDEO_OUTPUT_DIR": str(tmp_path / "out"),
-    }
-
-
-@pytest.fixture
-def run(env: dict[str, str]) -> Run:
-    def invoke(*args: str, **extra_env: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env={**env, **extra_env},
-                                  catch_exceptions=False)  # fmt: skip
-
-    return invoke
+def env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return {**env, "VENICE_VIDEO_OUTPUT_DIR": str(tmp_path / "out")}
 
 
 def _batch(tmp_path: Path, rows: int) -> Path:

@@ -14,16 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import av
-import httpx
-import numpy as np
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from fleet_harness import CLI
 from worker_helpers import config, worker_thread
 
+from local_checks import frames, local_stats, mean_diff
 from venice_video import VeniceVideo
-from venice_video.cli._app import cli
 from venice_video.cli._errors import EXIT_CODES
 from venice_video.journal import JournalEntry, PostgresJournal
 from venice_video.journal._codec import digest_data_urls
@@ -85,43 +82,6 @@ def _story(tmp_path: Path, text: str = STORY, budget: str = "5.00") -> Path:
     path = folder / ("harbour.yaml" if text is STORY else "two.yaml")
     path.write_text(text.replace("{budget}", budget), "utf-8")
     return path
-
-
-@pytest.fixture
-def env(pg_url: str, server: Any, api_key: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "VENICE_API_KEY": api_key,
-        "VENICE_BASE_URL": server.base_url,
-        "VENICE_VIDEO_JOURNAL": pg_url,
-        "VENICE_VIDEO_CONFIG": str(tmp_path / "absent.toml"),
-    }
-
-
-@pytest.fixture
-def run(env: dict[str, str]) -> Run:
-    def invoke(*args: str, **extra_env: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env={**env, **extra_env},
-                                  catch_exceptions=False)  # fmt: skip
-
-    return invoke
-
-
-def _stats(server: Any, api_key: str) -> dict[str, Any]:
-    response = httpx.get(
-        f"{server.root_url}/_local/stats", headers={"Authorization": f"Bearer {api_key}"}
-    )
-    response.raise_for_status()
-    data: dict[str, Any] = response.json()
-    return data
-
-
-def _frames(path: Path) -> list[np.ndarray[Any, Any]]:
-    with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-
-
-def _diff(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
 def _wait(journal: PostgresJournal, keys: list[str], timeout: float = 90) -> list[JournalEntry]:
@@ -204,7 +164,7 @@ def test_a_detached_story_is_rendered_by_workers_and_assembled_without_paying_ag
         assert status.reserved_usd == 0 and status.settled_usd == pytest.approx(prices)
 
     # Every shot paid exactly once, under the key a local render gives it.
-    stats = _stats(server, api_key)
+    stats = local_stats(server, api_key)
     assert stats["jobs_created"] == 4
     assert all(stats["idempotency_keys"][k]["requests"] == 1 for k in keys)
     requests = stats["queue_requests"]
@@ -213,9 +173,9 @@ def test_a_detached_story_is_rendered_by_workers_and_assembled_without_paying_ag
     # only difference), and carried it in its request.
     files = [Path(e.output_path or "") for e in entries]
     assert all(f.is_relative_to(shared.absolute()) for f in files)
-    last, first = _frames(files[1])[-1], _frames(files[2])[0]
-    assert _diff(last, first) < 6.0
-    assert _diff(_frames(files[0])[-1], first) > 15.0
+    last, first = frames(files[1])[-1], frames(files[2])[0]
+    assert mean_diff(last, first) < 6.0
+    assert mean_diff(frames(files[0])[-1], first) > 15.0
     assert entries[2].request["image_url"] == digest_data_urls(frame_url(files[1]))
 
     # The shared folder is mounted elsewhere here: the render names the shot and the worker
@@ -230,7 +190,7 @@ def test_a_detached_story_is_rendered_by_workers_and_assembled_without_paying_ag
     refused = run("story", "render", str(story), "--yes")
     assert refused.exit_code == EXIT_CODES["validation"], refused.output
     assert f"shot 1 (quay): its file was made by worker {workers[keys[0]]}" in refused.stderr
-    assert _stats(server, api_key)["queue_requests"] == requests
+    assert local_stats(server, api_key)["queue_requests"] == requests
 
     # With the folder given, the film is assembled from the workers' files: nothing is queued.
     result = run("--json", "story", "render", str(story), "--yes", "--shared-dir", str(moved))
@@ -238,7 +198,7 @@ def test_a_detached_story_is_rendered_by_workers_and_assembled_without_paying_ag
     film = json.loads(result.stdout)
     assert film["spent_usd"] == 0 and film["cost_usd"] == pytest.approx(prices)
     assert all(s["reused"] for s in film["shots"])
-    assert _stats(server, api_key)["queue_requests"] == requests
+    assert local_stats(server, api_key)["queue_requests"] == requests
     manifest = json.loads(Path(film["manifest"]).read_text("utf-8"))
     assert manifest["status"] == "done"
     assert [s["worker"] for s in manifest["shots"]] == [workers[k] for k in keys]
@@ -254,7 +214,7 @@ def test_a_detached_story_is_rendered_by_workers_and_assembled_without_paying_ag
     status_out = json.loads(run("--json", "story", "status", str(story)).stdout)
     assert status_out["film_state"] == "current"
     assert [s["worker"] for s in status_out["shots"]] == [workers[k] for k in keys]
-    assert _stats(server, api_key)["queue_requests"] == requests
+    assert local_stats(server, api_key)["queue_requests"] == requests
 
 
 @pytest.mark.slow
@@ -292,7 +252,7 @@ def test_a_held_shot_is_released_by_the_reaper_when_its_releaser_died(
         assert done.status == "COMPLETED"
         held = queue.journal.get(second)
         assert held is not None and held.status == "QUOTED" and fleet.is_held(second)
-        assert second not in _stats(server, api_key)["idempotency_keys"]
+        assert second not in local_stats(server, api_key)["idempotency_keys"]
 
         # A render started now follows the held shot through the journal, sending nothing;
         # the next worker's reaper finds it and releases it with the first shot's last frame.
@@ -310,7 +270,7 @@ def test_a_held_shot_is_released_by_the_reaper_when_its_releaser_died(
         assert entry.status == "COMPLETED" and entry.worker == "w-reaps"
         assert not fleet.is_held(second)
         assert entry.request["image_url"] == digest_data_urls(frame_url(Path(done.output_path)))
-        assert _stats(server, api_key)["idempotency_keys"][second]["requests"] == 1
+        assert local_stats(server, api_key)["idempotency_keys"][second]["requests"] == 1
         [status] = fleet.budgets([f"story:{sub.story_id}"])
         assert status.settled_usd == pytest.approx(sub.reserved_usd) and status.reserved_usd == 0
 
@@ -320,7 +280,7 @@ def test_a_held_shot_is_released_by_the_reaper_when_its_releaser_died(
     assert [p.phase for p in seen if p.number == 1] == ["reused"]
     assert "pending" in [p.phase for p in seen if p.number == 2]
     assert all(s.path.parent == story.parent / "two.shots" for s in film.shots)
-    assert _stats(server, api_key)["jobs_created"] == 2
+    assert local_stats(server, api_key)["jobs_created"] == 2
 
 
 def test_the_shots_held_for_a_failed_shot_are_cancelled_and_their_money_released(
@@ -366,7 +326,7 @@ def test_detach_needs_the_shared_journal_and_pays_nothing_without_it(
     assert "shared PostgreSQL journal" in result.stderr and "nothing was submitted" in (
         result.stderr
     )
-    stats = _stats(server, api_key)
+    stats = local_stats(server, api_key)
     assert stats["jobs_created"] == 0 and stats["queue_requests"] == 0
 
 
@@ -390,4 +350,4 @@ def test_a_detached_story_over_its_budget_submits_nothing(
         assert journal.list() == []
         [team] = Fleet(journal).budgets(["team"])
         assert team.reserved_usd == 0
-    assert _stats(server, api_key)["queue_requests"] == 0
+    assert local_stats(server, api_key)["queue_requests"] == 0

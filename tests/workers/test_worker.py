@@ -12,6 +12,7 @@ import httpx
 import pytest
 from worker_helpers import FIELDS, config, worker_thread
 
+from local_checks import local_stats
 from venice_video import VeniceVideo
 from venice_video.journal import PostgresJournal
 from venice_video.workers import BudgetExceededError, Fleet, WorkQueue
@@ -26,14 +27,6 @@ def setup(
         WorkQueue(pg_url, client) as queue,
     ):
         yield queue.journal, queue, client
-
-
-def _stats(server: Any, api_key: str) -> dict[str, Any]:
-    response = httpx.get(
-        f"{server.root_url}/_local/stats", headers={"Authorization": f"Bearer {api_key}"}
-    )
-    data: dict[str, Any] = response.json()
-    return data
 
 
 def _wait(journal: PostgresJournal, keys: list[str], timeout: float = 60) -> list[Any]:
@@ -67,7 +60,7 @@ def test_a_submitted_job_is_made_once_saved_and_settled(
     [(budget, state, amount)] = queue.fleet.ledger("shot-001")
     assert (budget, state, amount) == ("story", "settled", entry.quote_usd)
     assert queue.fleet.payload("shot-001") is None  # the full body goes once it is queued
-    assert _stats(server, api_key)["idempotency_keys"]["shot-001"]["requests"] == 1
+    assert local_stats(server, api_key)["idempotency_keys"]["shot-001"]["requests"] == 1
 
 
 def test_a_file_at_the_output_is_kept_unless_the_job_may_replace_it(
@@ -91,7 +84,7 @@ def test_a_file_at_the_output_is_kept_unless_the_job_may_replace_it(
     assert refused.status == "FAILED" and refused.queue_id is None
     assert "not queued" in (refused.error or "") and kept.read_bytes() == b"an earlier cut"
     assert queue.fleet.ledger("kept") == [("cuts", "released", refused.quote_usd)]
-    assert "kept" not in _stats(server, api_key)["idempotency_keys"]
+    assert "kept" not in local_stats(server, api_key)["idempotency_keys"]
     assert done.status == "COMPLETED" and Path(done.output_path) == replaced.absolute()
     assert hashlib.sha256(replaced.read_bytes()).hexdigest() == done.sha256
 
@@ -120,7 +113,7 @@ def test_an_unknown_queue_outcome_is_never_sent_again_by_another_worker(
     assert entry.status == "UNKNOWN" and entry.queue_id is None
     assert "unknown" in (entry.error or "")
     # Nobody sent it: the server never saw the key.
-    assert "stranded" not in _stats(server, api_key)["idempotency_keys"]
+    assert "stranded" not in local_stats(server, api_key)["idempotency_keys"]
 
 
 def test_with_a_trusted_idempotency_key_the_outcome_is_asked_with_the_same_key(
@@ -141,7 +134,7 @@ def test_with_a_trusted_idempotency_key_the_outcome_is_asked_with_the_same_key(
         [entry] = _wait(journal, ["asked"])
 
     assert entry.status == "COMPLETED" and entry.queue_id == first["queue_id"]
-    row = _stats(server, api_key)["idempotency_keys"]["asked"]
+    row = local_stats(server, api_key)["idempotency_keys"]["asked"]
     assert (row["requests"], row["jobs_created"]) == (2, 1)
 
 
@@ -195,7 +188,7 @@ def test_a_price_above_the_reservation_is_never_paid(
 
     assert entry.status == "FAILED" and "price rose" in (entry.error or "")
     assert queue.fleet.ledger("cheap") == [("tight", "released", pytest.approx(price / 2))]
-    assert "cheap" not in _stats(server, api_key)["idempotency_keys"]
+    assert "cheap" not in local_stats(server, api_key)["idempotency_keys"]
 
 
 def test_a_full_budget_refuses_before_anything_is_recorded(setup: Any) -> None:
@@ -239,4 +232,4 @@ def test_a_local_resume_leaves_the_workers_jobs_to_them(
         assert client.resume() == []
     entry = journal.get("theirs")
     assert entry is not None and entry.status == "QUOTED"
-    assert "theirs" not in _stats(server, api_key)["idempotency_keys"]
+    assert "theirs" not in local_stats(server, api_key)["idempotency_keys"]
