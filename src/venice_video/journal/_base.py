@@ -14,6 +14,8 @@ import builtins
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._exceptions import JournalError
+
 if TYPE_CHECKING:
     from ._entry import JournalEntry
 
@@ -52,15 +54,26 @@ class JournalStore(abc.ABC):
         """Record the server's `queue_id` (status QUEUED). Call it the moment one exists."""
         return self.update(key, status="QUEUED", queue_id=queue_id, download_url=download_url)
 
-    @abc.abstractmethod
     def update(self, key: str, **fields: Any) -> JournalEntry:
-        """Change some fields of an entry and return it as it now stands."""
+        """Change some fields of an entry and return it as it now stands.
 
+        Only the given columns are written, so two writers changing different fields of one
+        entry never undo each other. `updated_at` is set to now unless given. Moving to QUEUED,
+        READY, DOWNLOADED or COMPLETED also stamps `queued_at`, `ready_at`, `downloaded_at` or
+        `completed_at`, unless given or already set.
+
+        Raises:
+            TypeError: a field name is not a `JournalEntry` field, or is `key`.
+            JournalError: no entry has this key, the status is unknown, or the write failed.
+        """
+        entry = self.update_existing(key, **fields)
+        if entry is None:
+            raise JournalError(f"no journal entry with key {key}")
+        return entry
+
+    @abc.abstractmethod
     def update_existing(self, key: str, **fields: Any) -> JournalEntry | None:
         """`update()`, or `None` (nothing written) when no entry has this key."""
-        if self.get(key) is None:
-            return None
-        return self.update(key, **fields)
 
     def note(self, key: str, **fields: Any) -> JournalEntry | None:
         """`update_existing()` for progress that a lost write only makes someone redo: a

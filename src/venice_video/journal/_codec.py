@@ -164,3 +164,27 @@ def encode_field(name: str, value: Any) -> Any:
     if name == "output_path" and value is not None:
         return os.fspath(value)
     return value
+
+
+def set_clause(fields: Mapping[str, Any], now: float, mark: str) -> tuple[str, list[Any]]:
+    """The `SET` list and its parameters for an update of `fields` (`mark`: the driver's
+    placeholder, `?` or `%s`): the fields encoded, `updated_at`, and the stamp of a status
+    reached for the first time.
+
+    Raises:
+        TypeError: a field name is not an updatable `JournalEntry` field.
+    """
+    unknown = set(fields) - UPDATABLE
+    if unknown:
+        raise TypeError(f"Journal.update() got unknown field(s): {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {k: encode_field(k, v) for k, v in fields.items()}
+    values.setdefault("updated_at", now)
+    assignments = [f"{name} = {mark}" for name in values]
+    params: list[Any] = list(values.values())
+    status = fields.get("status")
+    if status is not None:
+        stamp = STATUS_STAMPS.get(status)
+        if stamp is not None and stamp not in fields:
+            assignments.append(f"{stamp} = COALESCE({stamp}, {mark})")
+            params.append(now)
+    return ", ".join(assignments), params

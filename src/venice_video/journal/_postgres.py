@@ -34,14 +34,12 @@ from .._types import TERMINAL_STATUSES, JobStatus
 from .._urls import clean_url
 from ._base import JournalStore
 from ._codec import (
-    STATUS_STAMPS,
-    UPDATABLE,
     check_statuses,
     digest_data_urls,
     dump_json,
-    encode_field,
     load_json,
     scrub,
+    set_clause,
 )
 from ._entry import JournalEntry
 from ._pgschema import DEFAULT_SCHEMA, migrate_pg, valid_schema
@@ -280,18 +278,6 @@ class PostgresJournal(JournalStore):
                 return _entry(existing)
         raise JournalError(f"journal entry {row['key']} already exists")
 
-    def update(self, key: str, **fields: Any) -> JournalEntry:
-        """Change some fields of an entry and return it as it now stands (see `Journal.update`).
-
-        Raises:
-            TypeError: a field name is not a `JournalEntry` field, or is `key`.
-            JournalError: no entry has this key, the status is unknown, or the write failed.
-        """
-        entry = self.update_existing(key, **fields)
-        if entry is None:
-            raise JournalError(f"no journal entry with key {key}")
-        return entry
-
     def update_existing(self, key: str, **fields: Any) -> JournalEntry | None:
         """`update()`, or `None` (nothing written) when no entry has this key."""
         return self._update(key, fields, durable=True)
@@ -301,24 +287,8 @@ class PostgresJournal(JournalStore):
         return self._update(key, fields, durable=False)
 
     def _update(self, key: str, fields: Mapping[str, Any], *, durable: bool) -> JournalEntry | None:
-        unknown = set(fields) - UPDATABLE
-        if unknown:
-            raise TypeError(f"Journal.update() got unknown field(s): {', '.join(sorted(unknown))}")
-        now = self._clock()
-        values: dict[str, Any] = {k: encode_field(k, v) for k, v in fields.items()}
-        values.setdefault("updated_at", now)
-        assignments = [f"{name} = %s" for name in values]
-        params: list[Any] = list(values.values())
-        status = fields.get("status")
-        if status is not None:
-            stamp = STATUS_STAMPS.get(status)
-            if stamp is not None and stamp not in fields:
-                assignments.append(f"{stamp} = COALESCE({stamp}, %s)")
-                params.append(now)
-        sql = (
-            f"UPDATE jobs SET {', '.join(assignments)} WHERE key = %s "
-            f"RETURNING {', '.join(JOB_COLUMNS)}"
-        )
+        assignments, params = set_clause(fields, self._clock(), "%s")
+        sql = f"UPDATE jobs SET {assignments} WHERE key = %s RETURNING {', '.join(JOB_COLUMNS)}"
 
         def write(conn: psycopg.Connection[Any]) -> JournalEntry | None:
             if not durable:

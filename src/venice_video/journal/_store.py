@@ -36,15 +36,13 @@ from .._types import TERMINAL_STATUSES, JobStatus
 from .._urls import clean_url
 from ._base import JournalStore
 from ._codec import (
-    STATUS_STAMPS,
-    UPDATABLE,
     check_statuses,
     digest_data_urls,
     dump_json,
-    encode_field,
     is_url,
     load_json,
     scrub,
+    set_clause,
 )
 from ._entry import JournalEntry, spent
 from ._schema import JOB_COLUMNS, migrate
@@ -188,41 +186,11 @@ class Journal(JournalStore):
         """Record the server's `queue_id` (status QUEUED). Call it the moment one exists."""
         return self.update(key, status="QUEUED", queue_id=queue_id, download_url=download_url)
 
-    def update(self, key: str, **fields: Any) -> JournalEntry:
-        """Change some fields of an entry and return it as it now stands.
-
-        Only the given columns are written, so two writers changing different fields of one
-        entry never undo each other. `updated_at` is set to now unless given. Moving to QUEUED,
-        READY, DOWNLOADED or COMPLETED also stamps `queued_at`, `ready_at`, `downloaded_at` or
-        `completed_at`, unless given or already set.
-
-        Raises:
-            TypeError: a field name is not a `JournalEntry` field, or is `key`.
-            JournalError: no entry has this key, the status is unknown, or the write failed.
-        """
-        entry = self.update_existing(key, **fields)
-        if entry is None:
-            raise JournalError(f"no journal entry with key {key}")
-        return entry
-
     def update_existing(self, key: str, **fields: Any) -> JournalEntry | None:
         """`update()`, or `None` (nothing written) when no entry has this key."""
-        unknown = set(fields) - UPDATABLE
-        if unknown:
-            raise TypeError(f"Journal.update() got unknown field(s): {', '.join(sorted(unknown))}")
-        now = self._clock()
-        values: dict[str, Any] = {k: encode_field(k, v) for k, v in fields.items()}
-        values.setdefault("updated_at", now)
-        assignments = [f"{name} = ?" for name in values]
-        params: list[Any] = list(values.values())
-        status = fields.get("status")
-        if status is not None:
-            stamp = STATUS_STAMPS.get(status)
-            if stamp is not None and stamp not in fields:
-                assignments.append(f"{stamp} = COALESCE({stamp}, ?)")
-                params.append(now)
+        assignments, params = set_clause(fields, self._clock(), "?")
         written = self._write_row(
-            f"UPDATE jobs SET {', '.join(assignments)} WHERE key = ?", (*params, key), key
+            f"UPDATE jobs SET {assignments} WHERE key = ?", (*params, key), key
         )
         return _entry(written) if written is not None else None
 
