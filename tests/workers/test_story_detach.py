@@ -248,7 +248,6 @@ def test_a_held_shot_is_released_by_the_reaper_when_its_releaser_died(
             patch.setattr(Runtime, "release_lost", nothing)
             with worker_thread(config(pg_url, server, api_key, shared, name="w-dies")):
                 [done] = _wait(queue.journal, [first])
-                time.sleep(1.0)
         assert done.status == "COMPLETED"
         held = queue.journal.get(second)
         assert held is not None and held.status == "QUOTED" and fleet.is_held(second)
