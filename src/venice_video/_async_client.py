@@ -46,7 +46,6 @@ from ._endpoints import (
     complete_flow,
     models_flow,
     prepare_flow,
-    quote_flow,
     quote_request,
     request_fields,
     request_flow,
@@ -70,6 +69,7 @@ from ._models import (
     VideoTranscription,
 )
 from ._queueing import output_path, queue_flow, submit_flow
+from ._quotes import DEFAULT_QUOTE_MAX_AGE, quote_and_keep_flow
 from ._stories import AsyncStoryMethods
 from ._types import AspectRatio, Duration, JobStatus, Resolution, TranscriptFormat, UpscaleFactor
 from ._waiting import wait_flow
@@ -135,6 +135,7 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice, AsyncStoryMethods):
         wall_clock: Callable[[], float] = time.time,
         rand: Callable[[], float] | None = None,
         api_id: str | None = None,
+        quote_max_age: float = DEFAULT_QUOTE_MAX_AGE,
     ) -> None:
         super().__init__(
             api_key=api_key, base_url=base_url, timeout=timeout, wait_timeout=wait_timeout,
@@ -142,7 +143,7 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice, AsyncStoryMethods):
             rate_limit=rate_limit, idempotent_queue_retries=idempotent_queue_retries,
             cleanup=cleanup, verify_downloads=verify_downloads,
             validate_requests=validate_requests, clock=clock, wall_clock=wall_clock, rand=rand,
-            api_id=api_id,
+            api_id=api_id, quote_max_age=quote_max_age,
         )  # fmt: skip
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -253,7 +254,7 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice, AsyncStoryMethods):
             resolution=resolution, upscale_factor=upscale_factor, audio=audio,
             video_url=video_url, reference_video_total_duration=reference_video_total_duration,
         )  # fmt: skip
-        return await self._drive(quote_flow(self, prepared))
+        return await self._drive(quote_and_keep_flow(self, prepared))
 
     async def queue(
         self,

@@ -59,6 +59,7 @@ from ._models import (
     VideoJob,
 )
 from ._polling import RateLimiter, backoff_delay, should_retry
+from ._quotes import DEFAULT_QUOTE_MAX_AGE, QuoteCache
 from ._types import JobStatus
 from ._version import __version__
 
@@ -133,6 +134,7 @@ class BaseClient:
         wall_clock: Callable[[], float],
         rand: Callable[[], float] | None,
         api_id: str | None = None,
+        quote_max_age: float = DEFAULT_QUOTE_MAX_AGE,
     ) -> None:
         guard_httpx_log()
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
@@ -159,6 +161,7 @@ class BaseClient:
         self._rand = rand if rand is not None else random.random
         self._stats = CompletionStats()
         self._limiter = RateLimiter(rate_limit, rate=lambda: self._stats.rate)
+        self._quotes = QuoteCache(quote_max_age)
         self._journal_arg = journal
         self._journal: JournalStore | None = None
         self._journal_owned = False

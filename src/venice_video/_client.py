@@ -52,7 +52,6 @@ from ._endpoints import (
     complete_flow,
     models_flow,
     prepare_flow,
-    quote_flow,
     quote_request,
     request_fields,
     request_flow,
@@ -76,6 +75,7 @@ from ._models import (
     VideoTranscription,
 )
 from ._queueing import output_path, queue_flow, submit_flow
+from ._quotes import DEFAULT_QUOTE_MAX_AGE, quote_and_keep_flow
 from ._stories import StoryMethods
 from ._types import AspectRatio, Duration, JobStatus, Resolution, TranscriptFormat, UpscaleFactor
 from ._waiting import wait_flow
@@ -137,6 +137,10 @@ class VeniceVideo(BaseClient, ModelChoice, StoryMethods):
         rand: a uniform `[0, 1)` source for jitter (seed it for reproducible tests).
         api_id: the API the journal matches jobs by, for an API whose URL changes (the local
             engine); by default the base URL. `resume()` only drives jobs of this API.
+        quote_max_age: how long, in seconds, a job may be priced (journaled, and checked
+            against `max_cost`) by the quote an earlier job of the same request shape got;
+            jobs asking at once share one `/video/quote`. 0: every job asks. `quote()`
+            always asks.
     """
 
     _http: httpx.Client
@@ -166,6 +170,7 @@ class VeniceVideo(BaseClient, ModelChoice, StoryMethods):
         wall_clock: Callable[[], float] = time.time,
         rand: Callable[[], float] | None = None,
         api_id: str | None = None,
+        quote_max_age: float = DEFAULT_QUOTE_MAX_AGE,
     ) -> None:
         super().__init__(
             api_key=api_key, base_url=base_url, timeout=timeout, wait_timeout=wait_timeout,
@@ -173,7 +178,7 @@ class VeniceVideo(BaseClient, ModelChoice, StoryMethods):
             rate_limit=rate_limit, idempotent_queue_retries=idempotent_queue_retries,
             cleanup=cleanup, verify_downloads=verify_downloads,
             validate_requests=validate_requests, clock=clock, wall_clock=wall_clock, rand=rand,
-            api_id=api_id,
+            api_id=api_id, quote_max_age=quote_max_age,
         )  # fmt: skip
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
@@ -282,7 +287,7 @@ class VeniceVideo(BaseClient, ModelChoice, StoryMethods):
             resolution=resolution, upscale_factor=upscale_factor, audio=audio,
             video_url=video_url, reference_video_total_duration=reference_video_total_duration,
         )  # fmt: skip
-        return self._drive(quote_flow(self, prepared))
+        return self._drive(quote_and_keep_flow(self, prepared))
 
     def queue(
         self,

@@ -21,7 +21,6 @@ import pydantic
 from . import _output
 from ._config import API_KEY_ENV, is_real_api
 from ._effects import Flow, call, read_all, sleep
-from ._endpoints import quote_flow
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -40,6 +39,7 @@ from ._inputs import check_body_size
 from ._jobs import ProgressCallback, journal_of, notify
 from ._models import Progress, QueueRequest, QueueResponse, QuoteRequest, QuoteResponse, VideoJob
 from ._polling import QueueDecision, backoff_delay, classify_queue_error
+from ._quotes import job_quote_flow
 
 if TYPE_CHECKING:
     from ._base_client import BaseClient
@@ -166,7 +166,7 @@ def submit_flow(
         quote_usd = quote.quote if quote is not None else None
         if quote is None:
             try:
-                asked = yield from quote_flow(client, QuoteRequest.from_queue(request))
+                asked = yield from job_quote_flow(client, QuoteRequest.from_queue(request))
                 quote_usd = asked.quote
             except (BadRequestError, PermissionDeniedError, AuthenticationError):
                 raise
