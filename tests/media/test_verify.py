@@ -586,7 +586,7 @@ def test_a_kept_decoder_rejects_a_broken_keyframe_as_a_new_one_does(
         assert verify(_write(tmp_path, data, "good.mp4")).frames == FRAMES
         assert _verify._idle  # the decoder was kept
         _rejected(broken, "keyframe .* decoded with errors|cannot be decoded")
-    assert len(_verify._idle) <= _verify._KEEP_DECODERS
+    assert sum(kept[2] for kept in _verify._idle) <= _verify._KEEP_BUDGET
 
 
 def test_decoders_are_not_kept_for_large_pictures_or_after_parameter_sets(
@@ -604,6 +604,21 @@ def test_decoders_are_not_kept_for_large_pictures_or_after_parameter_sets(
     monkeypatch.undo()
     monkeypatch.setattr(_verify, "_idle", [])
     assert verify(path).frames == FRAMES and len(_verify._idle) == 1
+
+
+def test_idle_decoders_are_kept_by_the_pixels_they_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    from venice_video.media import _verify
+
+    monkeypatch.setattr(_verify, "_idle", [])
+    key = ("h264", b"config")
+    for n in range(12):  # a batch of 480p downloads, finished together
+        _verify._give_back(key, f"decoder {n}", 854 * 480)
+    assert [kept[1] for kept in _verify._idle] == [f"decoder {n}" for n in range(2, 12)]
+    for n in range(3):
+        _verify._give_back(key, f"1080p {n}", 1920 * 1080)
+    assert [kept[1] for kept in _verify._idle] == ["1080p 1", "1080p 2"]
+    assert _verify._take_decoder(key) == "1080p 2"
+    assert _verify._take_decoder(("h264", b"other")) is None
 
 
 def test_parameter_sets_are_found_in_a_sample(clips: dict[str, bytes], tmp_path: Path) -> None:

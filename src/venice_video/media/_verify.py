@@ -41,9 +41,11 @@ Decode: TypeAlias = Literal["ends", "keyframes", "all"]
 
 #: Decoders of pictures up to this size are kept between samples and files.
 _KEEP_PIXELS: Final = 1920 * 1088
-#: Idle decoders kept at most (a few MiB each), the most recently used.
-_KEEP_DECODERS: Final = 2
-_idle: list[tuple[tuple[str, bytes], Any]] = []
+#: Idle decoders are kept, the most recently used first, while their pictures add up to at
+#: most this many pixels (the memory of two 1080p decoders, a few MiB each): two at 1080p,
+#: ten at 480p, so that the downloads of a batch finishing together each find one.
+_KEEP_BUDGET: Final = 2 * 1920 * 1088
+_idle: list[tuple[tuple[str, bytes], Any, int]] = []
 _idle_lock = threading.Lock()
 
 
@@ -141,7 +143,7 @@ def _decode_samples(av: Any, path: Path, track: Track, numbers: list[int]) -> tu
                 context = None
             del frames, packet  # before the next sample's buffers are allocated
     if context is not None:
-        _give_back(key, context)
+        _give_back(key, context, track.width * track.height)
     return size
 
 
@@ -176,10 +178,11 @@ def _take_decoder(key: tuple[str, bytes]) -> Any | None:
     return None
 
 
-def _give_back(key: tuple[str, bytes], context: Any) -> None:
+def _give_back(key: tuple[str, bytes], context: Any, pixels: int) -> None:
     with _idle_lock:
-        _idle.append((key, context))
-        del _idle[:-_KEEP_DECODERS]
+        _idle.append((key, context, pixels))
+        while sum(kept[2] for kept in _idle) > _KEEP_BUDGET:
+            del _idle[0]
 
 
 def _verify_by_demuxing(av: Any, path: Path, track: Track, decode: Decode) -> MediaInfo:
