@@ -16,11 +16,13 @@ request and the mean size of the files each saved (the same clips, so the same b
 `--profile` prints the top of a cProfile of the SDK run (use it with `--concurrency 1`:
 cProfile sees one thread).
 
-    python benchmarks/bench_cpu.py [--jobs 40] [--concurrency 10] [--speed 20] [--profile]
+    python benchmarks/bench_cpu.py [--jobs 40] [--concurrency 10] [--speed 20] [--rounds 1]
 
-At the real API's pace, as docs/benchmarks.md quotes it (the loop polls every 5 s):
+At the real API's pace, as docs/benchmarks.md quotes it (the loop polls every 5 s); one
+run's ratio moves by a tenth from run to run, so the figure is the median of alternating
+rounds:
 
-    python benchmarks/bench_cpu.py --jobs 20 --concurrency 20 --speed 1 --poll 5
+    python benchmarks/bench_cpu.py --jobs 20 --concurrency 20 --speed 1 --poll 5 --rounds 5
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ import functools
 import gc
 import io
 import pstats
+import statistics
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -112,12 +116,68 @@ def measure(
             profiler.disable()
 
 
+@dataclass
+class Run:
+    """One client's run: CPU and wall seconds, its counts, the mean file size."""
+
+    cpu: float
+    wall: float
+    requests: int
+    retrieves: int
+    kb: float
+
+
+def run_plain(args: argparse.Namespace, base: str, out: Path, split: Breakdown | None) -> Run:
+    count = Counter()
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(headers=headers, timeout=60, event_hooks={"request": [count.hook]}) as http:
+        out.mkdir()
+        plain_job(http, base, -1, out=out, poll_s=args.poll)  # warm-up
+        (out / "plain--1.mp4").unlink()
+        count.reset()
+        run = functools.partial(plain_job, http, base, out=out, poll_s=args.poll)
+        if split is not None:
+            split.reset()
+            run = split.job(run)
+        cpu, wall = measure(args.jobs, args.concurrency, run)
+    return Run(cpu, wall, count.requests, count.retrieves, _mean_kb(out, n=args.jobs))
+
+
+def run_sdk(
+    args: argparse.Namespace,
+    base: str,
+    root: Path,
+    split: Breakdown | None,
+    profiler: cProfile.Profile | None,
+) -> Run:
+    count = Counter()
+    out = root / "sdk"
+    out.mkdir()
+    http = httpx.Client(timeout=60, event_hooks={"request": [count.hook]})
+    with http, VeniceVideo(
+        api_key=KEY, base_url=base, journal=root / "journal.sqlite3",
+        cache_dir=root / "cache", http_client=http,
+    ) as client:  # fmt: skip
+        sdk_job(client, -1, out=out)  # warm-up: the catalog, the journal
+        (out / "sdk--1.mp4").unlink()
+        count.reset()
+        run = functools.partial(sdk_job, client, out=out)
+        if split is not None:
+            split.reset()
+            run = split.job(run)
+        cpu, wall = measure(args.jobs, args.concurrency, run, profiler)
+    return Run(cpu, wall, count.requests, count.retrieves, _mean_kb(out, n=args.jobs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--speed", type=float, default=20.0)
     parser.add_argument("--poll", type=float, default=0.25, help="the plain loop's interval")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternating runs of each client; the median ratio"
+    )
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--sort", default="tottime", help="the profile's order (pstats keys)")
     parser.add_argument(
@@ -128,75 +188,49 @@ def main() -> None:
     if split is not None:
         split.install()
     splits: dict[str, list[str]] = {}
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    rounds: list[tuple[Run, Run]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         proc, server = start_server(args.speed, root / "server")
         base = f"{server}/api/v1"
         try:
-            headers = {"Authorization": f"Bearer {KEY}"}
-            plain_count, sdk_count = Counter(), Counter()
-            with httpx.Client(
-                headers=headers, timeout=60, event_hooks={"request": [plain_count.hook]}
-            ) as http:
-                plain_out = root / "plain"
-                plain_out.mkdir()
-                plain_job(http, base, -1, out=plain_out, poll_s=args.poll)  # warm-up
-                (plain_out / "plain--1.mp4").unlink()
-                plain_count.reset()
-                plain_run = functools.partial(
-                    plain_job, http, base, out=plain_out, poll_s=args.poll
-                )
-                if split is not None:
-                    split.reset()
-                    plain_run = split.job(plain_run)
-                plain_cpu, plain_wall = measure(args.jobs, args.concurrency, plain_run)
+            for n in range(args.rounds):
+                here = root / f"round-{n}"
+                here.mkdir()
+                plain = run_plain(args, base, here / "plain", split)
                 if split is not None:
                     splits["plain loop"] = split.lines(args.jobs)
-            sdk_http = httpx.Client(timeout=60, event_hooks={"request": [sdk_count.hook]})
-            with VeniceVideo(
-                api_key=KEY, base_url=base, journal=root / "journal.sqlite3",
-                cache_dir=root / "cache", http_client=sdk_http,
-            ) as client:  # fmt: skip
-                sdk_out = root / "sdk"
-                sdk_out.mkdir()
-                sdk_job(client, -1, out=sdk_out)  # warm-up: the catalog, the journal
-                (sdk_out / "sdk--1.mp4").unlink()
-                sdk_count.reset()
-                profiler = cProfile.Profile(time.process_time) if args.profile else None
-                sdk_run = functools.partial(sdk_job, client, out=sdk_out)
-                if split is not None:
-                    split.reset()
-                    sdk_run = split.job(sdk_run)
-                sdk_cpu, sdk_wall = measure(args.jobs, args.concurrency, sdk_run, profiler)
+                sdk = run_sdk(args, base, here, split, profiler)
                 if split is not None:
                     splits["SDK"] = split.lines(args.jobs)
-                plain_kb = _mean_kb(plain_out, n=args.jobs)
-                sdk_kb = _mean_kb(sdk_out, n=args.jobs)
-                # What the loop does not do: the verification of one saved file, alone.
-                saved = sdk_out / "sdk-0.mp4"
-                cpu0 = time.process_time()
-                for _ in range(20):
-                    verify_mp4(saved)
-                verify_ms = (time.process_time() - cpu0) / 20 * 1000
-            sdk_http.close()
+                rounds.append((plain, sdk))
+            # What the loop does not do: the verification of one saved file, alone.
+            saved = root / "round-0" / "sdk" / "sdk-0.mp4"
+            cpu0 = time.process_time()
+            for _ in range(20):
+                verify_mp4(saved)
+            verify_ms = (time.process_time() - cpu0) / 20 * 1000
         finally:
             proc.kill()
             proc.wait()
     n = args.jobs
-    print(f"{n} jobs, {args.concurrency} at a time, server speed {args.speed:g}x")
+    print(f"{n} jobs, {args.concurrency} at a time, server speed {args.speed:g}x, "
+          f"{args.rounds} round(s), the clients alternating")  # fmt: skip
     print(f"{'client':<14}{'CPU ms/job':>12}{'requests/job':>14}{'retrieves/job':>15}"
           f"{'ms/request':>12}{'KB/file':>9}{'wall s':>9}")  # fmt: skip
-    for name, cpu, count, wall, saved in (
-        ("plain loop", plain_cpu, plain_count, plain_wall, plain_kb),
-        ("SDK", sdk_cpu, sdk_count, sdk_wall, sdk_kb),
-    ):
-        print(f"{name:<14}{1000 * cpu / n:>12.1f}{count.requests / n:>14.2f}"
-              f"{count.retrieves / n:>15.2f}{1000 * cpu / count.requests:>12.2f}"
-              f"{saved:>9.0f}{wall:>9.2f}")  # fmt: skip
-    print(f"SDK CPU per job / plain loop's: {sdk_cpu / plain_cpu:.2f}x")
+    ratios = []
+    for plain, sdk in rounds:
+        for name, run in (("plain loop", plain), ("SDK", sdk)):
+            print(f"{name:<14}{1000 * run.cpu / n:>12.1f}{run.requests / n:>14.2f}"
+                  f"{run.retrieves / n:>15.2f}{1000 * run.cpu / run.requests:>12.2f}"
+                  f"{run.kb:>9.0f}{run.wall:>9.2f}")  # fmt: skip
+        ratios.append(sdk.cpu / plain.cpu)
+    each = ", ".join(f"{r:.2f}x" for r in ratios)
+    print(f"SDK CPU per job / plain loop's: {statistics.median(ratios):.2f}x (median; {each})")
     print(f"of which verifying one saved file: {verify_ms:.1f} ms")
     for name, lines in splits.items():
-        print(f"{name}, thread CPU by category (with the timing's own cost):")
+        print(f"{name}, thread CPU by category, last round (with the timing's own cost):")
         print("\n".join(lines))
     if profiler is not None:
         text = io.StringIO()
