@@ -94,7 +94,9 @@ def download_flow(
             failures.append(str(exc))
             response = None
             if len(failures) >= _INLINE_ATTEMPTS:
-                yield from journal_update(client, job, error=f"download failed: {exc}")
+                yield from journal_update(
+                    client, job, error=f"download failed: {exc}", **_ready_fields(job)
+                )
                 if isinstance(exc, DownloadVerificationError):
                     raise
                 raise DownloadError(
@@ -297,11 +299,20 @@ def _saved(client: BaseClient, job: VideoJob, result: DownloadResult) -> Flow[Vi
         size_bytes=result.size_bytes,
         sha256=result.sha256,
         error=None,
+        **_ready_fields(job, status=False),
     )
     elapsed = None
     if job.queued_at is not None and job.downloaded_at is not None:
         elapsed = max(0.0, job.downloaded_at - job.queued_at)
     return job.replace(media=result.media, elapsed_s=elapsed)
+
+
+def _ready_fields(job: VideoJob, *, status: bool = True) -> dict[str, Any]:
+    """What a quick inline video's READY adds to the next write (see `wait_flow`: it was not
+    journaled on its own)."""
+    if job.status != "READY" or job.ready_at is None:
+        return {}
+    return {"status": "READY", "ready_at": job.ready_at} if status else {"ready_at": job.ready_at}
 
 
 def file_matches(path: Path, size: int | None) -> bool:

@@ -20,7 +20,7 @@ from ._exceptions import (
     JobFailedError,
     JobTimeoutError,
 )
-from ._http import is_json
+from ._http import content_length, is_json
 from ._jobs import ProgressCallback, cancelled, journal_update, notify
 from ._models import VideoJob
 from ._poller import Decision, Failed, Poller, Ready, Reraise, Sleep
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["wait_flow"]
 
 logger = logging.getLogger("venice_video")
+
+#: An inline video up to this size is saved in moments: its READY is journaled with the
+#: saved file (`DOWNLOADED`, `ready_at` included), not on its own just before.
+_QUICK_BODY = 16 << 20
 
 
 def wait_flow(
@@ -61,11 +65,13 @@ def wait_flow(
     cause: Exception | None = None
     try:
         while True:
-            if decision.persist:
+            if decision.persist and not _saved_with_download(decision, response, keep_open):
                 # What polling learns is redone by polling again; only a failure must last.
                 job = yield from journal_update(
                     client, job, durable=isinstance(decision, Failed), **decision.changes
                 )
+            elif decision.persist:
+                job = job.replace(**decision.changes, ready_at=job.ready_at or client._wall())
             elif decision.changes:
                 job = job.replace(**decision.changes)
             if isinstance(decision, Reraise) and cause is not None:
@@ -120,3 +126,13 @@ def wait_flow(
                 decision = poller.answer(payload, sent=received, received=received)
     finally:
         client._limiter.leave(key)
+
+
+def _saved_with_download(
+    decision: Decision, response: httpx.Response | None, keep_open: bool
+) -> bool:
+    """Whether this READY goes to the journal with the download about to be saved."""
+    if not (isinstance(decision, Ready) and keep_open and response is not None):
+        return False
+    size = content_length(response)
+    return size is not None and size <= _QUICK_BODY

@@ -583,11 +583,39 @@ def test_only_progress_is_journaled_without_a_sync(
             ("QUEUING", "FULL"),
             ("QUEUED", "FULL"),
             ("PROCESSING", "-"),
-            ("READY", "-"),
+            # A small inline video's READY comes with the saved file: see the next test.
             ("DOWNLOADED", "FULL"),
             ("COMPLETED", "-"),
         ]
         assert journal._connection().execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("quick", [True, False], ids=["quick body", "large body"])
+def test_ready_is_journaled_alone_only_before_a_long_download(
+    api: FakeAPI,
+    clock: FakeClock,
+    tmp_path: Path,
+    tiny_mp4: bytes,
+    quick: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While a large video streams, the journal says READY (others see it downloading); a
+    small one is saved at once, and its ready time is written with it."""
+    from venice_video import _waiting
+
+    monkeypatch.setattr(_waiting, "_QUICK_BODY", len(tiny_mp4) if quick else len(tiny_mp4) - 1)
+    api.on("/video/queue", json_response(200, QUEUED))
+    api.on("/video/retrieve", processing(), video_response(tiny_mp4))
+    api.on("/video/complete", json_response(200, {"success": True}))
+    with _SyncLog(tmp_path / "journal.sqlite3") as journal:
+        with mock_client(api, clock, tmp_path, journal=journal) as client:
+            job = client.generate(**REQUEST, output=tmp_path / "v.mp4")
+        statuses = [status for status, _ in journal.writes]
+        entry = journal.get(job.idempotency_key)
+    assert ("READY" in statuses) is not quick
+    assert statuses[-2:] == ["DOWNLOADED", "COMPLETED"]
+    assert entry is not None and entry.ready_at is not None and entry.downloaded_at is not None
+    assert entry.queued_at is not None and entry.queued_at <= entry.ready_at <= entry.downloaded_at
 
 
 def test_failed_cleanup_leaves_the_job_downloaded_for_resume(
