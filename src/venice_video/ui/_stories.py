@@ -487,10 +487,7 @@ class Stories:
     async def _prepare(self, story: str, rerender: list[int]) -> Response | Prepared:
         """The story, its film and its run (with new takes of the `rerender` shots), or why
         not."""
-        from ..story import Story, StoryBudgetError, StoryError
-        from ..story._flow import adrive
-        from ..story._plan import story_id as story_id_of
-        from ..story._render import prepare_flow
+        from ..story import Story, StoryBudgetError, StoryError, adrive, prepare_flow, story_id
 
         found = await self.gallery.runner.blocking(self.found, story)
         if found is None:
@@ -511,7 +508,7 @@ class Stories:
             loaded: Story = await self.gallery.runner.blocking(Story.load, source)
         except StoryError as exc:
             return _story_error(exc)
-        if story_id_of(loaded) != story:
+        if story_id(loaded) != story:
             return json_error(409, "the story file at the manifest's path is another story")
         client = self.gallery.client
         flow = prepare_flow(
@@ -536,8 +533,7 @@ class Stories:
         self._tg.start_soon(self._render, task, prepared, cap, new)
 
     async def _render(self, task: Task, prepared: Prepared, cap: float, new: set[int]) -> None:
-        from ..story import StoryQuote
-        from ..story._render import arender_story
+        from ..story import StoryQuote, arender_story
 
         def seen(progress: ShotProgress) -> None:
             task.shots[progress.number] = progress

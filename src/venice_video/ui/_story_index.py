@@ -23,7 +23,7 @@ _SHOTS_SUFFIX = ".shots"
 
 def _manifest_path(entry: JournalEntry) -> Path | None:
     """Where the manifest of the film this shot was rendered for is."""
-    from ..story._run import manifest_path_for
+    from ..story import manifest_path_for
 
     film = entry.tags.get("story_film")
     if isinstance(film, str) and film:
@@ -62,7 +62,7 @@ class Found:
     def film(self) -> Path | None:
         """The film the manifest names, if it is the film beside that manifest (the one the
         journal's shots were rendered for)."""
-        from ..story._run import manifest_path_for
+        from ..story import manifest_path_for
 
         path = self.recorded("path")
         if path is None or manifest_path_for(path) != self.manifest_path:
@@ -118,7 +118,7 @@ def group(entries: list[JournalEntry]) -> dict[str, list[JournalEntry]]:
 
 def find(story: str, entries: list[JournalEntry]) -> Found:
     """The story's film manifest, from the newest of its shots that leads to one of its own."""
-    from ..story._run import read_manifest
+    from ..story import read_manifest
 
     entries = sorted(entries, key=lambda e: (e.created_at, e.key), reverse=True)
     title = next((str(e.tags["story_title"]) for e in entries if e.tags.get("story_title")), "")
