@@ -35,8 +35,8 @@ from .._exceptions import VeniceVideoError
 from ..journal import JournalEntry, spent
 from ._answers import json_error, sdk_error_json, usd_value
 from ._media import video_mime
-from ._story_index import Found, find, group, served
-from ._views import scrub, state_of
+from ._story_index import Found, attention, find, group, served
+from ._views import scrub, state_of, story_of
 
 if TYPE_CHECKING:
     from ..story import ShotProgress, Story, StoryError
@@ -294,6 +294,45 @@ class Stories:
     def found(self, story: str) -> Found | None:
         entries = self.gallery.journal.list(tag=("story", story))
         return find(story, entries) if entries else None
+
+    # ------------------------------------------------------------------ a shot among the videos
+
+    def needing_you(self, stories: dict[str, list[JournalEntry]]) -> dict[str, str]:
+        """The shots of these stories (their entries by story, as `group` gives them) that
+        need the user, by key, with why."""
+        reasons: dict[str, str] = {}
+        for story, takes in stories.items():
+            followed = self.running_task(story) is not None
+            for entry in takes:
+                why = attention(entry, takes, followed=followed)
+                if why is not None:
+                    reasons[entry.key] = why
+        return reasons
+
+    def of_shot(self, entry: JournalEntry, found: Found, why: str | None) -> dict[str, Any]:
+        """What a job's view says of the story it is a shot of (blocking)."""
+        number = entry.tags.get("story_shot")
+        name = entry.tags.get("story_shot_name")
+        return {
+            "id": found.id,
+            "title": found.title,
+            "shot": number if isinstance(number, int) else None,
+            "shot_name": name if isinstance(name, str) and name else None,
+            # Whether this take is the one in the film; `None` before there is a film.
+            "in_film": found.in_film(entry),
+            # Why it is listed among the videos by default too, if it is.
+            "attention": why,
+        }
+
+    def of_entry(self, entry: JournalEntry) -> dict[str, Any] | None:
+        """`of_shot` for one job, or `None` for a plain job (blocking: reads the journal)."""
+        story = story_of(entry)
+        if story is None:
+            return None
+        takes = self.gallery.journal.list(tag=("story", story))
+        followed = self.running_task(story) is not None
+        why = attention(entry, takes, followed=followed)
+        return self.of_shot(entry, find(story, takes or [entry]), why)
 
     # ------------------------------------------------------------------ endpoints
 
