@@ -259,3 +259,20 @@ def test_a_story_shows_as_one_film_with_its_strip_of_shots_and_total(
     page.click("#confirm-cancel")
     page.locator("#confirm").wait_for(state="hidden")
     assert stats(server, api_key)["jobs_created"] == 3
+
+    # The shots are not single videos too, until asked for; each then names its story.
+    page.locator("#story-shots-hidden", has_text="3 story shots not listed").wait_for()
+    assert page.locator(".card").count() == 0
+    card.locator("button[data-action=show-shots]").click()
+    page.locator(".card").nth(2).wait_for()
+    assert page.is_checked("#filter-stories") and page.locator(".card").count() == 3
+    first = page.locator(f'.card[data-key="{film.shots[0].key}"]')
+    assert first.locator(".story-of").inner_text() == "Shot 1 (kite) of Three Shots"
+    first.locator(".poster").click()
+    meta = page.locator("#player-meta")
+    meta.wait_for()
+    assert "Shot 1 (kite) of Three Shots" in meta.inner_text()
+    meta.locator("a.story-link").click()
+    page.locator("#player").wait_for(state="hidden")
+    story_id = card.get_attribute("data-story")
+    assert page.evaluate("document.activeElement.id") == f"story-{story_id}"

@@ -9,6 +9,7 @@ from venice_video._models import Progress
 from venice_video.journal import JournalEntry
 from venice_video.ui._guard import host_name
 from venice_video.ui._runner import Changes
+from venice_video.ui._story_index import attention
 from venice_video.ui._views import (
     Filter,
     api_label,
@@ -88,6 +89,32 @@ def test_filter_matches_every_word_and_sorts_unpriced_jobs_last() -> None:
     assert [e.key for e in by_cost] == ["red boat", "red car", "blue boat"]
     with pytest.raises(ValueError, match="sort"):
         Filter.from_query({"sort": "random"})
+
+
+def test_story_shots_are_listed_only_when_asked_for_or_kept() -> None:
+    shot = {"story": "s", "story_shot": 1}
+    entries = [_entry("plain"), _entry("shot", tags=shot), _entry("kept", tags=shot)]
+    assert [e.key for e in filter_entries(entries, Filter(), keep={"kept"})] == ["plain", "kept"]
+    asked = Filter.from_query({"stories": "1"})
+    assert asked.stories and len(filter_entries(entries, asked)) == 3
+    assert not Filter.from_query({"stories": "0"}).stories
+    with pytest.raises(ValueError, match="stories"):
+        Filter.from_query({"stories": "maybe"})
+
+
+def test_a_story_shot_needs_you_when_failed_unknown_or_left_unfinished() -> None:
+    shot = {"story": "s", "story_shot": 1}
+    failed = _entry("failed", status="FAILED", created_at=1.0, tags=shot)
+    retake = _entry("retake", status="PROCESSING", created_at=2.0, tags=shot)
+    takes = [retake, failed]
+    assert attention(failed, [failed], followed=False) is not None
+    assert attention(failed, takes, followed=False) is None  # a newer take was made since
+    assert attention(retake, takes, followed=False) is not None  # nothing here follows it
+    assert attention(retake, takes, followed=True) is None  # the gallery renders the story
+    unknown = _entry("unknown", status="UNKNOWN", tags=shot)
+    assert attention(unknown, [unknown], followed=True) is not None
+    done = _entry("done", tags=shot)
+    assert attention(done, [done], followed=False) is None
 
 
 def test_spend_counts_only_quotes_of_jobs_the_server_accepted() -> None:

@@ -20,19 +20,21 @@ import click
 from .._catalog import Catalog, bundled_catalog
 from ..story import (
     Film,
+    Run,
     ShotProgress,
     Story,
     StoryBudgetError,
     StoryQuote,
     StoryRenderError,
+    current_film,
+    drive,
+    film_cut,
     plan_story,
+    prepare_flow,
+    read_manifest,
+    schema_text,
+    story_quote,
 )
-from ..story._film import read_manifest
-from ..story._finish import current_film, film_cut
-from ..story._flow import drive
-from ..story._render import prepare_flow, story_quote
-from ..story._run import Run
-from ..story._schema import schema_text
 from ._errors import CLIError
 from ._group import State, pass_state
 from ._progress import fmt_seconds, plain_table

@@ -147,7 +147,7 @@ def workers(ctx: click.Context, everything: bool) -> None:
     state = ctx.find_object(State)
     assert state is not None
     _needs_extra()
-    from ..journal._postgres import PostgresJournal
+    from ..journal import PostgresJournal
     from ..workers import Fleet
 
     with PostgresJournal(_shared_url(state)) as journal:
@@ -223,7 +223,7 @@ def workers(ctx: click.Context, everything: bool) -> None:
 def workers_budget(state: State, name: str, limit_usd: float) -> None:
     """Set a shared budget (a team key's, a story's): submissions reserve their price in it."""
     _needs_extra()
-    from ..journal._postgres import PostgresJournal
+    from ..journal import PostgresJournal
     from ..workers import Fleet
 
     with PostgresJournal(_shared_url(state)) as journal:
@@ -251,9 +251,7 @@ def journal() -> None:
 def journal_migrate(state: State, source: Path | None, target: str | None) -> None:
     """Copy a SQLite journal into the shared PostgreSQL one (safe to run again)."""
     _needs_extra()
-    from ..journal import Journal, default_journal_path
-    from ..journal._migrate import copy_journal
-    from ..journal._postgres import PostgresJournal
+    from ..journal import Journal, PostgresJournal, copy_journal, default_journal_path
 
     url = target or _shared_url(state)
     if not url.lower().startswith(("postgres://", "postgresql://")):

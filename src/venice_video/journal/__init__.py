@@ -9,7 +9,8 @@ with open_journal() as journal:  # SQLite by default; a postgresql:// URL for a 
 ```
 
 See `docs/journal.md` for where it lives, what it stores, and what each status means, and
-`docs/teams.md` for the shared PostgreSQL journal.
+`docs/teams.md` for the shared PostgreSQL journal: `PostgresJournal`, and `copy_journal()`,
+which copies a machine's journal into it (both are loaded on first use).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from ._factory import is_database_url, open_journal
 from ._store import ENV_JOURNAL_PATH, Journal, JournalEntry, default_journal_path, spent
 
 if TYPE_CHECKING:
+    from ._migrate import MigrationReport, copy_journal
     from ._postgres import PostgresJournal
 
 __all__ = [
@@ -28,7 +30,9 @@ __all__ = [
     "JournalEntry",
     "JournalError",
     "JournalStore",
+    "MigrationReport",
     "PostgresJournal",
+    "copy_journal",
     "default_journal_path",
     "is_database_url",
     "open_journal",
@@ -41,9 +45,13 @@ del _name
 
 
 def __getattr__(name: str) -> Any:
-    # psycopg is imported only when a PostgreSQL journal is asked for.
+    # Loaded on first use: the PostgreSQL journal (and with it psycopg), and the copy into one.
     if name == "PostgresJournal":
         from ._postgres import PostgresJournal
 
         return PostgresJournal
+    if name in ("MigrationReport", "copy_journal"):
+        from . import _migrate
+
+        return getattr(_migrate, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,10 +28,17 @@ from pydantic import Field
 
 from .._async_client import AsyncVeniceVideo
 from .._exceptions import VeniceVideoError
-from ..story import Film, ShotProgress, Story, plan_story
-from ..story._flow import adrive
-from ..story._render import arender_story, prepare_flow, story_quote
-from ..story._run import Run
+from ..story import (
+    Film,
+    Run,
+    ShotProgress,
+    Story,
+    adrive,
+    arender_story,
+    plan_story,
+    prepare_flow,
+    story_quote,
+)
 from ._backend import Backend
 from ._budget import Budget, SpendRefused
 from ._errors import describe_error

@@ -101,6 +101,7 @@ class StoryQuote:
 
 
 def story_quote(run: Run) -> StoryQuote:
+    """What a prepared run costs, shot by shot, against the story's budget."""
     shots = tuple(
         ShotQuote(s.shot.number, s.shot.name, s.shot.model, s.price, s.state) for s in run.shots
     )

@@ -15,6 +15,7 @@ import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ from ._guard import CSRF_HEADER, Guard
 from ._media import MediaCache, video_mime
 from ._runner import Runner
 from ._stories import Stories
+from ._story_index import Found, find, group
 from ._uploads import (
     Kind,
     MissingInput,
@@ -73,6 +75,7 @@ from ._views import (
     scrub,
     spend_of,
     state_of,
+    story_of,
 )
 
 __all__ = ["build_app"]
@@ -185,8 +188,11 @@ class Gallery:
             return None
         return real
 
-    def view(self, entry: JournalEntry, *, detail: bool = False) -> dict[str, Any]:
-        """A job as the page shows it (blocking: may read the file's header)."""
+    def view(
+        self, entry: JournalEntry, *, detail: bool = False, story: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A job as the page shows it (blocking: may read the file's header); `story`: what it
+        says of the story the job is a shot of (see `Stories.of_shot`)."""
         key = entry.key
         quoted = urllib.parse.quote(key, safe="")
         state = state_of(entry.status)
@@ -222,6 +228,7 @@ class Gallery:
             "driving": bool(live.get("driving")),
             "error": scrub(live.get("error") or entry.error, [entry.download_url]),
             "tags": entry.tags,
+            "story": story,
             "worker": entry.worker,
             "file": {
                 "path": entry.output_path,
@@ -263,7 +270,9 @@ class Gallery:
     async def view_of(self, key: str, *, detail: bool = False) -> dict[str, Any] | None:
         def build() -> dict[str, Any] | None:
             entry = self.journal.get(key)
-            return self.view(entry, detail=detail) if entry is not None else None
+            if entry is None:
+                return None
+            return self.view(entry, detail=detail, story=self.stories.of_entry(entry))
 
         result: dict[str, Any] | None = await self.runner.blocking(build)
         return result
@@ -319,10 +328,29 @@ class Gallery:
 
         def build() -> dict[str, Any]:
             entries = self.journal.list()
-            found = filter_entries(entries, flt)
+            # A story is one card of its own: its shots are listed only when asked for, or
+            # when one needs the user (see `_story_index.attention`).
+            groups = group(entries)
+            needing = self.stories.needing_you(groups)
+            found = filter_entries(entries, flt, keep=needing)
+            hidden = 0
+            if not flt.stories:
+                hidden = len(filter_entries(entries, replace(flt, stories=True))) - len(found)
+            stories: dict[str, Found] = {}
+
+            def of_shot(entry: JournalEntry) -> dict[str, Any] | None:
+                story = story_of(entry)
+                if story is None:
+                    return None
+                if story not in stories:
+                    stories[story] = find(story, groups[story])
+                return self.stories.of_shot(entry, stories[story], needing.get(entry.key))
+
             return {
-                "jobs": [self.view(e) for e in found[:limit]],
+                "jobs": [self.view(e, story=of_shot(e)) for e in found[:limit]],
                 "count": len(found),
+                # The shots of stories that matched but were left out (they are in Stories).
+                "story_shots_hidden": hidden,
                 "total_usd": spend_of(found),
                 "local_total_usd": spend_of(found, local=True),
                 "all_count": len(entries),

@@ -35,8 +35,8 @@ from .._exceptions import VeniceVideoError
 from ..journal import JournalEntry, spent
 from ._answers import json_error, sdk_error_json, usd_value
 from ._media import video_mime
-from ._story_index import Found, find, group, served
-from ._views import scrub, state_of
+from ._story_index import Found, attention, find, group, served
+from ._views import scrub, state_of, story_of
 
 if TYPE_CHECKING:
     from ..story import ShotProgress, Story, StoryError
@@ -295,6 +295,45 @@ class Stories:
         entries = self.gallery.journal.list(tag=("story", story))
         return find(story, entries) if entries else None
 
+    # ------------------------------------------------------------------ a shot among the videos
+
+    def needing_you(self, stories: dict[str, list[JournalEntry]]) -> dict[str, str]:
+        """The shots of these stories (their entries by story, as `group` gives them) that
+        need the user, by key, with why."""
+        reasons: dict[str, str] = {}
+        for story, takes in stories.items():
+            followed = self.running_task(story) is not None
+            for entry in takes:
+                why = attention(entry, takes, followed=followed)
+                if why is not None:
+                    reasons[entry.key] = why
+        return reasons
+
+    def of_shot(self, entry: JournalEntry, found: Found, why: str | None) -> dict[str, Any]:
+        """What a job's view says of the story it is a shot of (blocking)."""
+        number = entry.tags.get("story_shot")
+        name = entry.tags.get("story_shot_name")
+        return {
+            "id": found.id,
+            "title": found.title,
+            "shot": number if isinstance(number, int) else None,
+            "shot_name": name if isinstance(name, str) and name else None,
+            # Whether this take is the one in the film; `None` before there is a film.
+            "in_film": found.in_film(entry),
+            # Why it is listed among the videos by default too, if it is.
+            "attention": why,
+        }
+
+    def of_entry(self, entry: JournalEntry) -> dict[str, Any] | None:
+        """`of_shot` for one job, or `None` for a plain job (blocking: reads the journal)."""
+        story = story_of(entry)
+        if story is None:
+            return None
+        takes = self.gallery.journal.list(tag=("story", story))
+        followed = self.running_task(story) is not None
+        why = attention(entry, takes, followed=followed)
+        return self.of_shot(entry, find(story, takes or [entry]), why)
+
     # ------------------------------------------------------------------ endpoints
 
     async def listing(self, request: Request) -> Response:
@@ -487,10 +526,7 @@ class Stories:
     async def _prepare(self, story: str, rerender: list[int]) -> Response | Prepared:
         """The story, its film and its run (with new takes of the `rerender` shots), or why
         not."""
-        from ..story import Story, StoryBudgetError, StoryError
-        from ..story._flow import adrive
-        from ..story._plan import story_id as story_id_of
-        from ..story._render import prepare_flow
+        from ..story import Story, StoryBudgetError, StoryError, adrive, prepare_flow, story_id
 
         found = await self.gallery.runner.blocking(self.found, story)
         if found is None:
@@ -511,7 +547,7 @@ class Stories:
             loaded: Story = await self.gallery.runner.blocking(Story.load, source)
         except StoryError as exc:
             return _story_error(exc)
-        if story_id_of(loaded) != story:
+        if story_id(loaded) != story:
             return json_error(409, "the story file at the manifest's path is another story")
         client = self.gallery.client
         flow = prepare_flow(
@@ -536,8 +572,7 @@ class Stories:
         self._tg.start_soon(self._render, task, prepared, cap, new)
 
     async def _render(self, task: Task, prepared: Prepared, cap: float, new: set[int]) -> None:
-        from ..story import StoryQuote
-        from ..story._render import arender_story
+        from ..story import StoryQuote, arender_story
 
         def seen(progress: ShotProgress) -> None:
             task.shots[progress.number] = progress

@@ -5,25 +5,31 @@ A shot's entry carries the tags `story` (the story's id), `story_title`, `story_
 `story_film` (the film's path; for entries written before that tag, the film is found from the
 shot's own file, saved in `<film>.shots/`). A film is served only when a manifest of the same
 story names it, and only if it is a video file.
+
+A story is one card in the gallery: its shots are listed among the videos only when asked for,
+or when one needs the user (`attention`): a failed shot with no newer take, one whose queue
+outcome is unknown, and an unfinished one the gallery is not rendering.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..journal import JournalEntry
 from ._media import video_mime
+from ._views import state_of, story_of
 
-__all__ = ["Found", "find", "group", "served"]
+__all__ = ["Found", "attention", "find", "group", "served"]
 
 _SHOTS_SUFFIX = ".shots"
 
 
 def _manifest_path(entry: JournalEntry) -> Path | None:
     """Where the manifest of the film this shot was rendered for is."""
-    from ..story._run import manifest_path_for
+    from ..story import manifest_path_for
 
     film = entry.tags.get("story_film")
     if isinstance(film, str) and film:
@@ -62,7 +68,7 @@ class Found:
     def film(self) -> Path | None:
         """The film the manifest names, if it is the film beside that manifest (the one the
         journal's shots were rendered for)."""
-        from ..story._run import manifest_path_for
+        from ..story import manifest_path_for
 
         path = self.recorded("path")
         if path is None or manifest_path_for(path) != self.manifest_path:
@@ -80,6 +86,14 @@ class Found:
         """The manifest says the film is assembled, and it is there."""
         manifest = self.manifest or {}
         return manifest.get("status") == "done" and served(self.film, video=True) is not None
+
+    def in_film(self, entry: JournalEntry) -> bool | None:
+        """Whether this take of a shot is the one in the film (`None` when there is no film
+        manifest yet)."""
+        records = (self.manifest or {}).get("shots")
+        if not isinstance(records, list):
+            return None
+        return any(isinstance(r, dict) and r.get("key") == entry.key for r in records)
 
     @property
     def source(self) -> Path | None:
@@ -110,15 +124,40 @@ def group(entries: list[JournalEntry]) -> dict[str, list[JournalEntry]]:
     """Journal entries by story id (newest first within each), for entries of a story."""
     found: dict[str, list[JournalEntry]] = {}
     for entry in entries:
-        story = entry.tags.get("story")
-        if isinstance(story, str) and story:
+        story = story_of(entry)
+        if story is not None:
             found.setdefault(story, []).append(entry)
     return found
 
 
+def attention(entry: JournalEntry, takes: Iterable[JournalEntry], *, followed: bool) -> str | None:
+    """Why a story's shot needs the user, and so is listed among the videos too; `None` when
+    its story's card is enough.
+
+    `takes`: the story's entries; `followed`: whether this gallery is rendering the story now.
+    A failed shot needs the user until a newer take of it is made; one whose queue outcome is
+    unknown always (it may have been paid for); an unfinished one while the gallery is not
+    rendering its story (its card among the videos offers Resume when the gallery can follow it).
+    """
+    state = state_of(entry.status)
+    if state == "unknown":
+        return "its queue outcome is unknown"
+    if state == "failed":
+        number = entry.tags.get("story_shot")
+        newer = any(
+            t.tags.get("story_shot") == number
+            and (t.created_at, t.key) > (entry.created_at, entry.key)
+            for t in takes
+        )
+        return None if newer else "it failed, and there is no newer take of the shot"
+    if state in ("queueing", "running", "downloading") and not followed:
+        return "it is unfinished, and this gallery is not rendering its story"
+    return None
+
+
 def find(story: str, entries: list[JournalEntry]) -> Found:
     """The story's film manifest, from the newest of its shots that leads to one of its own."""
-    from ..story._run import read_manifest
+    from ..story import read_manifest
 
     entries = sorted(entries, key=lambda e: (e.created_at, e.key), reverse=True)
     title = next((str(e.tags["story_title"]) for e in entries if e.tags.get("story_title")), "")

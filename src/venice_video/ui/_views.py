@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "scrub",
     "spend_of",
     "state_of",
+    "story_of",
 ]
 
 #: The states a job passes through, as the page names them (and filters on them).
@@ -43,11 +44,19 @@ SORTS: tuple[str, ...] = ("newest", "oldest", "cost-desc", "cost-asc")
 _QUERY = re.compile(r"(https?://[^\s?#'\"<>]+)\?[^\s'\"<>]*")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s'\",;]+")
 _LONG_DATA_URL = 96
+_YES = frozenset({"1", "true", "yes", "on"})
+_NO = frozenset({"", "0", "false", "no", "off"})
 
 
 def state_of(status: str) -> str:
     """The page's state for a journal status."""
     return _STATE_OF_STATUS.get(status, "unknown")
+
+
+def story_of(entry: JournalEntry) -> str | None:
+    """The id of the story a job is a shot of (its `story` tag), or `None` for a plain job."""
+    story = entry.tags.get("story")
+    return story if isinstance(story, str) and story else None
 
 
 def scrub(text: str | None, secrets: Iterable[str | None] = ()) -> str | None:
@@ -132,12 +141,14 @@ def progress_fraction(entry: JournalEntry, live: Progress | None) -> float:
 
 @dataclass(frozen=True)
 class Filter:
-    """What the gallery shows: a model, a state and words to find, in one order."""
+    """What the gallery shows: a model, a state and words to find, in one order; and whether
+    the shots of stories are listed too (by default each story is one card of its own)."""
 
     model: str | None = None
     state: str | None = None
     text: str | None = None
     sort: str = "newest"
+    stories: bool = False
 
     @classmethod
     def from_query(cls, params: Mapping[str, str]) -> Filter:
@@ -149,7 +160,16 @@ class Filter:
         if sort not in SORTS:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}")
         text = (params.get("q") or "").strip() or None
-        return cls(model=params.get("model") or None, state=state, text=text, sort=sort)
+        stories = (params.get("stories") or "").strip().lower()
+        if stories not in _YES | _NO:
+            raise ValueError("stories must be 1 or 0")
+        return cls(
+            model=params.get("model") or None,
+            state=state,
+            text=text,
+            sort=sort,
+            stories=stories in _YES,
+        )
 
 
 def _haystack(entry: JournalEntry) -> str:
@@ -166,9 +186,17 @@ def _haystack(entry: JournalEntry) -> str:
     return "\n".join(parts).lower()
 
 
-def filter_entries(entries: Sequence[JournalEntry], flt: Filter) -> list[JournalEntry]:
-    """The entries that match the filter, in its order."""
+def filter_entries(
+    entries: Sequence[JournalEntry], flt: Filter, *, keep: Collection[str] = ()
+) -> list[JournalEntry]:
+    """The entries that match the filter, in its order.
+
+    Shots of a story are left out unless the filter asks for them, but for those whose key is
+    in `keep` (they need the user: see `_story_index.attention`).
+    """
     found = list(entries)
+    if not flt.stories:
+        found = [e for e in found if e.key in keep or story_of(e) is None]
     if flt.model is not None:
         found = [e for e in found if e.model == flt.model]
     if flt.state is not None:

@@ -97,6 +97,24 @@ function modelText(view) {
   return view.tags && view.tags.model_choice === CHEAPEST ? `${view.model} (picked as cheapest)` : view.model;
 }
 
+// A story's shot: "Shot 2 (boat) of Three Shots", the title a link to the story's card.
+function storyOf(story) {
+  const shot = story.shot === null ? "A shot" : `Shot ${story.shot}${story.shot_name ? ` (${story.shot_name})` : ""}`;
+  return el("span", { class: "story-of" }, `${shot} of `,
+    el("a", { href: `#story-${story.id}`, class: "story-link", text: story.title,
+      onclick: (event) => goToStory(event, story.id) }),
+    story.in_film === false ? " · not the take in the film" : "");
+}
+
+function goToStory(event, id) {
+  if ($("player").open) $("player").close();
+  const target = document.getElementById(`story-${id}`);
+  if (!target) return;  // not listed (yet): the link's own anchor
+  event.preventDefault();
+  target.scrollIntoView({ block: "start" });
+  target.focus({ preventScroll: true });
+}
+
 // ------------------------------------------------------------------ dialogs
 
 function confirmDialog(title, text, okLabel) {
@@ -396,6 +414,8 @@ function filterParams() {
     const value = $(`filter-${name}`).value;
     if (value) params.set(name, value);
   }
+  // Each story is one card under Stories: its shots are listed here only when asked for.
+  if ($("filter-stories").checked) params.set("stories", "1");
   return params;
 }
 
@@ -430,7 +450,9 @@ function renderFilterModels(models) {
 function renderSummary(data) {
   const filtered = filterParams();
   filtered.delete("sort");
+  filtered.delete("stories");
   const summary = $("summary");
+  const hidden = data.story_shots_hidden;
   const count = `${data.count} video${data.count === 1 ? "" : "s"}`;
   summary.replaceChildren(
     el("strong", { text: count }),
@@ -441,6 +463,12 @@ function renderSummary(data) {
       ? el("span", {
           id: "local-spend",
           text: ` · local engine ${money(data.local_total_usd)} (placeholder videos; not money)`,
+        })
+      : "",
+    hidden
+      ? el("span", {
+          id: "story-shots-hidden",
+          text: ` · ${hidden} story shot${hidden === 1 ? "" : "s"} not listed (see Stories, or Show story shots)`,
         })
       : "",
   );
@@ -521,6 +549,9 @@ function card(view) {
   }
   const body = el("div", { class: "card-body" },
     el("h3", { id: titleId, class: "prompt-text", title: prompt, text: prompt }),
+    view.story ? el("p", { class: "note story-line" }, storyOf(view.story)) : null,
+    view.story && view.story.attention
+      ? el("p", { class: "needs-you", text: `Listed here: ${view.story.attention}.` }) : null,
     el("p", { class: "note" }, el("span", { class: `badge ${view.state}`, text: STATE_NAMES[view.state] || view.state }),
       view.api !== "local engine" || !state.info || state.info.api !== "local engine" ? ` · ${view.api}` : ""),
   );
@@ -694,6 +725,7 @@ async function openPlayer(key) {
 function playerMeta(view) {
   const list = metaList([
     ["Status", `${STATE_NAMES[view.state] || view.state} (${view.status})`],
+    ["Story", view.story ? storyOf(view.story) : null],
     ["Model", modelText(view)],
     ["Prompt", view.prompt || "—"],
     ["Length", mediaDuration(view)],
@@ -728,7 +760,13 @@ function listen() {
     const view = JSON.parse(event.data);
     const previous = state.jobs.get(view.key);
     rememberEta(view);
-    if (!previous) { scheduleReload(); return; }
+    if (!previous) {
+      // A story's shot that is not listed: its story's card shows it, and once it ends the
+      // next listing says whether it needs you.
+      if (view.story && !$("filter-stories").checked && RUNNING.has(view.state)) return;
+      scheduleReload();
+      return;
+    }
     state.jobs.set(view.key, view);
     // Screen readers hear progress at each quarter, not at every update.
     const quarter = (v) => Math.floor((v.progress || 0) * 4);

@@ -90,7 +90,13 @@ function storyCard(view) {
   }
   article.append(filmPlayer(view));
   article.append(shotStrip(view));
-  return el("li", { class: `story-card status-${view.status}`, "data-story": view.id }, article);
+  article.append(el("p", { class: "note" },
+    "Each take is a job of its own: ",
+    el("button", { type: "button", "data-action": "show-shots", "data-focus": "show-shots",
+      text: "List its shots among the videos", onclick: () => showShots(view) }),
+    " (to resume one, run it again or find its file)."));
+  return el("li", { id: `story-${view.id}`, tabindex: "-1", class: `story-card status-${view.status}`,
+    "data-story": view.id }, article);
 }
 
 function filmPlayer(view) {
@@ -155,6 +161,15 @@ function playShot(view, shot) {
   } else if (shot.key && shot.video_url) {
     openPlayer(shot.key);
   }
+}
+
+// The videos list this story's shots, every take: the search finds them by the story's id.
+function showShots(view) {
+  $("filter-stories").checked = true;
+  $("filter-q").value = view.id;
+  loadJobs();
+  $("filter-q").focus();
+  announce(`Listing the shots of ${view.title} among the videos.`);
 }
 
 async function finishFilm(view) {
