@@ -170,6 +170,32 @@ def test_find_list_clean_and_delete(store: JournalStore, clock: FakeClock) -> No
     assert {e.key for e in store.list()} == {"k1abc", "k3abc"}
 
 
+def test_clean_keeps_a_job_a_held_job_still_waits_for(pg_url: str, clock: FakeClock) -> None:
+    """A chained shot held on a shared journal is released with its predecessor's last frame,
+    read from the predecessor's entry: cleaning that entry first would leave it held forever."""
+    with open_journal(pg_url, clock=clock) as journal:
+        for key in ("first", "second", "other"):
+            _intent(journal, key)
+        journal.update("first", status="COMPLETED")
+        journal.update("other", status="COMPLETED")
+        journal.run(
+            lambda conn: conn.execute(
+                "INSERT INTO job_holds (key, after_key, frame_field) VALUES (%s, %s, %s)",
+                ("second", "first", "image_url"),
+            )
+        )
+        clock.advance(3600)
+        assert journal.clean(older_than_s=600) == 1
+        assert journal.get("first") is not None and journal.get("other") is None
+        journal.run(
+            lambda conn: conn.execute(
+                "UPDATE job_holds SET released_at = clock_timestamp() WHERE key = %s", ("second",)
+            )
+        )
+        assert journal.clean(older_than_s=600) == 1
+        assert journal.get("first") is None and journal.get("second") is not None
+
+
 def test_total_spent_counts_only_accepted_jobs(store: JournalStore, clock: FakeClock) -> None:
     rows = [
         ("quoted", "QUOTED", None, 1.0),

@@ -310,7 +310,8 @@ class PostgresJournal(JournalStore):
     ) -> int:
         """Delete entries in `statuses` not updated for `older_than_s` seconds; return how many.
 
-        The default touches only finished jobs, and never a job a live worker holds.
+        The default touches only finished jobs, never a job a live worker holds, and never a
+        job whose file a held job still waits for (a chained shot's first frame).
         """
         wanted = check_statuses(statuses)
         if not wanted:
@@ -321,6 +322,10 @@ class PostgresJournal(JournalStore):
             sql += " AND updated_at < %s"
             params.append(self._clock() - older_than_s)
         sql += " AND (lease_until IS NULL OR lease_until < clock_timestamp())"
+        sql += (
+            " AND NOT EXISTS (SELECT 1 FROM job_holds h"
+            " WHERE h.after_key = jobs.key AND h.released_at IS NULL)"
+        )
         return self.run(lambda conn: conn.execute(sql, params).rowcount)
 
     # ------------------------------------------------------------------ reads
