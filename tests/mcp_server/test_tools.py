@@ -29,6 +29,7 @@ TOOLS = {
     "check_story",
     "quote_story",
     "start_story",
+    "rerender_story_shots",
     "follow_story",
 }
 

@@ -103,4 +103,20 @@ async def test_start_and_follow_a_story_to_its_film(
         assert not failed
         failed, view = await call(client, "follow_story", story_id=again["story_id"])
         assert view["state"] == "done" and view["film"]["spent_usd"] == 0
-    assert local_stats(server, api_key)["jobs_created"] == 6
+        # A new take of shot 1 pays for that one shot, and the film is rebuilt with it.
+        film = (root / "out/film.mp4").read_bytes()
+        failed, answer = await call(client, "rerender_story_shots", path=STORY, shots=[9])
+        assert failed and "no shot 9" in answer["message"], answer
+        failed, started = await call(
+            client, "rerender_story_shots", path=STORY, shots=[1], output="out/film.mp4"
+        )
+        assert not failed, started
+        for _ in range(30):
+            failed, view = await call(client, "follow_story", story_id=started["story_id"])
+            if view["state"] != "running":
+                break
+        assert view["state"] == "done", view
+        assert 0 < view["film"]["spent_usd"] < 1.48
+        assert view["limits"]["spent_usd"] == pytest.approx(1.48 + view["film"]["spent_usd"])
+        assert (root / "out/film.mp4").read_bytes() != film
+    assert local_stats(server, api_key)["jobs_created"] == 7

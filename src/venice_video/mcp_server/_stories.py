@@ -14,7 +14,7 @@ stopped without paying twice.
 
 import functools
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,10 +151,23 @@ class StoryRunner:
 
     # ------------------------------------------------------------------ rendering
 
-    async def start(self, story: Story, output: Path, *, overwrite: bool) -> _Task:
+    async def start(
+        self, story: Story, output: Path, *, overwrite: bool, rerender: Sequence[int] = ()
+    ) -> _Task:
+        """Render `story` in the background (a new take of each shot in `rerender`); a render
+        of the same story still running is returned as it is."""
         if self._tg is None:
             raise RuntimeError("the story runner is not running (outside the server's lifespan)")
         client = self.backend.client
+        existing = next(
+            (t for t in self.tasks.values() if t.file == story.source and not t.done.is_set()),
+            None,
+        )
+        if existing is not None and rerender:
+            raise VeniceVideoError(
+                f"story {existing.story_id!r} is still rendering; wait for it with follow_story, "
+                "then ask for the new takes (nothing was queued)"
+            )
         run = await adrive(
             client,
             prepare_flow(
@@ -163,6 +176,7 @@ class StoryRunner:
                 journal=self.backend.journal,
                 output=output,
                 overwrite=overwrite,
+                rerender=rerender,
             ),  # fmt: skip
         )
         existing = self.tasks.get(run.plan.story_id)
@@ -175,10 +189,12 @@ class StoryRunner:
         task = _Task(run.plan.story_id, story.title, story.source or Path(), run.output, held,
                      new_keys, cancel=cancel)  # fmt: skip
         self.tasks[task.story_id] = task
-        self._tg.start_soon(self._render, task, story, overwrite)
+        self._tg.start_soon(self._render, task, story, overwrite, tuple(rerender))
         return task
 
-    async def _render(self, task: _Task, story: Story, overwrite: bool) -> None:
+    async def _render(
+        self, task: _Task, story: Story, overwrite: bool, rerender: tuple[int, ...]
+    ) -> None:
         def seen(progress: ShotProgress) -> None:
             task.shots[progress.number] = progress
 
@@ -190,6 +206,7 @@ class StoryRunner:
                 on_shot=seen,
                 overwrite=overwrite,
                 cancel=task.cancel,
+                rerender=rerender,
             )
         except Exception as exc:
             task.error = describe_error(exc)
@@ -367,6 +384,42 @@ def register_story_tools(server: MCPServer[Any], stories: StoryRunner) -> None:
         story = await stories.load(path)
         target = stories.output_of(story, output)
         task = await stories.start(story, target, overwrite=overwrite)
+        view = stories.describe(task)
+        view["next"] = "Call follow_story with this story_id until state is done."
+        return view
+
+    @server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False,
+                                             idempotentHint=False, openWorldHint=True))  # fmt: skip
+    @_tool_errors
+    async def rerender_story_shots(
+        path: StoryPath,
+        shots: Annotated[
+            list[int],
+            Field(
+                description="The numbers of the shots to render again (1 is the first).",
+                min_length=1,
+            ),
+        ],
+        output: Annotated[
+            str | None,
+            Field(
+                description="The film (.mp4), relative to the allowed directory. Default: the "
+                "story's own output."
+            ),  # fmt: skip
+        ] = None,
+    ) -> dict[str, Any]:
+        """Render shots of a story again, as new takes, and rebuild the film. THIS COSTS MONEY
+        on every call: each listed shot is paid again, and so are the shots chained after it
+        (they start from its new last frame).
+
+        Priced and checked against the story's budget and the operator's limits first;
+        refused, spending nothing, when they do not allow it. The old takes' files are kept;
+        the film is replaced only once the new one is whole. Returns at once with story_id.
+        Next: follow_story(story_id).
+        """
+        story = await stories.load(path)
+        target = stories.output_of(story, output)
+        task = await stories.start(story, target, overwrite=False, rerender=shots)
         view = stories.describe(task)
         view["next"] = "Call follow_story with this story_id until state is done."
         return view
