@@ -59,7 +59,7 @@ from ._models import (
     VideoJob,
 )
 from ._polling import RateLimiter, backoff_delay, should_retry
-from ._quotes import DEFAULT_QUOTE_MAX_AGE, QuoteCache
+from ._quotes import DEFAULT_QUOTE_MAX_AGE, SharedQuotes
 from ._types import JobStatus
 from ._version import __version__
 
@@ -161,7 +161,7 @@ class BaseClient:
         self._rand = rand if rand is not None else random.random
         self._stats = CompletionStats()
         self._limiter = RateLimiter(rate_limit, rate=lambda: self._stats.rate)
-        self._quotes = QuoteCache(quote_max_age)
+        self._quotes = SharedQuotes(quote_max_age)
         self._journal_arg = journal
         self._journal: JournalStore | None = None
         self._journal_owned = False

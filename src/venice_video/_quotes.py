@@ -8,6 +8,8 @@ every time), and of many jobs asking at once only one request goes out: the othe
 its answer (single-flight, as for the model catalog). A failed quote is not kept.
 
 An explicit `client.quote()` always asks the API, and what it learns is kept for the jobs.
+(The day-long, on-disk quotes that rank models by price, `_modelcache.QuoteCache`, are another
+matter: a ranking may be a little stale, a job's price may not.)
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from ._models import QuoteRequest, QuoteResponse
 if TYPE_CHECKING:
     from ._base_client import BaseClient
 
-__all__ = ["DEFAULT_QUOTE_MAX_AGE", "QuoteCache", "job_quote_flow", "quote_and_keep_flow"]
+__all__ = ["DEFAULT_QUOTE_MAX_AGE", "SharedQuotes", "job_quote_flow", "quote_and_keep_flow"]
 
 #: How long a quoted price is reused for the next job of the same shape, in seconds.
 DEFAULT_QUOTE_MAX_AGE = 60.0
 
 
-class QuoteCache:
+class SharedQuotes:
     """Prices by request, each with the client clock's time it was quoted; thread-safe."""
 
     def __init__(self, max_age: float) -> None:
