@@ -59,7 +59,7 @@ def cheapest_query(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The `cheapest_model()` arguments for a generate-style request.
 
     The inputs given (image, video, ...) and the audio choice are the needs; the duration,
-    resolution and aspect ratio given must be taken.
+    resolution and aspect ratio given must be taken, and the prompt must fit.
     """
     needs = [need for name, need in _INPUT_FIELDS.items() if fields.get(name)]
     if fields.get("audio") is not None:
@@ -72,6 +72,7 @@ def cheapest_query(fields: Mapping[str, Any]) -> dict[str, Any]:
         "resolution": fields.get("resolution"),
         "aspect_ratio": fields.get("aspect_ratio"),
         "inputs_given": [n for n in needs if n in INPUT_NEEDS],
+        "prompt_length": len(fields.get("prompt") or "") or None,
     }
 
 
@@ -160,6 +161,7 @@ def _price_flow(
     aspect_ratio: str | None,
     model_type: str | None,
     inputs_given: Iterable[str] | str | None,
+    prompt_length: int | None,
     refresh: bool,
 ) -> Flow[list[PricedModel]]:
     wanted = parse_needs(needs)
@@ -172,6 +174,8 @@ def _price_flow(
         model_type=model_type,
         inputs_given=inputs_given,
     )
+    if prompt_length:
+        chosen = [m for m in chosen if m.prompt_character_limit >= prompt_length]
     audio = True if "audio" in wanted else (False if "silent" in wanted else None)
     cache = _quote_cache(client)
     yield from call(cache.load, client.base_url)
@@ -257,6 +261,7 @@ class ModelChoice:
         aspect_ratio: str | None = None,
         model_type: str | None = None,
         inputs_given: Iterable[str] | str | None = None,
+        prompt_length: int | None = None,
         refresh: bool = False,
     ) -> list[PricedModel]:
         """The models that can make a video, each with its quote, cheapest first.
@@ -274,6 +279,8 @@ class ModelChoice:
             aspect_ratio: an aspect ratio every model listed must take.
             model_type: `text-to-video`, `image-to-video` or `video`.
             inputs_given: the inputs at hand; models that require others are left out.
+            prompt_length: the prompt's length in characters; models whose prompt limit is
+                shorter are left out.
             refresh: fetch the catalog and every quote again.
 
         Raises:
@@ -283,7 +290,7 @@ class ModelChoice:
             _price_flow(
                 self, needs=needs, duration=duration, resolution=resolution,
                 aspect_ratio=aspect_ratio, model_type=model_type, inputs_given=inputs_given,
-                refresh=refresh,
+                prompt_length=prompt_length, refresh=refresh,
             )
         )  # fmt: skip
 
@@ -296,6 +303,7 @@ class ModelChoice:
         aspect_ratio: str | None = None,
         model_type: str | None = None,
         inputs_given: Iterable[str] | str | None = None,
+        prompt_length: int | None = None,
         refresh: bool = False,
     ) -> PricedModel:
         """The cheapest model that can make a video (see `models_by_price()`), with its quote.
@@ -308,10 +316,12 @@ class ModelChoice:
             ValidationError: no model with a known price can make it.
         """
         asked = {"needs": needs, "duration": duration, "resolution": resolution,
-                 "aspect_ratio": aspect_ratio, "model_type": model_type}  # fmt: skip
+                 "aspect_ratio": aspect_ratio, "model_type": model_type,
+                 "prompt_length": prompt_length}  # fmt: skip
         priced = self.models_by_price(
             needs=needs, duration=duration, resolution=resolution, aspect_ratio=aspect_ratio,
-            model_type=model_type, inputs_given=_inputs(needs, inputs_given), refresh=refresh,
+            model_type=model_type, inputs_given=_inputs(needs, inputs_given),
+            prompt_length=prompt_length, refresh=refresh,
         )  # fmt: skip
         return _first(priced, asked)
 
@@ -334,6 +344,7 @@ class AsyncModelChoice:
         aspect_ratio: str | None = None,
         model_type: str | None = None,
         inputs_given: Iterable[str] | str | None = None,
+        prompt_length: int | None = None,
         refresh: bool = False,
     ) -> list[PricedModel]:
         """The models that can make a video, each with its quote, cheapest first.
@@ -351,6 +362,8 @@ class AsyncModelChoice:
             aspect_ratio: an aspect ratio every model listed must take.
             model_type: `text-to-video`, `image-to-video` or `video`.
             inputs_given: the inputs at hand; models that require others are left out.
+            prompt_length: the prompt's length in characters; models whose prompt limit is
+                shorter are left out.
             refresh: fetch the catalog and every quote again.
 
         Raises:
@@ -360,7 +373,7 @@ class AsyncModelChoice:
             _price_flow(
                 self, needs=needs, duration=duration, resolution=resolution,
                 aspect_ratio=aspect_ratio, model_type=model_type, inputs_given=inputs_given,
-                refresh=refresh,
+                prompt_length=prompt_length, refresh=refresh,
             )
         )  # fmt: skip
 
@@ -373,6 +386,7 @@ class AsyncModelChoice:
         aspect_ratio: str | None = None,
         model_type: str | None = None,
         inputs_given: Iterable[str] | str | None = None,
+        prompt_length: int | None = None,
         refresh: bool = False,
     ) -> PricedModel:
         """The cheapest model that can make a video (see `models_by_price()`), with its quote.
@@ -385,10 +399,12 @@ class AsyncModelChoice:
             ValidationError: no model with a known price can make it.
         """
         asked = {"needs": needs, "duration": duration, "resolution": resolution,
-                 "aspect_ratio": aspect_ratio, "model_type": model_type}  # fmt: skip
+                 "aspect_ratio": aspect_ratio, "model_type": model_type,
+                 "prompt_length": prompt_length}  # fmt: skip
         priced = await self.models_by_price(
             needs=needs, duration=duration, resolution=resolution, aspect_ratio=aspect_ratio,
-            model_type=model_type, inputs_given=_inputs(needs, inputs_given), refresh=refresh,
+            model_type=model_type, inputs_given=_inputs(needs, inputs_given),
+            prompt_length=prompt_length, refresh=refresh,
         )  # fmt: skip
         return _first(priced, asked)
 

@@ -12,7 +12,7 @@ from sdk_helpers import FakeAPI, FakeClock, json_response, mock_client
 
 from venice_video import AsyncVeniceVideo, JobFailedError, ValidationError, VeniceVideo, VideoJob
 from venice_video._catalog import Catalog, bundled_catalog, retired_model
-from venice_video._choose import AsyncModelChoice, ModelChoice, quote_shape
+from venice_video._choose import AsyncModelChoice, ModelChoice, cheapest_query, quote_shape
 from venice_video.server import ServerThread
 
 Counting = Callable[[], tuple[VeniceVideo, list[str]]]
@@ -98,6 +98,28 @@ def test_cheapest_model_uses_only_the_inputs_named(counting_client: Counting) ->
         if p.quote_usd is not None and p.model.model_type == "text-to-video"
     )
     assert image.model.required_inputs <= {"text", "image"}
+
+
+def test_a_long_prompt_leaves_out_the_models_it_does_not_fit(counting_client: Counting) -> None:
+    client, _ = counting_client()
+    with client:
+        every = client.models_by_price(needs="audio", duration="5s")
+        fitting = client.models_by_price(needs="audio", duration="5s", prompt_length=5000)
+        cheapest = client.cheapest_model(
+            **cheapest_query({"prompt": "x" * 5000, "audio": True, "duration": "5s"})
+        )
+        with pytest.raises(ValidationError, match="prompt_length=50000"):
+            client.cheapest_model(needs="audio", prompt_length=50_000)
+    assert {p.id for p in fitting} == {
+        p.id for p in every if p.model.prompt_character_limit >= 5000
+    }
+    assert 0 < len(fitting) < len(every)
+    assert cheapest.model.prompt_character_limit >= 5000
+    assert cheapest.quote_usd == min(
+        p.quote_usd
+        for p in fitting
+        if p.quote_usd is not None and p.model.required_inputs <= {"text"}
+    )
 
 
 async def test_the_async_twin_prices_the_same(
