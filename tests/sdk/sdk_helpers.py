@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,24 @@ def local_jobs(server: ServerThread, api_key: str) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- fakes
+
+
+class PathCounter:
+    """An httpx request hook (sync, or `.hook` for async clients) counting the requests to
+    one API path, from any thread."""
+
+    def __init__(self, suffix: str) -> None:
+        self.suffix = suffix
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> None:
+        if request.url.path.endswith(self.suffix):
+            with self._lock:
+                self.count += 1
+
+    async def hook(self, request: httpx.Request) -> None:
+        self(request)
 
 
 class FakeClock:

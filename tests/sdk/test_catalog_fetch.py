@@ -6,7 +6,6 @@ callers overlap the fetch for certain.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,25 +13,12 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from sdk_helpers import PathCounter
 
 from venice_video import AsyncVeniceVideo, VeniceVideo
 
 SLOW_MODELS = {"endpoints": {"models": {"slow_body_s": 0.1, "slow_chunks": 3}}}
 CALLERS = 20
-
-
-class Counter:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.models = 0
-
-    def __call__(self, request: httpx.Request) -> None:
-        if request.url.path.endswith("/models"):
-            with self.lock:
-                self.models += 1
-
-    async def hook(self, request: httpx.Request) -> None:
-        self(request)
 
 
 @pytest.fixture
@@ -41,7 +27,7 @@ def slow_server(server_factory: Any) -> Any:
 
 
 def sync_fetches(server: Any, api_key: str, cache_dir: Path | bool) -> int:
-    counter = Counter()
+    counter = PathCounter("/models")
     http = httpx.Client(event_hooks={"request": [counter]}, timeout=30)
     with (
         http,
@@ -57,11 +43,11 @@ def sync_fetches(server: Any, api_key: str, cache_dir: Path | bool) -> int:
         catalogs = list(pool.map(lambda _: client.models(), range(CALLERS)))
     assert all(c is catalogs[0] for c in catalogs)
     assert len(catalogs[0]) > 0
-    return counter.models
+    return counter.count
 
 
 def async_fetches(server: Any, api_key: str, cache_dir: Path | bool) -> int:
-    counter = Counter()
+    counter = PathCounter("/models")
 
     async def main() -> list[Any]:
         http = httpx.AsyncClient(event_hooks={"request": [counter.hook]}, timeout=30)
@@ -87,7 +73,7 @@ def async_fetches(server: Any, api_key: str, cache_dir: Path | bool) -> int:
 
     catalogs = anyio.run(main)
     assert len(catalogs) == CALLERS and all(c is catalogs[0] for c in catalogs)
-    return counter.models
+    return counter.count
 
 
 @pytest.mark.parametrize("twin", [sync_fetches, async_fetches], ids=["sync", "async"])
@@ -105,7 +91,7 @@ def test_the_disk_cache_is_honoured(
 
 
 def test_a_refresh_fetches_again_once(slow_server: Any, api_key: str) -> None:
-    counter = Counter()
+    counter = PathCounter("/models")
     http = httpx.Client(event_hooks={"request": [counter]}, timeout=30)
     with (
         http,
@@ -119,7 +105,7 @@ def test_a_refresh_fetches_again_once(slow_server: Any, api_key: str) -> None:
     ):
         client.models()
         client.models()
-        assert counter.models == 1
+        assert counter.count == 1
         with ThreadPoolExecutor(5) as pool:
             list(pool.map(lambda _: client.models(refresh=True), range(5)))
-        assert 2 <= counter.models <= 6  # refreshes overlapping one in flight join it
+        assert 2 <= counter.count <= 6  # refreshes overlapping one in flight join it

@@ -6,7 +6,6 @@ over real HTTP, its quote answer slowed down so that the jobs overlap it for cer
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from sdk_helpers import FakeAPI, FakeClock, json_response, mock_client
+from sdk_helpers import FakeAPI, FakeClock, PathCounter, json_response, mock_client
 
 from venice_video import AsyncVeniceVideo, VeniceVideo
 from venice_video.journal import Journal
@@ -141,20 +140,6 @@ SLOW_QUOTE = {"endpoints": {"quote": {"slow_body_s": 0.1, "slow_chunks": 3}}}
 JOBS = 8
 
 
-class Counter:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.quotes = 0
-
-    def __call__(self, request: httpx.Request) -> None:
-        if request.url.path.endswith("/video/quote"):
-            with self.lock:
-                self.quotes += 1
-
-    async def hook(self, request: httpx.Request) -> None:
-        self(request)
-
-
 @pytest.fixture
 def slow_server(server_factory: Any) -> Any:
     return server_factory(faults=SLOW_QUOTE)
@@ -163,7 +148,7 @@ def slow_server(server_factory: Any) -> Any:
 def test_jobs_started_at_once_share_one_quote_sync(
     slow_server: Any, api_key: str, tmp_path: Path
 ) -> None:
-    counter = Counter()
+    counter = PathCounter("/video/quote")
     http = httpx.Client(event_hooks={"request": [counter]}, timeout=30)
     with (
         http,
@@ -175,7 +160,7 @@ def test_jobs_started_at_once_share_one_quote_sync(
     ):  # fmt: skip
         client.models()
         jobs = list(pool.map(lambda n: client.submit(**REQUEST, output=tmp_path), range(JOBS)))
-    assert counter.quotes == 1
+    assert counter.count == 1
     assert len({j.queue_id for j in jobs}) == JOBS
     assert len({j.quote_usd for j in jobs}) == 1 and jobs[0].quote_usd is not None
 
@@ -183,7 +168,7 @@ def test_jobs_started_at_once_share_one_quote_sync(
 def test_jobs_started_at_once_share_one_quote_async(
     slow_server: Any, api_key: str, tmp_path: Path
 ) -> None:
-    counter = Counter()
+    counter = PathCounter("/video/quote")
 
     async def main() -> list[Any]:
         http = httpx.AsyncClient(event_hooks={"request": [counter.hook]}, timeout=30)
@@ -206,5 +191,5 @@ def test_jobs_started_at_once_share_one_quote_async(
             return jobs
 
     jobs = anyio.run(main)
-    assert counter.quotes == 1
+    assert counter.count == 1
     assert len({j.queue_id for j in jobs}) == JOBS

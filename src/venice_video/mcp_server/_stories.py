@@ -46,6 +46,14 @@ from ._sandbox import Sandbox, SandboxError
 
 __all__ = ["StoryRunner", "register_story_tools"]
 
+FilmOutput = Annotated[
+    str | None,
+    Field(
+        description="Where to save the film (.mp4), relative to the allowed directory. "
+        "Default: the story's own output."
+    ),
+]
+
 StoryPath = Annotated[
     str,
     Field(description="The story file (YAML or JSON), relative to the allowed directory."),
@@ -159,15 +167,6 @@ class StoryRunner:
         if self._tg is None:
             raise RuntimeError("the story runner is not running (outside the server's lifespan)")
         client = self.backend.client
-        existing = next(
-            (t for t in self.tasks.values() if t.file == story.source and not t.done.is_set()),
-            None,
-        )
-        if existing is not None and rerender:
-            raise VeniceVideoError(
-                f"story {existing.story_id!r} is still rendering; wait for it with follow_story, "
-                "then ask for the new takes (nothing was queued)"
-            )
         run = await adrive(
             client,
             prepare_flow(
@@ -181,6 +180,11 @@ class StoryRunner:
         )
         existing = self.tasks.get(run.plan.story_id)
         if existing is not None and not existing.done.is_set():
+            if rerender:
+                raise VeniceVideoError(
+                    f"story {existing.story_id!r} is still rendering; wait for it with "
+                    "follow_story, then ask for the new takes (nothing was queued)"
+                )
             return existing
         held = self.check_gates(run)
         self.gates.hold(held)
@@ -191,6 +195,18 @@ class StoryRunner:
         self.tasks[task.story_id] = task
         self._tg.start_soon(self._render, task, story, overwrite, tuple(rerender))
         return task
+
+    async def started(
+        self, path: str, output: str | None, *, overwrite: bool, rerender: Sequence[int] = ()
+    ) -> dict[str, Any]:
+        """`start` for a tool: the story at `path` loaded, its film placed, the answer."""
+        story = await self.load(path)
+        task = await self.start(
+            story, self.output_of(story, output), overwrite=overwrite, rerender=rerender
+        )
+        view = self.describe(task)
+        view["next"] = "Call follow_story with this story_id until state is done."
+        return view
 
     async def _render(
         self, task: _Task, story: Story, overwrite: bool, rerender: tuple[int, ...]
@@ -363,13 +379,7 @@ def register_story_tools(server: MCPServer[Any], stories: StoryRunner) -> None:
     @_tool_errors
     async def start_story(
         path: StoryPath,
-        output: Annotated[
-            str | None,
-            Field(
-                description="Where to save the film (.mp4), relative to the allowed "
-                "directory. Default: the story's own output."
-            ),  # fmt: skip
-        ] = None,
+        output: FilmOutput = None,
         overwrite: Annotated[
             bool, Field(description="Replace an existing film this story did not make.")
         ] = False,
@@ -381,12 +391,7 @@ def register_story_tools(server: MCPServer[Any], stories: StoryRunner) -> None:
         in the background, then they are joined into the film. Calling it again for the same
         story never pays twice: finished shots are reused. Next: follow_story(story_id).
         """
-        story = await stories.load(path)
-        target = stories.output_of(story, output)
-        task = await stories.start(story, target, overwrite=overwrite)
-        view = stories.describe(task)
-        view["next"] = "Call follow_story with this story_id until state is done."
-        return view
+        return await stories.started(path, output, overwrite=overwrite)
 
     @server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False,
                                              idempotentHint=False, openWorldHint=True))  # fmt: skip
@@ -400,13 +405,7 @@ def register_story_tools(server: MCPServer[Any], stories: StoryRunner) -> None:
                 min_length=1,
             ),
         ],
-        output: Annotated[
-            str | None,
-            Field(
-                description="The film (.mp4), relative to the allowed directory. Default: the "
-                "story's own output."
-            ),  # fmt: skip
-        ] = None,
+        output: FilmOutput = None,
     ) -> dict[str, Any]:
         """Render shots of a story again, as new takes, and rebuild the film. THIS COSTS MONEY
         on every call: each listed shot is paid again, and so are the shots chained after it
@@ -417,12 +416,7 @@ def register_story_tools(server: MCPServer[Any], stories: StoryRunner) -> None:
         the film is replaced only once the new one is whole. Returns at once with story_id.
         Next: follow_story(story_id).
         """
-        story = await stories.load(path)
-        target = stories.output_of(story, output)
-        task = await stories.start(story, target, overwrite=False, rerender=shots)
-        view = stories.describe(task)
-        view["next"] = "Call follow_story with this story_id until state is done."
-        return view
+        return await stories.started(path, output, overwrite=False, rerender=shots)
 
     @server.tool(annotations=read_only)
     @_tool_errors

@@ -15,7 +15,6 @@ import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,6 @@ from ._guard import CSRF_HEADER, Guard
 from ._media import MediaCache, video_mime
 from ._runner import Runner
 from ._stories import Stories
-from ._story_index import Found, find, group
 from ._uploads import (
     Kind,
     MissingInput,
@@ -69,13 +67,11 @@ from ._views import (
     Filter,
     api_label,
     elapsed_s,
-    filter_entries,
     progress_fraction,
     public_request,
     scrub,
     spend_of,
     state_of,
-    story_of,
 )
 
 __all__ = ["build_app"]
@@ -328,29 +324,13 @@ class Gallery:
 
         def build() -> dict[str, Any]:
             entries = self.journal.list()
-            # A story is one card of its own: its shots are listed only when asked for, or
-            # when one needs the user (see `_story_index.attention`).
-            groups = group(entries)
-            needing = self.stories.needing_you(groups)
-            found = filter_entries(entries, flt, keep=needing)
-            hidden = 0
-            if not flt.stories:
-                hidden = len(filter_entries(entries, replace(flt, stories=True))) - len(found)
-            stories: dict[str, Found] = {}
-
-            def of_shot(entry: JournalEntry) -> dict[str, Any] | None:
-                story = story_of(entry)
-                if story is None:
-                    return None
-                if story not in stories:
-                    stories[story] = find(story, groups[story])
-                return self.stories.of_shot(entry, stories[story], needing.get(entry.key))
-
+            videos = self.stories.videos(entries, flt)
+            found = videos.found
             return {
-                "jobs": [self.view(e, story=of_shot(e)) for e in found[:limit]],
+                "jobs": [self.view(e, story=videos.story(e)) for e in found[:limit]],
                 "count": len(found),
                 # The shots of stories that matched but were left out (they are in Stories).
-                "story_shots_hidden": hidden,
+                "story_shots_hidden": videos.hidden,
                 "total_usd": spend_of(found),
                 "local_total_usd": spend_of(found, local=True),
                 "all_count": len(entries),

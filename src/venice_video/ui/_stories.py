@@ -21,7 +21,7 @@ import logging
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ from ..journal import JournalEntry, spent
 from ._answers import json_error, sdk_error_json, usd_value
 from ._media import video_mime
 from ._story_index import Found, attention, find, group, served
-from ._views import scrub, state_of, story_of
+from ._views import Filter, filter_entries, scrub, state_of, story_of, without_story_shots
 
 if TYPE_CHECKING:
     from ..story import ShotProgress, Story, StoryError
@@ -66,6 +66,28 @@ class Task:
     done: anyio.Event = field(default_factory=anyio.Event)
     shots: dict[int, ShotProgress] = field(default_factory=dict)
     error: str | None = None
+
+
+@dataclass
+class Videos:
+    """What the Videos grid lists (`Stories.videos`): the jobs, how many story shots were
+    left out, and what each listed shot says of its story."""
+
+    stories: Stories
+    found: list[JournalEntry]
+    hidden: int
+    groups: dict[str, list[JournalEntry]]
+    needing: dict[str, str]
+    _found: dict[str, Found] = field(default_factory=dict)
+
+    def story(self, entry: JournalEntry) -> dict[str, Any] | None:
+        """`Stories.of_shot` for a listed job, `None` for a plain one (each story read once)."""
+        story = story_of(entry)
+        if story is None:
+            return None
+        if story not in self._found:
+            self._found[story] = find(story, self.groups[story])
+        return self.stories.of_shot(entry, self._found[story], self.needing.get(entry.key))
 
 
 class Stories:
@@ -308,6 +330,15 @@ class Stories:
                 if why is not None:
                     reasons[entry.key] = why
         return reasons
+
+    def videos(self, entries: list[JournalEntry], flt: Filter) -> Videos:
+        """The jobs the Videos grid lists for `flt` (blocking). A story is one card of its own:
+        its shots are listed only when asked for, or when one needs the user."""
+        groups = group(entries)
+        needing = self.needing_you(groups)
+        matching = filter_entries(entries, replace(flt, stories=True))
+        found = matching if flt.stories else without_story_shots(matching, needing)
+        return Videos(self, found, len(matching) - len(found), groups, needing)
 
     def of_shot(self, entry: JournalEntry, found: Found, why: str | None) -> dict[str, Any]:
         """What a job's view says of the story it is a shot of (blocking)."""

@@ -34,6 +34,7 @@ __all__ = [
     "spend_of",
     "state_of",
     "story_of",
+    "without_story_shots",
 ]
 
 #: The states a job passes through, as the page names them (and filters on them).
@@ -196,7 +197,7 @@ def filter_entries(
     """
     found = list(entries)
     if not flt.stories:
-        found = [e for e in found if e.key in keep or story_of(e) is None]
+        found = without_story_shots(found, keep)
     if flt.model is not None:
         found = [e for e in found if e.model == flt.model]
     if flt.state is not None:
@@ -219,6 +220,13 @@ def filter_entries(
         unpriced.sort(key=by_date, reverse=True)
         found = priced + unpriced
     return found
+
+
+def without_story_shots(
+    entries: Iterable[JournalEntry], keep: Collection[str] = ()
+) -> list[JournalEntry]:
+    """The entries that are not shots of a story, and the shots whose key is in `keep`."""
+    return [e for e in entries if e.key in keep or story_of(e) is None]
 
 
 def spend_of(entries: Iterable[JournalEntry], *, local: bool = False) -> float:

@@ -32,7 +32,7 @@ from .._urls import clean_url
 from ..journal._codec import digest_data_urls, dump_json, scrub
 from ..journal._entry import DETACHED_TAG, OUTPUT_TAG
 from ._holds import HeldJobs
-from ._tasks import TASK_NAME, make_app, queue_name
+from ._tasks import TASK_NAME, hand_out, make_app, queue_name
 
 if TYPE_CHECKING:
     import psycopg
@@ -318,21 +318,8 @@ class Fleet(HeldJobs):
 
     def defer(self, key: str, *, base_url: str) -> bool:
         """Hand a journal entry out again (its procrastinate job was lost); False if one waits."""
-        import procrastinate.exceptions
-
         app = self._procrastinate()
-
-        def write(conn: psycopg.Connection[Any]) -> bool:
-            try:
-                with conn.transaction():
-                    app.tasks[TASK_NAME].configure(
-                        queueing_lock=key, queue=queue_name(base_url), connection=conn
-                    ).defer(key=key)
-            except procrastinate.exceptions.AlreadyEnqueued:
-                return False
-            return True
-
-        return self.journal.run(write)
+        return self.journal.run(lambda conn: hand_out(app, conn, key, base_url=base_url))
 
     def payload(self, key: str) -> dict[str, Any] | None:
         """The full queue body of a submitted job, until it is queued."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._urls import clean_url
 from ..journal._codec import digest_data_urls, dump_json, scrub
-from ._tasks import TASK_NAME, queue_name
+from ._tasks import hand_out
 
 if TYPE_CHECKING:
     import psycopg
@@ -74,8 +74,6 @@ class HeldJobs:
         """Put the frame (a `data:` URL of the predecessor's last frame) in the held job's
         body and hand the job out, in one transaction. False when it is not held any more
         (another worker released it), or the job it waits for is not done."""
-        import procrastinate.exceptions
-
         app = self._procrastinate()
         now = self.journal.now()
 
@@ -109,13 +107,8 @@ class HeldJobs:
                 "UPDATE jobs SET request = %s, updated_at = %s WHERE key = %s",
                 (dump_json(digest_data_urls(scrub(body)), "request"), now, key),
             )
-            try:
-                with conn.transaction():
-                    app.tasks[TASK_NAME].configure(
-                        queueing_lock=key, queue=queue_name(base_url), connection=conn
-                    ).defer(key=key)
-            except procrastinate.exceptions.AlreadyEnqueued:
-                pass  # a hand-out waits already: it will find the job released
+            # False: a hand-out waits already; it will find the job released.
+            hand_out(app, conn, key, base_url=base_url)
             return True
 
         return self.journal.run(write)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from ..journal._postgres import PostgresJournal
 
-__all__ = ["TASK_NAME", "ensure_queue_schema", "make_app", "queue_name"]
+__all__ = ["TASK_NAME", "ensure_queue_schema", "hand_out", "make_app", "queue_name"]
 
 TASK_NAME: Final[str] = "venice_video.render"
 #: Every version of procrastinate's schema this release applies: a newer procrastinate may
@@ -33,6 +33,21 @@ def queue_name(base_url: str) -> str:
 
     digest = hashlib.sha256(clean_url(base_url).encode()).hexdigest()
     return f"venice-video-{digest[:12]}"
+
+
+def hand_out(app: Any, conn: Any, key: str, *, base_url: str) -> bool:
+    """Defer the job of the journal entry `key` for a worker, inside `conn`'s transaction (in
+    a savepoint of its own); False when a hand-out of it waits already."""
+    import procrastinate.exceptions
+
+    try:
+        with conn.transaction():
+            app.tasks[TASK_NAME].configure(
+                queueing_lock=key, queue=queue_name(base_url), connection=conn
+            ).defer(key=key)
+    except procrastinate.exceptions.AlreadyEnqueued:
+        return False
+    return True
 
 
 def make_app(
