@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpcore._backends.sync as sync_backend
 import httpcore._sync.http11 as http11
 import httpx
 
@@ -29,6 +30,7 @@ TARGETS: tuple[tuple[str, Any, str], ...] = (
     ("httpx: build", httpx.Client, "build_request"),
     ("httpx: read", httpx.Response, "read"),
     ("httpx: read", http11.HTTP11Connection, "_receive_event"),
+    ("httpx: connect", sync_backend.SyncBackend, "connect_tcp"),
     ("verify", _verify, "_verify"),
     ("journal", _store.Journal, "record_intent"),
     ("journal", _store.Journal, "update"),

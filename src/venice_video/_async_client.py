@@ -53,7 +53,7 @@ from ._endpoints import (
     transcribe_flow,
     validate_flow,
 )
-from ._http import map_transport_errors
+from ._http import map_transport_errors, read_cookies_when_set
 from ._inputs import MediaInput
 from ._jobs import ProgressCallback
 from ._lifecycle import finish_flow, generate_flow, resumable, resume_one_flow
@@ -149,6 +149,8 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice, AsyncStoryMethods):
         self._http = http_client or httpx.AsyncClient(
             timeout=self.timeout, transport=transport, follow_redirects=True
         )
+        if self._owns_http:
+            read_cookies_when_set(self._http)
         self._sleep = sleep or anyio.sleep
         self._default_sleep = sleep is None
 

@@ -1,0 +1,95 @@
+"""The HTTP client a venice-video client makes for itself reads cookies only from responses
+that set one, and still keeps and sends back those it is given (`_http.read_cookies_when_set`)."""
+
+from __future__ import annotations
+
+import http.cookiejar
+from pathlib import Path
+
+import httpx
+import pytest
+from sdk_helpers import BASE_URL, FakeAPI, FakeClock, json_response, mock_client
+
+from venice_video import AsyncVeniceVideo
+from venice_video._catalog import bundled_catalog
+from venice_video._http import read_cookies_when_set
+
+QUOTE = {"model": "wan-2-7-text-to-video", "duration": "5s"}
+
+
+@pytest.fixture
+def jar_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs whose responses went through `http.cookiejar`."""
+    reads: list[str] = []
+    original = http.cookiejar.CookieJar.extract_cookies
+
+    def counted(self: http.cookiejar.CookieJar, response: object, request: object) -> None:
+        reads.append(request.get_full_url())  # type: ignore[attr-defined]
+        original(self, response, request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(http.cookiejar.CookieJar, "extract_cookies", counted)
+    return reads
+
+
+def test_a_cookie_set_is_kept_and_sent_back_and_other_answers_skip_the_jar(
+    jar_reads: list[str],
+) -> None:
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        if request.url.path == "/set":
+            return httpx.Response(200, headers={"set-cookie": "cf=abc; Path=/"})
+        return httpx.Response(200, json={"ok": True})
+
+    with httpx.Client(transport=httpx.MockTransport(answer), base_url="https://h.test") as http:
+        read_cookies_when_set(http)
+        http.get("/plain")
+        http.get("/set")
+        http.get("/plain")
+    assert sent == [None, None, "cf=abc"]
+    assert jar_reads == ["https://h.test/set"]
+    assert dict(http.cookies) == {"cf": "abc"}
+
+
+def test_a_client_given_by_the_caller_is_left_as_it_is(jar_reads: list[str]) -> None:
+    answer = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    with httpx.Client(transport=answer) as http:
+        before = http.cookies
+        http.get("https://h.test/")
+        assert type(http.cookies) is httpx.Cookies and http.cookies is before
+    assert jar_reads == ["https://h.test/"]
+
+
+def _quotes_setting_a_cookie_once() -> FakeAPI:
+    quote = json_response(200, {"quote": 0.5})
+    with_cookie = json_response(200, {"quote": 0.5}, {"set-cookie": "cf=abc; Path=/"})
+    return FakeAPI().on("/video/quote", quote, with_cookie, quote)
+
+
+def test_the_client_made_by_venice_video_skips_the_jar_and_keeps_a_set_cookie(
+    tmp_path: Path, jar_reads: list[str]
+) -> None:
+    api = _quotes_setting_a_cookie_once()
+    with mock_client(api, FakeClock(), tmp_path, quote_max_age=0) as client:
+        for _ in range(3):
+            assert client.quote(**QUOTE).quote == 0.5  # type: ignore[arg-type]
+    assert [r.headers.get("cookie") for r in api.calls("/video/quote")] == [None, None, "cf=abc"]
+    assert len(jar_reads) == 1
+
+
+async def test_the_async_twin_does_the_same(tmp_path: Path, jar_reads: list[str]) -> None:
+    api = _quotes_setting_a_cookie_once()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        return api(request)
+
+    async with AsyncVeniceVideo(
+        api_key="test-key", base_url=BASE_URL, journal=False, cache_dir=False,
+        catalog=bundled_catalog(), transport=httpx.MockTransport(handler), quote_max_age=0,
+    ) as client:  # fmt: skip
+        for _ in range(3):
+            assert (await client.quote(**QUOTE)).quote == 0.5  # type: ignore[arg-type]
+    assert [r.headers.get("cookie") for r in api.calls("/video/quote")] == [None, None, "cf=abc"]
+    assert len(jar_reads) == 1
