@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from venice_video.journal import JournalEntry, PostgresJournal
 from venice_video.journal._codec import digest_data_urls
 from venice_video.story import Film, ShotProgress
 from venice_video.workers import Fleet, WorkItem, WorkQueue
-from venice_video.workers._stories import frame_url, release_successors
+from venice_video.workers._stories import _budget_limit, frame_url, release_successors
 from venice_video.workers._worker import Runtime
 
 Run = Callable[..., Result]
@@ -350,3 +351,18 @@ def test_a_detached_story_over_its_budget_submits_nothing(
         [team] = Fleet(journal).budgets(["team"])
         assert team.reserved_usd == 0
     assert local_stats(server, api_key)["queue_requests"] == 0
+
+
+def test_a_failed_take_the_workers_paid_for_counts_once_against_the_story_budget() -> None:
+    """The budget's ledger holds what the workers spent, failed takes included; the story's
+    own count of earlier failed takes leaves those out, and keeps the ones made here."""
+    ledger = {"shot-a.1": ("spent", 0.5), "shot-b": ("reserved", 0.25)}
+    fleet = SimpleNamespace(budget_ledger=lambda name: ledger)
+    failed_twice = SimpleNamespace(  # take 0 failed on this machine, take 1 on a worker
+        key="shot-a.2", price=0.5, committed=False, sunk_takes={"shot-a": 0.5, "shot-a.1": 0.5}
+    )
+    handed_out = SimpleNamespace(key="shot-b", price=0.25, committed=True, sunk_takes={})
+    done_here = SimpleNamespace(key="shot-c", price=1.0, committed=True, sunk_takes={})
+    run = SimpleNamespace(shots=[failed_twice, handed_out, done_here])
+    # 5.00 less the shot done here (1.00) and the take that failed here (0.50).
+    assert _budget_limit(fleet, run, "story:x", 5.0) == pytest.approx(3.5)  # type: ignore[arg-type]

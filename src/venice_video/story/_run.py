@@ -75,8 +75,9 @@ class ShotState:
     attempt: int = 0
     #: The film manifest's record of this shot, when that (not the journal) vouches for it.
     record: dict[str, Any] | None = None
-    #: What earlier attempts at this shot (failed, or whose file was lost) were charged.
-    sunk: float = 0.0
+    #: What earlier attempts at this shot (failed, or whose file was lost) were charged,
+    #: by their job key.
+    sunk_takes: dict[str, float] = field(default_factory=dict)
     #: The worker that made its file (a shot handed to workers).
     worker: str | None = None
     #: A worker's verified file, still to be copied into the film's shots folder.
@@ -98,6 +99,11 @@ class ShotState:
             path=self.path,
             sha256=self.sha256,
         )
+
+    @property
+    def sunk(self) -> float:
+        """What earlier attempts at this shot were charged, in all."""
+        return round(sum(self.sunk_takes.values()), 6)
 
     @property
     def committed(self) -> bool:
@@ -291,10 +297,13 @@ def inspect_shots(
             nxt = max([free, *(a + 1 for a, _ in takes), at + 1 if record is not None else 0])
             state = ShotState(shot, _attempt_key(base, nxt), "new", _file_for(output, shot, nxt),
                               attempt=nxt)  # fmt: skip
-        sunk = sum(e.quote_usd or 0.0 for _, e in takes if e.queue_id and e is not state.entry)
+        state.sunk_takes = {
+            e.key: e.quote_usd or 0.0 for _, e in takes if e.queue_id and e is not state.entry
+        }
         if record is not None and state.record is not record:
-            sunk += float(record.get("cost_usd") or 0.0)  # a take only the manifest knew
-        state.sunk = round(sunk, 6)
+            # A take only the manifest knew.
+            key = str(record.get("key") or base)
+            state.sunk_takes[key] = float(record.get("cost_usd") or 0.0)
         states.append(state)
     return states
 

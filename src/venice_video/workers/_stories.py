@@ -240,9 +240,8 @@ def _budget_limit(fleet: Fleet, run: Run, name: str, budget: float) -> float:
     machine): the ledger then caps the whole story, not only its detached shots."""
     ledger = fleet.budget_ledger(name)
     paid = sum(s.price or 0.0 for s in run.shots if s.committed and s.key not in ledger)
-    # Earlier failed attempts count too (those the workers made are counted twice: the
-    # cautious side).
-    sunk = sum(s.sunk for s in run.shots)
+    # Earlier failed attempts count too, those the workers made once: in the ledger.
+    sunk = sum(usd for s in run.shots for key, usd in s.sunk_takes.items() if key not in ledger)
     return max(0.0, round(budget - paid - sunk, 6))
 
 
