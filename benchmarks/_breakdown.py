@@ -31,6 +31,7 @@ TARGETS: tuple[tuple[str, Any, str], ...] = (
     ("httpx: read", httpx.Response, "read"),
     ("httpx: read", http11.HTTP11Connection, "_receive_event"),
     ("httpx: connect", sync_backend.SyncBackend, "connect_tcp"),
+    ("httpx: TLS handshake", sync_backend.SyncStream, "start_tls"),
     ("verify", _verify, "_verify"),
     ("journal", _store.Journal, "record_intent"),
     ("journal", _store.Journal, "update"),

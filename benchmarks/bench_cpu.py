@@ -33,6 +33,7 @@ import functools
 import gc
 import io
 import pstats
+import ssl
 import statistics
 import sys
 import tempfile
@@ -46,24 +47,29 @@ from pathlib import Path
 import httpx
 
 from _breakdown import Breakdown
+from _tls import start_tls_server
 from bench_batch import start_server
 from venice_video import VeniceVideo
+from venice_video._http import CLIENT_LIMITS
 from venice_video.media import verify as verify_mp4
 
 MODEL = "wan-3-0-text-to-video"
 BODY = {"model": MODEL, "duration": "5s", "resolution": "480p", "aspect_ratio": "16:9"}
 KEY = "bench-key"
 
+#: What the clients trust: the system's authorities, or the `--tls` run's own.
+Trust = ssl.SSLContext | bool
+
 
 class Counter(httpx.BaseTransport):
     """A transport that counts the requests it sends: both clients send through one, so
     the SDK runs with the HTTP client it makes for itself, as users run it."""
 
-    def __init__(self) -> None:
+    def __init__(self, verify: Trust, limits: httpx.Limits | None = None) -> None:
         self.retrieves = 0
         self.requests = 0
         self.lock = threading.Lock()
-        self._inner = httpx.HTTPTransport()
+        self._inner = httpx.HTTPTransport(verify=verify, limits=limits or httpx.Limits())
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with self.lock:
@@ -135,8 +141,10 @@ class Run:
     kb: float
 
 
-def run_plain(args: argparse.Namespace, base: str, out: Path, split: Breakdown | None) -> Run:
-    count = Counter()
+def run_plain(
+    args: argparse.Namespace, base: str, out: Path, split: Breakdown | None, trust: Trust
+) -> Run:
+    count = Counter(trust)
     headers = {"Authorization": f"Bearer {KEY}"}
     with httpx.Client(headers=headers, timeout=60, transport=count) as http:
         out.mkdir()
@@ -157,8 +165,9 @@ def run_sdk(
     root: Path,
     split: Breakdown | None,
     profiler: cProfile.Profile | None,
+    trust: Trust,
 ) -> Run:
-    count = Counter()
+    count = Counter(trust, CLIENT_LIMITS)  # the pool the SDK's own client has
     out = root / "sdk"
     out.mkdir()
     with VeniceVideo(
@@ -185,6 +194,9 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=1, help="alternating runs of each client; the median ratio"
     )
+    parser.add_argument(
+        "--tls", action="store_true", help="the server over HTTPS, as the real API (cryptography)"
+    )
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--sort", default="tottime", help="the profile's order (pstats keys)")
     parser.add_argument(
@@ -199,16 +211,21 @@ def main() -> None:
     rounds: list[tuple[Run, Run]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        proc, server = start_server(args.speed, root / "server")
+        trust: Trust = True
+        if args.tls:
+            proc, server, ca = start_tls_server(args.speed, root / "server")
+            trust = ssl.create_default_context(cafile=str(ca))
+        else:
+            proc, server = start_server(args.speed, root / "server")
         base = f"{server}/api/v1"
         try:
             for n in range(args.rounds):
                 here = root / f"round-{n}"
                 here.mkdir()
-                plain = run_plain(args, base, here / "plain", split)
+                plain = run_plain(args, base, here / "plain", split, trust)
                 if split is not None:
                     splits["plain loop"] = split.lines(args.jobs)
-                sdk = run_sdk(args, base, here, split, profiler)
+                sdk = run_sdk(args, base, here, split, profiler, trust)
                 if split is not None:
                     splits["SDK"] = split.lines(args.jobs)
                 rounds.append((plain, sdk))

@@ -1,18 +1,26 @@
-"""The HTTP client a venice-video client makes for itself reads cookies only from responses
-that set one, and still keeps and sends back those it is given (`_http.read_cookies_when_set`)."""
+"""The HTTP client a venice-video client makes for itself: it reads cookies only from
+responses that set one, and still keeps and sends back those it is given
+(`_http.read_cookies_when_set`); it keeps an idle connection for a minute (`CLIENT_LIMITS`)."""
 
 from __future__ import annotations
 
 import http.cookiejar
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import httpcore._async.http11 as async_http11
+import httpcore._backends.anyio as anyio_backend
+import httpcore._backends.sync as sync_backend
+import httpcore._sync.http11 as http11
 import httpx
 import pytest
 from sdk_helpers import BASE_URL, FakeAPI, FakeClock, json_response, mock_client
 
-from venice_video import AsyncVeniceVideo
+from venice_video import AsyncVeniceVideo, VeniceVideo
 from venice_video._catalog import bundled_catalog
 from venice_video._http import read_cookies_when_set
+from venice_video.server import ServerThread
 
 QUOTE = {"model": "wan-2-7-text-to-video", "duration": "5s"}
 
@@ -93,3 +101,67 @@ async def test_the_async_twin_does_the_same(tmp_path: Path, jar_reads: list[str]
             assert (await client.quote(**QUOTE)).quote == 0.5  # type: ignore[arg-type]
     assert [r.headers.get("cookie") for r in api.calls("/video/quote")] == [None, None, "cf=abc"]
     assert len(jar_reads) == 1
+
+
+@pytest.fixture
+def pool_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The connection pools' clock, faked: nothing waits."""
+    now = [1000.0]
+    fake = SimpleNamespace(monotonic=lambda: now[0])
+    monkeypatch.setattr(http11, "time", fake)
+    monkeypatch.setattr(async_http11, "time", fake)
+    return now
+
+
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hosts each TCP connection opened went to, by either twin."""
+    opened: list[str] = []
+    sync_connect = sync_backend.SyncBackend.connect_tcp
+    async_connect = anyio_backend.AnyIOBackend.connect_tcp
+
+    def counted(self: Any, host: str, *args: Any, **kwargs: Any) -> Any:
+        opened.append(host)
+        return sync_connect(self, host, *args, **kwargs)
+
+    async def acounted(self: Any, host: str, *args: Any, **kwargs: Any) -> Any:
+        opened.append(host)
+        return await async_connect(self, host, *args, **kwargs)
+
+    monkeypatch.setattr(sync_backend.SyncBackend, "connect_tcp", counted)
+    monkeypatch.setattr(anyio_backend.AnyIOBackend, "connect_tcp", acounted)
+    return opened
+
+
+def test_an_idle_connection_is_reused_for_a_minute_then_replaced(
+    server: ServerThread, api_key: str, pool_clock: list[float], connects: list[str]
+) -> None:
+    """Polls further apart than httpx's 5 s keep the connection; over TLS each new one would
+    cost a handshake."""
+    with VeniceVideo(
+        api_key=api_key, base_url=server.base_url, journal=False, cache_dir=False,
+        catalog=bundled_catalog(), quote_max_age=0,
+    ) as client:  # fmt: skip
+        client.quote(**QUOTE)  # type: ignore[arg-type]
+        pool_clock[0] += 45  # idle 45 s: kept
+        client.quote(**QUOTE)  # type: ignore[arg-type]
+        assert len(connects) == 1
+        pool_clock[0] += 61  # idle over a minute: a new connection
+        client.quote(**QUOTE)  # type: ignore[arg-type]
+    assert connects == ["127.0.0.1", "127.0.0.1"]
+
+
+async def test_the_async_twin_keeps_an_idle_connection_as_long(
+    server: ServerThread, api_key: str, pool_clock: list[float], connects: list[str]
+) -> None:
+    async with AsyncVeniceVideo(
+        api_key=api_key, base_url=server.base_url, journal=False, cache_dir=False,
+        catalog=bundled_catalog(), quote_max_age=0,
+    ) as client:  # fmt: skip
+        await client.quote(**QUOTE)  # type: ignore[arg-type]
+        pool_clock[0] += 45
+        await client.quote(**QUOTE)  # type: ignore[arg-type]
+        assert len(connects) == 1
+        pool_clock[0] += 61
+        await client.quote(**QUOTE)  # type: ignore[arg-type]
+    assert connects == ["127.0.0.1", "127.0.0.1"]
