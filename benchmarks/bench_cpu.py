@@ -13,6 +13,8 @@ a warm-up job and a garbage collection:
 The server clock is scaled (`--speed`), so both clients see the same job times; their
 request and retrieve counts are printed too, since each request costs CPU, with the CPU per
 request and the mean size of the files each saved (the same clips, so the same bytes).
+`--tls` serves the local server over HTTPS with a throwaway certificate (`_tls.py`), as the
+real API is only served: each new connection then costs a TLS handshake, as it does there.
 `--profile` prints the top of a cProfile of the SDK run (use it with `--concurrency 1`:
 cProfile sees one thread).
 
@@ -23,6 +25,7 @@ run's ratio moves by a tenth from run to run, so the figure is the median of alt
 rounds:
 
     python benchmarks/bench_cpu.py --jobs 20 --concurrency 20 --speed 1 --poll 5 --rounds 5
+    python benchmarks/bench_cpu.py --jobs 20 --concurrency 20 --speed 1 --poll 5 --rounds 5 --tls
 """
 
 from __future__ import annotations
