@@ -13,12 +13,9 @@ import ipaddress
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
-from bench_batch import free_port
+from bench_batch import free_port, wait_ready
 
 # Run in the server's process: the app as `python -m venice_video.server` makes it, served
 # with TLS (uvicorn's own options), its keep-alive as the server command's.
@@ -93,13 +90,5 @@ def start_tls_server(speed: float, folder: Path) -> tuple[subprocess.Popen[bytes
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     root = f"https://127.0.0.1:{port}"
-    trust = ssl.create_default_context(cafile=str(ca))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{root}/_local/ping", timeout=1, verify=trust).status_code == 200:
-                return proc, root, ca
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the local server did not start over TLS")
+    wait_ready(proc, root, ssl.create_default_context(cafile=str(ca)))
+    return proc, root, ca

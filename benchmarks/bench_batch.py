@@ -20,6 +20,7 @@ import os
 import resource
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -64,11 +65,19 @@ def start_server(speed: float, data_dir: Path) -> tuple[subprocess.Popen[bytes],
         stderr=subprocess.DEVNULL,
     )
     root = f"http://127.0.0.1:{port}"
+    wait_ready(proc, root)
+    return proc, root
+
+
+def wait_ready(
+    proc: subprocess.Popen[bytes], root: str, verify: ssl.SSLContext | bool = True
+) -> None:
+    """Wait up to 30 s for the server at `root` to answer its ping; kill it if it never does."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{root}/_local/ping", timeout=1).status_code == 200:
-                return proc, root
+            if httpx.get(f"{root}/_local/ping", timeout=1, verify=verify).status_code == 200:
+                return
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()

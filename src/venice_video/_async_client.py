@@ -53,7 +53,7 @@ from ._endpoints import (
     transcribe_flow,
     validate_flow,
 )
-from ._http import CLIENT_LIMITS, map_transport_errors, read_cookies_when_set
+from ._http import map_transport_errors, own_client
 from ._inputs import MediaInput
 from ._jobs import ProgressCallback
 from ._lifecycle import finish_flow, generate_flow, resumable, resume_one_flow
@@ -146,11 +146,9 @@ class AsyncVeniceVideo(BaseClient, AsyncModelChoice, AsyncStoryMethods):
             api_id=api_id, quote_max_age=quote_max_age,
         )  # fmt: skip
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=self.timeout, transport=transport, follow_redirects=True, limits=CLIENT_LIMITS
+        self._http = http_client or own_client(
+            httpx.AsyncClient, timeout=self.timeout, transport=transport
         )
-        if self._owns_http:
-            read_cookies_when_set(self._http)
         self._sleep = sleep or anyio.sleep
         self._default_sleep = sleep is None
 

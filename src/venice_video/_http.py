@@ -3,20 +3,23 @@ readers of response headers. Strictly private."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import httpx
 
 from ._exceptions import APIConnectionError, APITimeoutError
 
+ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
+
 __all__ = [
     "CLIENT_LIMITS",
     "content_length",
-    "read_cookies_when_set",
     "is_json",
     "map_transport_error",
     "map_transport_errors",
+    "own_client",
     "range_total",
 ]
 
@@ -83,11 +86,18 @@ class _CookiesWhenSet(httpx.Cookies):
             super().extract_cookies(response)
 
 
-def read_cookies_when_set(http: httpx.Client | httpx.AsyncClient) -> None:
-    """Give a client made here the cookies above; a client httpx no longer builds this way
-    keeps its own."""
+def own_client(
+    factory: Callable[..., ClientT], *, timeout: float | httpx.Timeout, transport: Any
+) -> ClientT:
+    """The HTTP client a venice-video client makes for itself (`httpx.Client` or
+    `httpx.AsyncClient`): the pool of `CLIENT_LIMITS`, and cookies read only when set (left
+    to httpx if it no longer keeps them where this looks)."""
+    http = factory(
+        timeout=timeout, transport=transport, follow_redirects=True, limits=CLIENT_LIMITS
+    )
     if type(getattr(http, "_cookies", None)) is httpx.Cookies:
         http._cookies = _CookiesWhenSet(http.cookies)
+    return http
 
 
 def is_json(response: httpx.Response) -> bool:

@@ -1,6 +1,6 @@
 """The HTTP client a venice-video client makes for itself: it reads cookies only from
 responses that set one, and still keeps and sends back those it is given
-(`_http.read_cookies_when_set`); it keeps an idle connection for a minute (`CLIENT_LIMITS`)."""
+(`_http.own_client`); it keeps an idle connection for a minute (`CLIENT_LIMITS`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sdk_helpers import BASE_URL, FakeAPI, FakeClock, json_response, mock_client
 
 from venice_video import AsyncVeniceVideo, VeniceVideo
 from venice_video._catalog import bundled_catalog
-from venice_video._http import read_cookies_when_set
+from venice_video._http import own_client
 from venice_video.server import ServerThread
 
 QUOTE = {"model": "wan-2-7-text-to-video", "duration": "5s"}
@@ -50,23 +50,25 @@ def test_a_cookie_set_is_kept_and_sent_back_and_other_answers_skip_the_jar(
             return httpx.Response(200, headers={"set-cookie": "cf=abc; Path=/"})
         return httpx.Response(200, json={"ok": True})
 
-    with httpx.Client(transport=httpx.MockTransport(answer), base_url="https://h.test") as http:
-        read_cookies_when_set(http)
-        http.get("/plain")
-        http.get("/set")
-        http.get("/plain")
+    with own_client(httpx.Client, timeout=5.0, transport=httpx.MockTransport(answer)) as http:
+        http.get("https://h.test/plain")
+        http.get("https://h.test/set")
+        http.get("https://h.test/plain")
     assert sent == [None, None, "cf=abc"]
     assert jar_reads == ["https://h.test/set"]
     assert dict(http.cookies) == {"cf": "abc"}
 
 
-def test_a_client_given_by_the_caller_is_left_as_it_is(jar_reads: list[str]) -> None:
-    answer = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
-    with httpx.Client(transport=answer) as http:
+def test_a_client_given_by_the_caller_is_left_as_it_is(
+    tmp_path: Path, jar_reads: list[str]
+) -> None:
+    api = FakeAPI().on("/video/quote", json_response(200, {"quote": 0.5}))
+    with httpx.Client(transport=api.transport()) as http:
         before = http.cookies
-        http.get("https://h.test/")
+        with mock_client(api, FakeClock(), tmp_path, http_client=http) as client:
+            client.quote(**QUOTE)  # type: ignore[arg-type]
         assert type(http.cookies) is httpx.Cookies and http.cookies is before
-    assert jar_reads == ["https://h.test/"]
+    assert jar_reads == [f"{BASE_URL}/video/quote"]
 
 
 def _quotes_setting_a_cookie_once() -> FakeAPI:
