@@ -29,6 +29,7 @@ TARGETS: tuple[tuple[str, Any, str], ...] = (
     ("httpx: send", httpx.Client, "send"),
     ("httpx: build", httpx.Client, "build_request"),
     ("httpx: read", httpx.Response, "read"),
+    ("httpx: close", httpx.Response, "close"),
     ("httpx: read", http11.HTTP11Connection, "_receive_event"),
     ("httpx: connect", sync_backend.SyncBackend, "connect_tcp"),
     ("httpx: TLS handshake", sync_backend.SyncStream, "start_tls"),
