@@ -52,7 +52,7 @@ from ._exceptions import (
 )
 from ._forecast import CompletionStats
 from ._logs import guard_httpx_log
-from ._modelcache import ModelCache
+from ._modelcache import LearnedTimes, ModelCache
 from ._models import (
     Element,
     Keyframe,
@@ -159,7 +159,10 @@ class BaseClient:
         self._clock = clock
         self._wall = wall_clock
         self._rand = rand if rand is not None else random.random
-        self._stats = CompletionStats()
+        # The hosted API's clock is real time; a local server's is measured on its first job.
+        self._stats = CompletionStats(
+            rate=1.0 if is_real_api(self.base_url) else None, clock=wall_clock
+        )
         self._limiter = RateLimiter(rate_limit, rate=lambda: self._stats.rate)
         self._quotes = SharedQuotes(quote_max_age)
         self._journal_arg = journal
@@ -171,6 +174,14 @@ class BaseClient:
         self._catalog_lock = threading.Lock()
         self._catalog_flight: Flag | None = None
         self._model_cache = ModelCache(cache_dir) if cache_dir is not False else None
+        #: Where the job times learned here are kept for the clients after this one.
+        self._learned: LearnedTimes | None = None
+        if self._model_cache is not None and poll.remember_for > 0:
+            self._learned = LearnedTimes(
+                self._model_cache.directory, self.api_id, max_age=poll.remember_for,
+                keep=poll.keep, clock=wall_clock,
+            )  # fmt: skip
+            self._closers.append(functools.partial(self._learned.save, self._stats))
         # Monotonic time each job was queued in this process: the poller's first sample;
         # and what each job's times are learned under (its model, length, resolution).
         self._queued_mono: dict[str, float] = {}

@@ -114,9 +114,10 @@ class PollPolicy:
     running 100x fast is paced like the real one. Against the real API the two are equal.
 
     The client forecasts when a job will finish: from the finish times of recent jobs of the
-    same kind (model, duration, resolution, audio) once `min_samples` of them are known, else
-    from the server's estimate (`average_execution_time`, a P80), between `prior_low` and
-    `prior_high` times it. It sleeps until the forecast window opens, then polls every
+    same kind (model, duration, resolution, audio) once `min_samples` of them are known (in
+    this client, or saved by earlier ones for `remember_for`), else from the server's
+    estimate (`average_execution_time`, a P80), between `prior_low` and `prior_high` times
+    it. It sleeps until the forecast window opens, then polls every
     `target_lag` seconds (a little less, so the window is divided evenly) until it closes,
     and after that ever more slowly.
 
@@ -137,6 +138,9 @@ class PollPolicy:
             time left to it, so a job far quicker than the estimate is not missed for long.
         min_samples: finished jobs of a kind needed before their finish times are used.
         keep: the recent finish times kept per kind.
+        remember_for: seconds the finish times a client learned are kept in its cache
+            directory for the clients after it (each CLI command, each new process); 0
+            keeps them in this client only.
         probe_interval: the pause before the second poll when the clock rate is unknown.
         jitter: overdue pauses are multiplied by a random factor in `[1 - jitter, 1 + jitter]`,
             and sleeps before a window are shortened by up to that fraction.
@@ -154,6 +158,7 @@ class PollPolicy:
     approach_fraction: float = 0.5
     min_samples: int = 3
     keep: int = 30
+    remember_for: float = 7 * 86400.0
     probe_interval: float = 0.5
     jitter: float = 0.1
     min_real_interval: float = 0.005

@@ -1,7 +1,9 @@
 """When a job will finish: a forecast from the jobs of its kind that finished before it.
 
-Pure code: no I/O, no clock. All times are *server* seconds of execution (what the API
-reports as `execution_duration`), so the forecast holds at any server speed.
+Pure code: no I/O, and no clock but the injected wall clock that dates what is learned. All
+times are *server* seconds of execution (what the API reports as `execution_duration`), so
+the forecast holds at any server speed. What a client learned is saved between runs by
+`_modelcache.LearnedTimes`.
 
 With a few finished jobs of the same kind (model, duration, resolution, audio), the
 forecast is their finish times, widened on each side by twice the average gap between
@@ -14,15 +16,17 @@ documents as a P80: most jobs finish a little before it, a few after.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ._config import PollPolicy
 
-__all__ = ["CompletionStats", "Forecast", "job_kind"]
+__all__ = ["CompletionStats", "Forecast", "Learned", "job_kind"]
 
 # Finish times needed before they are scaled by how the server's estimate moved.
 _SCALE_SAMPLES = 8
@@ -130,6 +134,13 @@ class Forecast:
 class _Finish:
     at: float  # server seconds after queueing
     estimate: float | None  # the server's estimate while the job ran
+    when: float = 0.0  # the wall time it was learned (what a saved copy is merged by)
+
+
+#: A saved copy of what a client learned (see `CompletionStats.export`): per kind, its
+#: finishes as `[at, estimate or None, when]`; per model, the server's estimate as
+#: `[estimate, when]`. Plain JSON.
+Learned = dict[str, dict[str, list[Any]]]
 
 
 class CompletionStats:
@@ -141,38 +152,93 @@ class CompletionStats:
     since: the first is right when the estimate wanders for reasons of its own, the second
     when it follows a change in the service (a busier hour). Only the last `policy.keep`
     jobs count.
+
+    What was learned can be saved (`export`) and taken up again by another client, in this
+    run or a later one (`absorb`), so that a new process starts from the finish times of
+    the jobs before it instead of the server's estimate alone.
+
+    Args:
+        rate: the server's clock rate when it is known in advance (the hosted API runs at
+            real time, 1.0); else it is measured on the first job.
+        clock: the wall clock that dates each finish (injectable for tests).
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, rate: float | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self._lock = threading.Lock()
         self._finishes: dict[str, deque[_Finish]] = {}
         # The server's last estimate per model, and its clock rate (one server per client):
         # enough to time a new job's first poll without asking first.
-        self._estimates: dict[str, float] = {}
-        self._rate: float | None = None
+        self._estimates: dict[str, tuple[float, float]] = {}
+        self._rate = rate
+        self._clock = clock
+        #: Bumped by every change worth saving (a finish, a new estimate).
+        self.changes = 0
 
     def record(self, kind: str, finished: float, estimate: float | None, *, keep: int) -> None:
         """A job of `kind` finished `finished` server seconds after it was queued."""
         if finished <= 0:
             return
+        finish = _Finish(finished, estimate if estimate and estimate > 0 else None, self._clock())
         with self._lock:
-            finishes = self._finishes.get(kind)
-            if finishes is None or finishes.maxlen != keep:
-                finishes = self._finishes[kind] = deque(finishes or (), maxlen=max(1, keep))
-            finishes.append(_Finish(finished, estimate if estimate and estimate > 0 else None))
+            self._keep(kind, keep).append(finish)
+            self.changes += 1
 
     def remember(self, model: str, estimate: float | None, rate: float | None) -> None:
         """The server's latest estimate for `model` (seconds), and its measured clock rate."""
         with self._lock:
             if estimate is not None and estimate > 0:
-                self._estimates[model] = estimate
+                known = self._estimates.get(model)
+                if known is None or known[0] != estimate:
+                    self._estimates[model] = (estimate, self._clock())
+                    self.changes += 1
             if rate is not None:
                 self._rate = rate
 
     def estimate(self, model: str) -> float | None:
         """The server's last estimate for `model`, in seconds, if one was seen."""
         with self._lock:
-            return self._estimates.get(model)
+            known = self._estimates.get(model)
+            return known[0] if known is not None else None
+
+    def export(self) -> Learned:
+        """What was learned, as plain JSON (see `Learned`)."""
+        with self._lock:
+            return {
+                "finishes": {
+                    kind: [[f.at, f.estimate, f.when] for f in finishes]
+                    for kind, finishes in self._finishes.items()
+                },
+                "estimates": {model: list(known) for model, known in self._estimates.items()},
+            }
+
+    def absorb(self, saved: Learned, *, keep: int, since: float) -> None:
+        """Take up what another client learned (an `export()`, maybe read from a file):
+        its finishes and estimates dated `since` or later. Finishes already known are not
+        counted twice; a kind keeps the `keep` most recent. A malformed part is skipped."""
+        with self._lock:
+            for kind, rows in _items(saved.get("finishes")):
+                finishes = self._keep(str(kind), keep)
+                merged = set(finishes)
+                saved_rows = rows if isinstance(rows, list) else []
+                merged.update(f for f in map(_finish, saved_rows) if f and f.when >= since)
+                finishes.clear()  # refilled oldest first: the deque keeps the newest `keep`
+                finishes.extend(sorted(merged, key=lambda f: (f.when, f.at)))
+            for model, row in _items(saved.get("estimates")):
+                try:
+                    estimate, when = float(row[0]), float(row[1])
+                except (TypeError, ValueError, IndexError, KeyError):
+                    continue
+                known = self._estimates.get(str(model))
+                if estimate > 0 and when >= since and (known is None or known[1] < when):
+                    self._estimates[str(model)] = (estimate, when)
+
+    def _keep(self, kind: str, keep: int) -> deque[_Finish]:
+        finishes = self._finishes.get(kind)
+        if finishes is None or finishes.maxlen != keep:
+            finishes = self._finishes[kind] = deque(finishes or (), maxlen=max(1, keep))
+        return finishes
 
     @property
     def rate(self) -> float | None:
@@ -202,6 +268,22 @@ class CompletionStats:
         if estimate:
             return Forecast.prior(estimate, policy)
         return None
+
+
+def _items(value: Any) -> list[tuple[Any, Any]]:
+    return list(value.items()) if isinstance(value, Mapping) else []
+
+
+def _finish(row: Any) -> _Finish | None:
+    """A saved finish, `[at, estimate or None, when]`, if it is one."""
+    try:
+        at, estimate, when = float(row[0]), row[1], float(row[2])
+        estimate = float(estimate) if estimate is not None else None
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
+    if not (at > 0 and math.isfinite(at) and math.isfinite(when)):
+        return None
+    return _Finish(at, estimate if estimate and estimate > 0 else None, when)
 
 
 def _relative_range(values: Sequence[float]) -> float:

@@ -3,7 +3,8 @@
 One file per API base URL under the user's cache directory, refreshed after a TTL. When
 the API cannot be reached, a stale copy is better than nothing, and the snapshot bundled
 with the package is the last resort. Quotes for the priced model listing (`QuoteCache`)
-are kept the same way, one file per base URL.
+are kept the same way, one file per base URL, and so are the job times the pollers learned
+(`LearnedTimes`), one file per API.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,8 +23,9 @@ from typing import Any
 from ._catalog import Catalog
 from ._config import MODEL_CACHE_TTL
 from ._env import cache_dir
+from ._forecast import CompletionStats, Learned
 
-__all__ = ["ModelCache", "QuoteCache", "default_cache_dir"]
+__all__ = ["LearnedTimes", "ModelCache", "QuoteCache", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:
@@ -149,6 +152,91 @@ class QuoteCache:
         record = {"base_url": base_url, "quotes": {k: list(v) for k, v in fresh.items()}}
         if _write_atomically(path, record):
             self._dirty.discard(base_url)
+
+
+class LearnedTimes:
+    """What jobs took, kept on disk: one file per API, so that a new process (each command
+    of the CLI is one) starts from the finish times of the jobs before it, not from the
+    server's estimate alone, and polls accordingly less.
+
+    `load()` reads the file once; `save()` writes what the client learned, merged with
+    what other processes saved meanwhile. The file is a cache: one that cannot be read or
+    written, or a write lost to another process's, costs a few polls and nothing more.
+
+    Args:
+        directory: where the file goes.
+        api_id: the API the times were measured on (see `BaseClient.api_id`).
+        max_age: seconds a finish time is kept; older ones are neither read nor written.
+        keep: the finish times kept per kind (`PollPolicy.keep`).
+        interval: while a client runs, the least seconds between two saves.
+        clock: the wall clock (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        api_id: str,
+        *,
+        max_age: float,
+        keep: int,
+        interval: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        digest = hashlib.sha256(api_id.encode()).hexdigest()[:16]
+        self.path = Path(directory) / f"job-times-video-{digest}.json"
+        self.api_id = api_id
+        self.max_age = max_age
+        self.keep = keep
+        self.interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.loaded = False
+        self._saved_at: float | None = None
+        self._saved_changes = 0
+
+    def load(self, stats: CompletionStats) -> None:
+        """Add the saved times to `stats`, the first time only."""
+        with self._lock:
+            if not self.loaded:
+                self.loaded = True
+                self._absorb_file(stats)
+                self._saved_changes = stats.changes
+
+    def due(self, stats: CompletionStats) -> bool:
+        """Whether a running client should save now: it learned something, and its last
+        save was `interval` seconds ago or never."""
+        if stats.changes == self._saved_changes:
+            return False
+        return self._saved_at is None or self._clock() - self._saved_at >= self.interval
+
+    def save(self, stats: CompletionStats) -> None:
+        """Write what `stats` learned, if anything since the last save, with what the file
+        gained meanwhile (which `stats` takes up too)."""
+        with self._lock:
+            changes = stats.changes
+            if changes == self._saved_changes:
+                return
+            self._absorb_file(stats)
+            since = self._clock() - self.max_age
+            learned = stats.export()
+            finishes = {
+                kind: rows
+                for kind, all_rows in learned["finishes"].items()
+                if (rows := [row for row in all_rows if row[2] >= since])
+            }
+            estimates = {m: row for m, row in learned["estimates"].items() if row[1] >= since}
+            record = {"api_id": self.api_id, "finishes": finishes, "estimates": estimates}
+            if _write_atomically(self.path, record):
+                self._saved_at, self._saved_changes = self._clock(), changes
+
+    def _absorb_file(self, stats: CompletionStats) -> None:
+        try:
+            saved = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(saved, dict) and saved.get("api_id") == self.api_id:
+            learned: Learned = saved
+            stats.absorb(learned, keep=self.keep, since=self._clock() - self.max_age)
 
 
 def _body_key(body: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._effects import CancelToken, Flow, close, read_all, sleep
+from ._effects import CancelToken, Flow, call, close, read_all, sleep
 from ._exceptions import (
     APIError,
     JobCancelledError,
@@ -52,6 +52,9 @@ def wait_flow(
     if job.queue_id is None:
         raise JobFailedError(f"job {job.idempotency_key} was never queued", job=job)
     queue_id, key = job.queue_id, job.idempotency_key
+    learned = client._learned
+    if learned is not None and not learned.loaded:
+        yield from call(learned.load, client._stats)  # what earlier clients learned
     begun = client._clock()
     deadline = begun + (timeout if timeout is not None else client.wait_timeout)
     poller = Poller(
@@ -82,6 +85,8 @@ def wait_flow(
             if isinstance(decision, Ready):
                 if response is not None and not keep_open:
                     yield from close(response)
+                if learned is not None and learned.due(client._stats):
+                    yield from call(learned.save, client._stats)
                 return job, response
             assert isinstance(decision, Sleep)
             if decision.progress is not None and not notify(on_progress, decision.progress):
