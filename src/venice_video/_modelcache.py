@@ -55,8 +55,7 @@ class ModelCache:
 
     def path_for(self, base_url: str) -> Path:
         """The file that caches the catalog of `base_url`."""
-        digest = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
-        return self.directory / f"models-video-{digest}.json"
+        return self.directory / f"models-video-{_digest(base_url.rstrip('/'))}.json"
 
     def load(self, base_url: str, *, allow_stale: bool = False) -> Catalog | None:
         """The cached catalog, if there is a fresh one (or any one, with `allow_stale`)."""
@@ -112,8 +111,7 @@ class QuoteCache:
         """The file that caches the quotes of `base_url` (`None` when kept in memory)."""
         if self.directory is None:
             return None
-        digest = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
-        return self.directory / f"quotes-video-{digest}.json"
+        return self.directory / f"quotes-video-{_digest(base_url.rstrip('/'))}.json"
 
     def load(self, base_url: str) -> None:
         """Read the saved quotes of `base_url` once; later calls do nothing."""
@@ -182,8 +180,7 @@ class LearnedTimes:
         interval: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        digest = hashlib.sha256(api_id.encode()).hexdigest()[:16]
-        self.path = Path(directory) / f"job-times-video-{digest}.json"
+        self.path = Path(directory) / f"job-times-video-{_digest(api_id)}.json"
         self.api_id = api_id
         self.max_age = max_age
         self.keep = keep
@@ -237,6 +234,11 @@ class LearnedTimes:
         if isinstance(saved, dict) and saved.get("api_id") == self.api_id:
             learned: Learned = saved
             stats.absorb(learned, keep=self.keep, since=self._clock() - self.max_age)
+
+
+def _digest(name: str) -> str:
+    """A short, stable file-name part for an API's URL or id."""
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
 def _body_key(body: Mapping[str, Any]) -> str:
