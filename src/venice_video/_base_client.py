@@ -159,7 +159,8 @@ class BaseClient:
         self._clock = clock
         self._wall = wall_clock
         self._rand = rand if rand is not None else random.random
-        # The hosted API's clock is real time; a local server's is measured on its first job.
+        # The hosted API's clock is real time; a local server's is announced in its answers
+        # (see `wait_flow`) and measured on its first job.
         self._stats = CompletionStats(
             rate=1.0 if is_real_api(self.base_url) else None, clock=wall_clock
         )

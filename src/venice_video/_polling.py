@@ -153,6 +153,11 @@ class RateLimiter:
         return self._server_at, (rate if measured is not None else None)
 
     @property
+    def announced_rate(self) -> float | None:
+        """The clock rate a local test server announced (`x-local-speed`), if one did."""
+        return self._announced
+
+    @property
     def recent_failures(self) -> int:
         """Failed requests inside the current window (for tests and diagnostics)."""
         return len(self._failures)

@@ -55,6 +55,8 @@ def wait_flow(
     learned = client._learned
     if learned is not None and not learned.loaded:
         yield from call(learned.load, client._stats)  # what earlier clients learned
+    if client._stats.rate is None:  # a local server says how fast its clock runs
+        client._stats.remember(job.model, None, client._limiter.announced_rate)
     begun = client._clock()
     deadline = begun + (timeout if timeout is not None else client.wait_timeout)
     poller = Poller(

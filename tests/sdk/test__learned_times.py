@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from venice_video import AsyncVeniceVideo, PollPolicy, RetryPolicy, VeniceVideo
 from venice_video._forecast import CompletionStats
@@ -221,3 +224,23 @@ def test_nothing_is_kept_without_a_cache_or_with_remember_for_zero(
         client.generate(**REQUEST, output=tmp_path / "b.mp4")  # type: ignore[arg-type]
         assert client._learned is None
     assert not list(cache.glob("job-times-*"))
+
+
+def test_a_local_servers_announced_speed_times_the_first_poll(
+    server_factory: Any, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new process knows the local server's clock rate from its `x-local-speed` before
+    the first poll, as it knows the hosted API's: no probing poll to measure it."""
+    rates: list[float | None] = []
+    begin = Poller.begin
+
+    def spy(poller: Poller, now: float) -> Any:
+        rates.append(poller.rate)
+        return begin(poller, now)
+
+    monkeypatch.setattr(Poller, "begin", spy)
+    server = server_factory(speed=400.0)
+    with VeniceVideo(api_key=api_key, base_url=server.base_url, journal=False,
+                     cache_dir=False) as client:  # fmt: skip
+        client.generate(**REQUEST, output=tmp_path / "a.mp4")  # type: ignore[arg-type]
+    assert rates == [400.0]
