@@ -82,6 +82,11 @@ class RequestLimiter(Protocol):
         """The job named `ticket` waits no more."""
         ...
 
+    @property
+    def announced_rate(self) -> float | None:
+        """The clock rate a local test server announced, if one did."""
+        ...
+
 
 @dataclass(frozen=True)
 class SharedRatePolicy:
@@ -302,6 +307,11 @@ class SharedLimiter:
     def leave(self, ticket: Hashable) -> None:
         """The job named `ticket` waits no more (see the client's own limiter)."""
         self.local.leave(ticket)
+
+    @property
+    def announced_rate(self) -> float | None:
+        """The clock rate the server announced, as the client's own limiter read it."""
+        return self.local.announced_rate
 
 
 def attach_shared_limits(client: Any, shared: SharedRateLimits) -> None:
