@@ -122,6 +122,14 @@ class Forecast:
                 return x1 if p1 <= p0 else x0 + (x1 - x0) * (q - p0) / (p1 - p0)
         return self.high
 
+    def median_between(self, seen: float, found: float) -> float | None:
+        """Where a job not finished at `seen` and finished by `found` most likely finished:
+        the median of the forecast between the two, `None` when it gives them no chance."""
+        below, above = self.cdf(seen), self.cdf(found)
+        if above - below <= 1e-9:
+            return None
+        return min(max(self.quantile((below + above) / 2.0), seen), found)
+
     def chance(self, seen: float, at: float) -> float:
         """The chance a job that had not finished at `seen` has finished by `at`."""
         before = self.cdf(seen)

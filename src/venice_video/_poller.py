@@ -295,9 +295,16 @@ class Poller:
                 below = max(planned.points[0] - planned.low, 0.005 * found)
             self._stats.record(self.kind, found - below, self._estimate, keep=self._policy.keep)
             return
-        finished = (seen + max(found, seen)) / 2.0
-        if execution_ms is not None and seen <= execution_ms / 1000.0 <= max(found, seen) + 1.0:
+        found = max(found, seen)
+        if execution_ms is not None and seen <= execution_ms / 1000.0 <= found + 1.0:
             finished = execution_ms / 1000.0  # the server's own figure, when it gives one
+        else:
+            # Between the last look and this one, where jobs of its kind finish: the middle
+            # of a long gap (a look far before the window, or a key's budget that kept the
+            # job waiting) would teach the next window to open far too early.
+            forecast = self.forecast()
+            likeliest = forecast.median_between(seen, found) if forecast is not None else None
+            finished = likeliest if likeliest is not None else (seen + found) / 2.0
         self._stats.record(self.kind, finished, self._estimate, keep=self._policy.keep)
 
     def _plan(self, now: float, forecast: Forecast | None) -> Sleep:

@@ -275,6 +275,31 @@ def test_a_finish_is_learned_at_the_middle_of_its_bracket() -> None:
     assert forecast is not None and forecast.points == (81.0, 81.0, 81.0)
 
 
+def test_a_finish_after_a_long_gap_is_learned_where_the_window_puts_it() -> None:
+    # Seen processing at 20 s, found ready at 82 s: the window from the estimate opens at
+    # 60 s, so the job finished between 60 and 82 (the middle, 71), not at 51.
+    stats = CompletionStats()
+    poller = make(stats=stats)
+    poller.answer(processing(100, 20), sent=20.0, received=20.0)
+    assert isinstance(poller.answer(None, sent=82.0, received=82.0), Ready)
+    # Past the window, the window says nothing: the middle of the gap.
+    late = make(stats=stats)
+    late.answer(processing(100, 140), sent=140.0, received=140.0)
+    assert isinstance(late.answer(None, sent=150.0, received=150.0), Ready)
+    stats.record("k", 100.0, 100.0, keep=30)
+    forecast = stats.forecast("k", 100.0, POLICY)
+    assert forecast is not None and forecast.points == (71.0, 100.0, 145.0)
+
+
+def test_the_median_between_two_looks_follows_the_learned_finishes() -> None:
+    forecast = Forecast.from_samples([30.0, 31.0, 32.0, 33.0])
+    # Half of the learned finishes lie below 31.5: a job seen at 10 s and found at 40 s
+    # most likely finished there, not at 25 s.
+    assert forecast.median_between(10.0, 40.0) == pytest.approx(31.5)
+    assert forecast.median_between(31.0, 32.0) == pytest.approx(31.5)
+    assert forecast.median_between(0.0, 5.0) is None  # before the window: no chance
+
+
 def test_a_job_ready_at_the_first_look_moves_the_window_earlier() -> None:
     stats = learned(90.0, 92.0, 94.0, 96.0, 98.0)
     before = stats.forecast("k", 100.0, POLICY)
