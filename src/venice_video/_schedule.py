@@ -212,6 +212,18 @@ class _Waiter:
     first: float  # when it first asked
     seq: int
     wake: float  # when it was told to ask again
+    # Its place in line, lowest first. Waiting raises a priority by one per window waited,
+    # so the likeliest now has the highest `priority - first / window` (`now / window` is
+    # the same for everyone): the order stands still as time passes, and is kept here.
+    rank: tuple[float, float, int] = (0.0, 0.0, 0)
+
+    def rerank(self, priority: float, window: float) -> None:
+        self.priority = priority
+        self.rank = (self.first / window - priority, self.first, self.seq)
+
+
+# Callers without a ticket (one-off calls) go before every ticket.
+_FIRST: tuple[float, float, int] = (-math.inf, -math.inf, -1)
 
 
 class RetrieveScheduler:
@@ -251,9 +263,16 @@ class RetrieveScheduler:
         self._waiting: dict[str, dict[Hashable, _Waiter]] = {}
         self._in_flight: dict[str, int] = {}
         self._seq = itertools.count()
+        self._budgets: dict[str, Budget] = {}
 
     def budget(self, bucket: str) -> Budget:
         """The budget of `bucket`."""
+        found = self._budgets.get(bucket)
+        if found is None:
+            found = self._budgets[bucket] = self._make_budget(bucket)
+        return found
+
+    def _make_budget(self, bucket: str) -> Budget:
         p = self._policy
         if bucket == "retrieve":
             return Budget(p.retrieves_per_minute, 60.0, p.retrieve_burst, p.reserve)
@@ -276,17 +295,21 @@ class RetrieveScheduler:
             waiters = self._waiting.setdefault(bucket, {})
             self._forget_stale(waiters, now, budget)
             me = None
+            mine = _FIRST
             if ticket is not None:
                 me = waiters.get(ticket)
                 if me is None:
                     me = waiters[ticket] = _Waiter(priority, now, next(self._seq), now)
-                me.priority = priority
-            mine = self._rank(me, now, budget)
-            ahead = [
-                w for t, w in waiters.items() if t != ticket and self._rank(w, now, budget) < mine
-            ]
-            wait = _MIN_WAIT  # someone likelier is due now: let them go first
-            if not any(w.wake <= now for w in ahead):
+                me.rerank(priority, budget.window)
+                mine = me.rank
+            ahead = 0
+            due = False  # someone likelier is due now: let them go first
+            for w in waiters.values():
+                if w.rank < mine:
+                    ahead += 1
+                    due = due or w.wake <= now
+            wait = _MIN_WAIT
+            if not due:
                 wait = self.store.take(bucket, now, budget)
                 if wait <= 0.0:
                     if ticket is not None:
@@ -294,7 +317,7 @@ class RetrieveScheduler:
                     self._in_flight[bucket] = self._in_flight.get(bucket, 0) + 1
                     return 0.0
             # Each caller ahead takes one slot first, at the steady pace.
-            wait = max(wait, _MIN_WAIT) + len(ahead) * budget.interval
+            wait = max(wait, _MIN_WAIT) + ahead * budget.interval
             if me is not None:
                 me.wake = now + wait
             return wait
@@ -351,13 +374,6 @@ class RetrieveScheduler:
         """Requests let through and not yet answered."""
         with self._lock:
             return self._in_flight.get(bucket, 0)
-
-    @staticmethod
-    def _rank(w: _Waiter | None, now: float, budget: Budget) -> tuple[float, float, int]:
-        if w is None:
-            return (-math.inf, -math.inf, -1)
-        aged = w.priority + (now - w.first) / budget.window
-        return (-aged, w.first, w.seq)
 
     @staticmethod
     def _forget_stale(waiters: dict[Hashable, _Waiter], now: float, budget: Budget) -> None:
