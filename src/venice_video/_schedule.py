@@ -208,17 +208,16 @@ def _effective_limit(configured: int | None, b: _Bucket) -> int | None:
 
 @dataclass
 class _Waiter:
-    priority: float
     first: float  # when it first asked
     seq: int
     wake: float  # when it was told to ask again
-    # Its place in line, lowest first. Waiting raises a priority by one per window waited,
-    # so the likeliest now has the highest `priority - first / window` (`now / window` is
-    # the same for everyone): the order stands still as time passes, and is kept here.
-    rank: tuple[float, float, int] = (0.0, 0.0, 0)
+    # Its place in line, lowest first (see `place`).
+    rank: tuple[float, float, int]
 
-    def rerank(self, priority: float, window: float) -> None:
-        self.priority = priority
+    def place(self, priority: float, window: float) -> None:
+        """Rank it by its latest `priority`. Waiting raises a priority by one per window
+        waited, so the likeliest now has the highest `priority - first / window` (`now /
+        window` is the same for everyone): the order stands still as time passes."""
         self.rank = (self.first / window - priority, self.first, self.seq)
 
 
@@ -299,8 +298,8 @@ class RetrieveScheduler:
             if ticket is not None:
                 me = waiters.get(ticket)
                 if me is None:
-                    me = waiters[ticket] = _Waiter(priority, now, next(self._seq), now)
-                me.rerank(priority, budget.window)
+                    me = waiters[ticket] = _Waiter(now, next(self._seq), now, _FIRST)
+                me.place(priority, budget.window)
                 mine = me.rank
             ahead = 0
             due = False  # someone likelier is due now: let them go first
