@@ -195,9 +195,10 @@ class LearnedTimes:
         """Add the saved times to `stats`, the first time only."""
         with self._lock:
             if not self.loaded:
-                self.loaded = True
                 self._absorb_file(stats)
                 self._saved_changes = stats.changes
+                # Only now: a wait that finds it set (unlocked) begins with the saved times.
+                self.loaded = True
 
     def due(self, stats: CompletionStats) -> bool:
         """Whether a running client should save now: it learned something, and its last

@@ -128,6 +128,25 @@ def test_saved_times_are_read_by_the_next_client_of_the_same_api_only(tmp_path: 
     assert other.samples("k") == 0
 
 
+def test_a_store_is_marked_loaded_only_once_its_times_are_in(tmp_path: Path) -> None:
+    # Waits begun together check `loaded` without the lock: none may see it set before
+    # the saved times are in the forecasts, or it would begin from nothing.
+    clock = Clock()
+    store = LearnedTimes(tmp_path, "http://a.test/api/v1", max_age=DAY, keep=30, clock=clock)
+    store.save(stats_with(clock, 40.0, 42.0, 44.0))
+    fresh = LearnedTimes(tmp_path, "http://a.test/api/v1", max_age=DAY, keep=30, clock=clock)
+    seen: list[bool] = []
+
+    class Watching(CompletionStats):
+        def absorb(self, saved: Any, *, keep: int, since: float) -> None:
+            seen.append(fresh.loaded)
+            super().absorb(saved, keep=keep, since=since)
+
+    target = Watching(clock=clock)
+    fresh.load(target)
+    assert seen == [False] and fresh.loaded and learned(target) == 3
+
+
 def test_two_processes_saving_keep_both_their_times_and_old_ones_expire(tmp_path: Path) -> None:
     clock = Clock()
     api = "http://a.test/api/v1"
