@@ -181,6 +181,9 @@ class CompletionStats:
         self._estimates: dict[str, tuple[float, float]] = {}
         self._rate = rate
         self._clock = clock
+        # Per kind, the oldest age (server seconds) a job was seen still running at: kept in
+        # this client only, for jobs of a kind not learned yet (see `running`).
+        self._running: dict[str, float] = {}
         #: Bumped by every change worth saving (a finish, a new estimate).
         self.changes = 0
 
@@ -192,6 +195,19 @@ class CompletionStats:
         with self._lock:
             self._keep(kind, keep).append(finish)
             self.changes += 1
+
+    def seen_running(self, kind: str, age: float) -> None:
+        """A job of `kind` was still running `age` server seconds after it was queued."""
+        with self._lock:
+            if age > self._running.get(kind, 0.0):
+                self._running[kind] = age
+
+    def running(self, kind: str) -> float:
+        """The oldest age a job of `kind` was seen still running at in this client (0 when
+        none was): jobs of the kind take at least that long, so a look at a younger one only
+        to catch it far quicker than the server's estimate is not worth its request."""
+        with self._lock:
+            return self._running.get(kind, 0.0)
 
     def remember(self, model: str, estimate: float | None, rate: float | None) -> None:
         """The server's latest estimate for `model` (seconds), and its measured clock rate."""

@@ -4,7 +4,9 @@ The wait flow asks a `Poller` what to do, does it, and hands back what happened:
 
     decision = poller.begin(now)
     while decision is a Sleep:
-        sleep until decision.until; poll /video/retrieve
+        sleep until decision.until
+        if poller.reconsider(now) gives a later Sleep: that is the decision; go on
+        poll /video/retrieve
         decision = poller.answer(payload, sent=..., received=...)    # an HTTP answer
                 or poller.error(exc, now=..., retry_after=...)        # no usable answer
     Ready: stream the video.  Failed: raise JobFailedError.  Reraise: raise the error.
@@ -155,6 +157,7 @@ class Poller:
         self._seen: float | None = None  # the job's age at its last PROCESSING answer
         self._last: tuple[float, float] | None = None  # (client time, server age)
         self._planned: Forecast | None = None  # the forecast the next poll was timed by
+        self._approaching = False  # whether the next poll is before the window opens
         # Decayed sums of server seconds and client seconds between observations.
         self._sum_server = 0.0
         self._sum_client = 0.0
@@ -219,6 +222,9 @@ class Poller:
         average, execution = times.get("average_execution_ms"), times.get("execution_ms")
         if execution is not None:
             self._observe(at, execution / 1000.0)
+        running = self.age(at)
+        if running is not None:
+            self._stats.seen_running(self.kind, running)
         if average:
             self._estimate = average / 1000.0
         self._stats.remember(self.model, self._estimate, self.rate)
@@ -239,6 +245,22 @@ class Poller:
             queue_id=self.queue_id,
         )
         return Sleep(sleep.until, sleep.priority, changes, persist, progress)
+
+    def reconsider(self, now: float) -> Sleep | None:
+        """Just before a planned poll: a later one instead, when other jobs of its kind made
+        this one pointless since it was planned; `None` to poll now.
+
+        A poll before the window opens is there only in case the job is far quicker than the
+        server's estimate. Once another job of its kind was seen still running at about this
+        job's age (a batch queued together), the kind is not: the job sleeps on to the
+        window, and one job of the batch, not each, looks on the way.
+        """
+        if not self._approaching:
+            return None
+        forecast, age = self.forecast(), self.age(now)
+        if forecast is None or age is None or not self._known_running(forecast, age):
+            return None
+        return self._plan(now, forecast)
 
     def error(self, exc: Exception, *, now: float, retry_after: float | None) -> Decision:
         """A retrieve that brought no usable answer: an HTTP error, a lost connection, or a
@@ -321,6 +343,7 @@ class Poller:
             return Sleep(until=now + max((target - age) / rate, p.min_real_interval))
         target = self.next_poll(forecast, age)
         self._planned = forecast
+        self._approaching = target < forecast.low
         seen = self._seen if self._seen is not None else 0.0
         seconds = max((target - age) / rate, p.min_real_interval)
         return Sleep(until=now + seconds, priority=forecast.chance(seen, target))
@@ -346,13 +369,19 @@ class Poller:
             gap = forecast.low - age
             if forecast.learned or gap <= 8.0 * step:
                 return forecast.low
-            # Before a window guessed from the estimate alone: close in by halves.
-            return age + gap * p.approach_fraction * (1.0 - p.jitter * self._rand())
+            # Before a window guessed from the estimate alone: close in by halves, unless
+            # jobs of its kind were seen still running at that age.
+            approach = age + gap * p.approach_fraction * (1.0 - p.jitter * self._rand())
+            return forecast.low if self._known_running(forecast, approach) else approach
         if age < forecast.high:
             return age + step
         overdue = age - forecast.high
         pause = min(step + p.overdue_growth * overdue, max(p.max_interval, step))
         return age + max(jittered(pause, p.jitter, self._rand), p.min_interval)
+
+    def _known_running(self, forecast: Forecast, age: float) -> bool:
+        """Whether a job of this kind was seen still running within a step of `age`."""
+        return self._stats.running(self.kind) >= age - self.step(forecast)
 
     def _eta(self, now: float, forecast: Forecast | None) -> float | None:
         age = self.age(now)

@@ -109,6 +109,10 @@ def wait_flow(
                 raise JobCancelledError(
                     f"waiting for {queue_id} was cancelled", job_id=queue_id, job=job
                 )
+            later = poller.reconsider(client._clock())
+            if later is not None:  # what other jobs showed meanwhile made this poll pointless
+                decision = later
+                continue
             request = client._build("POST", "/video/retrieve", json=body)
             response, cause = None, None
             try:

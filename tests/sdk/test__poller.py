@@ -334,3 +334,45 @@ def test_a_window_that_moved_later_does_not_cost_an_extra_look() -> None:
     decision = poller.answer(processing(100, age), sent=age, received=age)
     assert isinstance(decision, Sleep)
     assert decision.until == pytest.approx(age + poller.step(forecast))
+
+
+def test_one_job_of_a_batch_looks_before_a_window_guessed_from_the_estimate() -> None:
+    # Three jobs of an unlearned kind queued together; estimate 100 s: window [60, 130].
+    stats = CompletionStats()
+    stats.remember("m", 100.0, 1.0)
+    first, second, third = (make(stats=stats) for _ in range(3))
+    planned = [p.begin(0.0) for p in (first, second, third)]
+    assert [d.until for d in planned] == [30.0, 30.0, 30.0]  # each closes in on the window
+    # With no news, a job looks as planned.
+    assert first.reconsider(30.0) is None
+    first.answer(processing(100, 30), sent=30.0, received=30.0)
+    # The first was seen still running at 30 s: the others skip that look and plan the
+    # approach's next stage (half-way from 30 s to the window), as the first did.
+    later = second.reconsider(30.2)
+    assert isinstance(later, Sleep) and later.until == pytest.approx(45.1)
+    assert third.reconsider(31.0) is not None
+    # There, the first to wake looks; the other, told it was running, sleeps to the window.
+    assert first.reconsider(45.0) is None
+    first.answer(processing(100, 45), sent=45.0, received=45.0)
+    last = second.reconsider(45.1)
+    assert isinstance(last, Sleep) and last.until == pytest.approx(60.0)
+    # A job queued after that plans no look before the window.
+    fourth = make(stats=stats, queued_at=5.0)
+    assert fourth.begin(5.0).until == pytest.approx(65.0)
+    # A look at the window's opening is not an approach: it is made.
+    assert second.reconsider(60.0) is None
+
+
+def test_a_job_older_than_those_seen_running_still_looks_on_the_way() -> None:
+    stats = CompletionStats()
+    stats.remember("m", 100.0, 1.0)
+    stats.seen_running("k", 10.0)  # a job queued later, seen at 10 s
+    poller = make(stats=stats)
+    assert poller.begin(0.0).until == pytest.approx(30.0)
+    assert poller.reconsider(30.0) is None  # 10 s says nothing about a look at 30 s
+    # Once a job of the kind is learned, nothing is reconsidered.
+    taught = learned(90.0, 92.0, 94.0)
+    taught.seen_running("k", 99.0)
+    learner = make(stats=taught)
+    start = learner.begin(0.0)
+    assert learner.reconsider(start.until) is None
