@@ -204,8 +204,8 @@ class CompletionStats:
 
     def running(self, kind: str) -> float:
         """The oldest age a job of `kind` was seen still running at in this client (0 when
-        none was): jobs of the kind take at least that long, so a look at a younger one only
-        to catch it far quicker than the server's estimate is not worth its request."""
+        none was): the kind is not far quicker than that, so a look at a younger job of it,
+        only to catch it far quicker than the server's estimate, is not worth its request."""
         with self._lock:
             return self._running.get(kind, 0.0)
 

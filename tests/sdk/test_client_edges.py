@@ -414,6 +414,39 @@ def test_wait_times_out_on_the_monotonic_deadline(
     assert 120 <= clock.now - 1000.0 <= 121
 
 
+def test_a_look_on_the_way_to_the_window_is_not_sent_once_another_job_was_seen_running(
+    api: FakeAPI, tmp_path: Path, tiny_mp4: bytes
+) -> None:
+    # Nothing learned and an estimate of 100 s: the window opens at 60 s, and a wait closes
+    # in on it by halves. While it sleeps, other jobs of its kind are seen still running at
+    # its age: none of those looks is sent, and the first retrieve goes at the opening.
+    seen: dict[str, Any] = {}
+
+    class Batch(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if seen:
+                seen["client"]._stats.seen_running(seen["kind"], self.now - seen["queued"])
+
+    clock = Batch()
+    looks: list[float] = []
+
+    def ready(request: httpx.Request) -> httpx.Response:
+        looks.append(clock.now - seen["queued"])
+        return video_response(tiny_mp4)
+
+    api.on("/video/queue", json_response(200, QUEUED))
+    api.on("/video/retrieve", ready)
+    api.on("/video/complete", json_response(200, {"success": True}))
+    with mock_client(api, clock, tmp_path) as client:
+        client._stats.remember(MODEL, 100.0, 1.0)
+        job = client.submit(**REQUEST)
+        seen.update(client=client, kind=client._kinds[job.idempotency_key], queued=clock.now)
+        client.wait(job)
+    assert looks == [pytest.approx(60.0)]
+    assert len(clock.sleeps) >= 2  # it did plan a look on the way, then slept on
+
+
 def test_progress_callback_returning_false_cancels_and_keeps_the_job(
     api: FakeAPI, clock: FakeClock, tmp_path: Path
 ) -> None:
