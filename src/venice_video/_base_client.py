@@ -58,7 +58,7 @@ from ._models import (
     Keyframe,
     VideoJob,
 )
-from ._polling import RateLimiter, backoff_delay, should_retry
+from ._polling import RateLimiter, RequestLimiter, backoff_delay, should_retry
 from ._quotes import DEFAULT_QUOTE_MAX_AGE, SharedQuotes
 from ._types import JobStatus
 from ._version import __version__
@@ -164,7 +164,7 @@ class BaseClient:
         self._stats = CompletionStats(
             rate=1.0 if is_real_api(self.base_url) else None, clock=wall_clock
         )
-        self._limiter = RateLimiter(rate_limit, rate=lambda: self._stats.rate)
+        self._limiter: RequestLimiter = RateLimiter(rate_limit, rate=lambda: self._stats.rate)
         self._quotes = SharedQuotes(quote_max_age)
         self._journal_arg = journal
         self._journal: JournalStore | None = None

@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping
 from enum import Enum
+from typing import Protocol
 
 import httpx
 
@@ -28,6 +29,7 @@ from ._schedule import RetrieveScheduler
 __all__ = [
     "QueueDecision",
     "RateLimiter",
+    "RequestLimiter",
     "backoff_delay",
     "classify_queue_error",
     "jittered",
@@ -97,6 +99,41 @@ def classify_queue_error(exc: BaseException, *, idempotent_retries: bool) -> Que
         # created.
         return QueueDecision.UNKNOWN
     return QueueDecision.REFUSED
+
+
+class RequestLimiter(Protocol):
+    """What a client asks before and after each request (`RateLimiter`, or one that
+    wraps it)."""
+
+    def reserve(
+        self, bucket: str, now: float, *, ticket: Hashable | None = None, priority: float = 1.0
+    ) -> float:
+        """0.0 when a request in `bucket` may go now (a slot is taken), else seconds to wait.
+
+        `ticket` names the job asking (its place in line), `priority` how likely it is ready.
+        """
+        ...
+
+    def release(
+        self,
+        bucket: str,
+        now: float,
+        *,
+        status: int | None,
+        headers: httpx.Headers | Mapping[str, str] | None,
+        wall_now: float,
+    ) -> None:
+        """Give the slot back with what the response said."""
+        ...
+
+    def leave(self, ticket: Hashable) -> None:
+        """The job named `ticket` waits no more."""
+        ...
+
+    @property
+    def announced_rate(self) -> float | None:
+        """The clock rate a local test server announced, if one did."""
+        ...
 
 
 class RateLimiter:

@@ -28,14 +28,17 @@ import random
 import threading
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
 from .._exceptions import JournalError, parse_retry_after
+from .._polling import RequestLimiter
 
 if TYPE_CHECKING:
     import psycopg
+
+    from venice_video import AsyncVeniceVideo, VeniceVideo
 
     from ..journal._postgres import PostgresJournal
 
@@ -52,40 +55,6 @@ logger = logging.getLogger("venice_video.workers")
 
 #: Seconds to wait when the database cannot be asked: never send without a token.
 _UNREACHABLE_WAIT: Final[float] = 0.5
-
-
-class RequestLimiter(Protocol):
-    """What a client asks before and after each request (`venice_video._polling.RateLimiter`)."""
-
-    def reserve(
-        self, bucket: str, now: float, *, ticket: Hashable | None = None, priority: float = 1.0
-    ) -> float:
-        """0.0 when a request in `bucket` may go now (a slot is taken), else seconds to wait.
-
-        `ticket` names the job asking (its place in line), `priority` how likely it is ready.
-        """
-        ...
-
-    def release(
-        self,
-        bucket: str,
-        now: float,
-        *,
-        status: int | None,
-        headers: httpx.Headers | Mapping[str, str] | None,
-        wall_now: float,
-    ) -> None:
-        """Give the slot back with what the response said."""
-        ...
-
-    def leave(self, ticket: Hashable) -> None:
-        """The job named `ticket` waits no more."""
-        ...
-
-    @property
-    def announced_rate(self) -> float | None:
-        """The clock rate a local test server announced, if one did."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -314,7 +283,7 @@ class SharedLimiter:
         return self.local.announced_rate
 
 
-def attach_shared_limits(client: Any, shared: SharedRateLimits) -> None:
+def attach_shared_limits(client: VeniceVideo | AsyncVeniceVideo, shared: SharedRateLimits) -> None:
     """Make `client` (a `VeniceVideo` or `AsyncVeniceVideo`) take its tokens from `shared`."""
     client._limiter = SharedLimiter(client._limiter, shared)
 
