@@ -2,15 +2,18 @@
 
 `bench_cpu.py --breakdown` installs it. Each category's time is its functions' own (a
 wrapped function called inside another one counts for its own category only), measured with
-`time.thread_time`, so it holds with many jobs on threads; what no wrapped function covers is
-"other" (the flows, the models, httpx's streaming of a body, ...). Each wrapped call costs a
-microsecond or two, so a run with `--breakdown` is for the split, not for the headline.
+`time.thread_time`, so it holds with many jobs on threads. A garbage collection on a job's
+thread is a category of its own, by generation, whichever function it broke into. What none
+of these covers is "other" (the flows, the models, httpx's streaming of a body, ...). Each
+wrapped call costs a microsecond or two, so a run with `--breakdown` is for the split, not
+for the headline.
 """
 
 from __future__ import annotations
 
 import collections
 import functools
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +67,7 @@ class Breakdown:
             original = getattr(owner, name, None)
             if original is not None:
                 setattr(owner, name, self._timed(category, original))
+        gc.callbacks.append(self._collection)
 
     def reset(self) -> None:
         with self._lock:
@@ -76,9 +80,11 @@ class Breakdown:
 
         def timed(n: int) -> None:
             began = time.thread_time()
+            self._local.in_job = True
             try:
                 run(n)
             finally:
+                self._local.in_job = False
                 with self._lock:
                     self.total += time.thread_time() - began
 
@@ -96,6 +102,25 @@ class Breakdown:
         other = self.total - sum(self.seconds.values())
         out.append(f"  {'other':<28}{1000 * other / jobs:>8.2f} ms/job")
         return out
+
+    def _collection(self, phase: str, info: dict[str, int]) -> None:
+        """A garbage collection on a job's thread: its own category, whatever it broke into."""
+        local = self._local
+        if not getattr(local, "in_job", False):
+            return
+        stack: list[float] = local.__dict__.setdefault("stack", [])
+        if phase == "start":
+            local.collecting = time.thread_time()
+            stack.append(0.0)
+            return
+        spent = time.thread_time() - local.collecting
+        stack.pop()
+        if stack:
+            stack[-1] += spent
+        category = f"garbage collection, gen {info['generation']}"
+        with self._lock:
+            self.seconds[category] += spent
+            self.calls[category] += 1
 
     def _timed(self, category: str, original: Callable[..., Any]) -> Callable[..., Any]:
         local = self._local
