@@ -280,12 +280,17 @@ class BaseClient:
         bucket: str,
         *,
         ticket: str | None = None,
-        priority: float = 1.0,
+        priority: float | Callable[[float], float] = 1.0,
     ) -> Flow[httpx.Response]:
         """Send through the shared rate limiter; 4xx/5xx become errors (body read).
-        `ticket` names the job asking, `priority` the chance its request is answered."""
-        reserve = functools.partial(self._limiter.reserve, bucket, ticket=ticket, priority=priority)
-        while (wait := reserve(self._clock())) > 0:
+        `ticket` names the job asking, `priority` the chance its request is answered, or a
+        function of the client's clock giving it at each ask for a slot."""
+        while True:
+            now = self._clock()
+            chance = priority(now) if callable(priority) else priority
+            wait = self._limiter.reserve(bucket, now, ticket=ticket, priority=chance)
+            if wait <= 0.0:
+                break
             yield from sleep(wait)
         try:
             response = yield from send(request)

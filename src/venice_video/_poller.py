@@ -246,6 +246,17 @@ class Poller:
         )
         return Sleep(sleep.until, sleep.priority, changes, persist, progress)
 
+    def chance(self, now: float, planned: float) -> float:
+        """The chance a poll sent at `now` finds the job ready, the poll having been planned
+        with chance `planned`: more than that once it has waited past its time for a slot in
+        the key's budget, since the job kept running meanwhile (the retrieve scheduler asks
+        again at each turn, so a look kept waiting gains on fresh ones as its job does)."""
+        forecast, age = self._planned, self.age(now)
+        if forecast is None or age is None:
+            return planned
+        seen = self._seen if self._seen is not None else 0.0
+        return max(planned, forecast.chance(seen, age))
+
     def reconsider(self, now: float) -> Sleep | None:
         """Just before a planned poll: a later one instead, when other jobs of its kind made
         this one pointless since it was planned; `None` to poll now.

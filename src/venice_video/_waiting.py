@@ -8,6 +8,7 @@ ran out of time. Strictly private.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -116,8 +117,10 @@ def wait_flow(
             request = client._build("POST", "/video/retrieve", json=body)
             response, cause = None, None
             try:
+                # A look kept waiting for a slot gains on fresh ones as its job runs on.
+                chance = functools.partial(poller.chance, planned=decision.priority)
                 answer = yield from client._send_flow(
-                    request, "retrieve", ticket=key, priority=decision.priority
+                    request, "retrieve", ticket=key, priority=chance
                 )
                 received = client._clock()
                 payload = None

@@ -376,3 +376,18 @@ def test_a_job_older_than_those_seen_running_still_looks_on_the_way() -> None:
     learner = make(stats=taught)
     start = learner.begin(0.0)
     assert learner.reconsider(start.until) is None
+
+
+def test_a_look_kept_waiting_for_a_slot_gains_the_chance_its_job_had_meanwhile() -> None:
+    # Estimate 100 s: a window of [60, 130] s, uniform. Seen running at 70 s, the next look
+    # is planned at 72 s with the chance of a finish between the two.
+    poller = make()
+    assert poller.chance(5.0, planned=0.4) == 0.4  # nothing planned yet: as it was told
+    decision = poller.answer(processing(100, 70), sent=70.0, received=70.0)
+    assert isinstance(decision, Sleep) and decision.until == pytest.approx(72.0)
+    assert decision.priority == pytest.approx(2.0 / 60.0)
+    assert poller.chance(72.0, decision.priority) == pytest.approx(2.0 / 60.0)
+    # Kept waiting to 82 s by the key's budget: a finish anywhere from 70 to 82 s.
+    assert poller.chance(82.0, decision.priority) == pytest.approx(12.0 / 60.0)
+    # Never less than the plan said (a retry after an error goes first, as planned).
+    assert poller.chance(72.0, 1.0) == 1.0

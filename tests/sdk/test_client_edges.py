@@ -447,6 +447,49 @@ def test_a_look_on_the_way_to_the_window_is_not_sent_once_another_job_was_seen_r
     assert len(clock.sleeps) >= 2  # it did plan a look on the way, then slept on
 
 
+def test_a_retrieve_kept_waiting_for_a_slot_asks_with_the_chance_its_job_gained(
+    api: FakeAPI, clock: FakeClock, tmp_path: Path, tiny_mp4: bytes
+) -> None:
+    # Jobs of its kind finished at 90 to 98 s. The look after the one at the window's opening
+    # is kept waiting three turns by the key's budget: each time it asks again, it asks as
+    # the likelier, since its job may have finished in the meantime.
+    queued: list[float] = []
+    answers = iter(["running", "ready"])
+
+    def retrieve(request: httpx.Request) -> httpx.Response:
+        if next(answers) == "ready":
+            return video_response(tiny_mp4)
+        age_ms = (clock.now - queued[0]) * 1000
+        return processing(average_ms=100_000, execution_ms=age_ms)
+
+    api.on("/video/queue", json_response(200, QUEUED))
+    api.on("/video/retrieve", retrieve)
+    api.on("/video/complete", json_response(200, {"success": True}))
+    asked: list[float] = []
+    with mock_client(api, clock, tmp_path) as client:
+        client._stats.remember(MODEL, 100.0, 1.0)
+        reserve = client._limiter.reserve
+
+        def busy(bucket: str, now: float, **kw: Any) -> float:
+            if bucket != "retrieve":
+                return reserve(bucket, now, **kw)
+            asked.append(kw["priority"])
+            if len(asked) in (2, 3, 4):  # the second look waits three turns
+                return 2.0
+            return reserve(bucket, now, **kw)
+
+        client._limiter.reserve = busy  # type: ignore[method-assign]
+        job = client.submit(**REQUEST)
+        queued.append(clock.now)
+        for finished in (90.0, 92.0, 94.0, 96.0, 98.0):
+            client._stats.record(client._kinds[job.idempotency_key], finished, 100.0, keep=30)
+        client.wait(job)
+    assert asked[0] == pytest.approx(0.0)  # the window's opening: no job expected there yet
+    waited = asked[1:]
+    assert len(waited) == 4 and waited[0] > 0.0
+    assert all(a < b for a, b in zip(waited, waited[1:], strict=False)), waited
+
+
 def test_progress_callback_returning_false_cancels_and_keeps_the_job(
     api: FakeAPI, clock: FakeClock, tmp_path: Path
 ) -> None:
