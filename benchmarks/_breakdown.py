@@ -105,40 +105,36 @@ class Breakdown:
 
     def _collection(self, phase: str, info: dict[str, int]) -> None:
         """A garbage collection on a job's thread: its own category, whatever it broke into."""
-        local = self._local
-        if not getattr(local, "in_job", False):
+        if not getattr(self._local, "in_job", False):
             return
-        stack: list[float] = local.__dict__.setdefault("stack", [])
         if phase == "start":
-            local.collecting = time.thread_time()
-            stack.append(0.0)
-            return
-        spent = time.thread_time() - local.collecting
-        stack.pop()
+            self._local.collecting = self._enter()
+        else:
+            self._leave(f"garbage collection, gen {info['generation']}", self._local.collecting)
+
+    def _enter(self) -> float:
+        """Start timing a category on this thread; returns when it began."""
+        self._local.__dict__.setdefault("stack", []).append(0.0)
+        return time.thread_time()
+
+    def _leave(self, category: str, began: float) -> None:
+        """Stop timing: the category gets its own time, the one it ran inside loses it."""
+        stack: list[float] = self._local.stack
+        spent = time.thread_time() - began
+        inner = stack.pop()
         if stack:
             stack[-1] += spent
-        category = f"garbage collection, gen {info['generation']}"
         with self._lock:
-            self.seconds[category] += spent
+            self.seconds[category] += spent - inner
             self.calls[category] += 1
 
     def _timed(self, category: str, original: Callable[..., Any]) -> Callable[..., Any]:
-        local = self._local
-
         @functools.wraps(original)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            stack: list[float] = local.__dict__.setdefault("stack", [])
-            began = time.thread_time()
-            stack.append(0.0)
+            began = self._enter()
             try:
                 return original(*args, **kwargs)
             finally:
-                spent = time.thread_time() - began
-                inner = stack.pop()
-                if stack:
-                    stack[-1] += spent
-                with self._lock:
-                    self.seconds[category] += spent - inner
-                    self.calls[category] += 1
+                self._leave(category, began)
 
         return timed
