@@ -432,7 +432,7 @@ class Journal(JournalStore):
             raise JournalError(f"cannot open the journal at {self.path}: {exc}") from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000):d}")
-            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            mode = _switch_to_wal(conn)
             if mode.lower() != "wal":
                 raise JournalError(
                     f"the journal at {self.path} cannot use WAL mode (got {mode!r}); "
@@ -515,6 +515,33 @@ def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
+
+
+def _switch_to_wal(
+    conn: sqlite3.Connection,
+    *,
+    timeout: float = BUSY_TIMEOUT_S,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Set WAL mode and return the mode the file is in.
+
+    Switching a new rollback-mode file needs its exclusive lock. When several connections switch
+    it at once, each holds the shared lock it read the header under, so SQLite refuses all but
+    one with `SQLITE_BUSY` at once (waiting could deadlock) instead of calling the busy handler.
+    The refused ones hold nothing afterwards: each pauses and asks again, and usually finds the
+    file already in WAL mode.
+    """
+    deadline = clock() + timeout
+    pause = 0.002
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or clock() + pause > deadline:
+                raise
+        sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def _prepare_file(path: Path, *, own_parent: bool) -> None:
