@@ -16,6 +16,7 @@ documents as a P80: most jobs finish a little before it, a few after.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -91,12 +92,11 @@ class Forecast:
         gap = max((2.0 + 4.0 / n) * (points[-1] - points[0]) / (n - 1), 0.005 * middle)
         return cls(max(0.0, points[0] - gap), points[-1] + gap, points)
 
-    def _knots(self) -> list[tuple[float, float]]:
+    @functools.cached_property
+    def _knots(self) -> tuple[tuple[float, float], ...]:
         n = len(self.points)
-        knots = [(self.low, 0.0)]
-        knots += [(p, (i + 1) / (n + 1)) for i, p in enumerate(self.points)]
-        knots.append((self.high, 1.0))
-        return knots
+        inner = ((p, (i + 1) / (n + 1)) for i, p in enumerate(self.points))
+        return ((self.low, 0.0), *inner, (self.high, 1.0))
 
     def cdf(self, x: float) -> float:
         """The chance the job has finished by `x`."""
@@ -104,7 +104,7 @@ class Forecast:
             return 0.0
         if x >= self.high:
             return 1.0
-        knots = self._knots()
+        knots = self._knots
         for (x0, p0), (x1, p1) in zip(knots, knots[1:], strict=False):
             if x < x1:  # equal points make a step, passed over here
                 return p0 + (p1 - p0) * (x - x0) / (x1 - x0)
@@ -116,7 +116,7 @@ class Forecast:
             return self.low
         if q >= 1.0:
             return self.high
-        knots = self._knots()
+        knots = self._knots
         for (x0, p0), (x1, p1) in zip(knots, knots[1:], strict=False):
             if q <= p1:
                 return x1 if p1 <= p0 else x0 + (x1 - x0) * (q - p0) / (p1 - p0)
@@ -131,10 +131,17 @@ class Forecast:
         return min(max(self.quantile((below + above) / 2.0), seen), found)
 
     def chance(self, seen: float, at: float) -> float:
-        """The chance a job that had not finished at `seen` has finished by `at`."""
+        """The chance a job that had not finished at `seen` has finished by `at`.
+
+        A job seen running past the window is slower than the forecast allows, which then
+        says nothing of it: its chance grows by the window's width, from where it was seen.
+        So a look at a job just seen running past the window never ranks above one at a
+        job not seen since the window opened, which is all but sure to be ready.
+        """
+        if seen >= self.high:
+            width = max(self.high - self.low, 1e-9)
+            return max(0.0, min(1.0, (at - seen) / width))
         before = self.cdf(seen)
-        if before >= 1.0:
-            return 1.0
         return max(0.0, min(1.0, (self.cdf(at) - before) / (1.0 - before)))
 
 
@@ -143,6 +150,17 @@ class _Finish:
     at: float  # server seconds after queueing
     estimate: float | None  # the server's estimate while the job ran
     when: float = 0.0  # the wall time it was learned (what a saved copy is merged by)
+
+
+@dataclass(frozen=True)
+class _Made:
+    """A forecast and what it was made from."""
+
+    version: int
+    running: tuple[float, ...]
+    estimate: float | None
+    policy: PollPolicy
+    forecast: Forecast | None
 
 
 #: A saved copy of what a client learned (see `CompletionStats.export`): per kind, its
@@ -184,11 +202,30 @@ class CompletionStats:
         # Per kind, the oldest age (server seconds) a job was seen still running at: kept in
         # this client only, for jobs of a kind not learned yet (see `running`).
         self._running: dict[str, float] = {}
+        # Per kind, the jobs followed now: the age each was last seen running at, and the
+        # wall time it was seen (see `forecast`).
+        self._live: dict[str, dict[str, tuple[float, float]]] = {}
+        # Per kind, bumped by each change of its finishes; and per kind and job, the last
+        # forecast with what it was made from (a job asks again and again, others rarely
+        # change in between).
+        self._versions: dict[str, int] = {}
+        self._made: dict[tuple[str, str | None], _Made] = {}
         #: Bumped by every change worth saving (a finish, a new estimate).
         self.changes = 0
 
-    def record(self, kind: str, finished: float, estimate: float | None, *, keep: int) -> None:
-        """A job of `kind` finished `finished` server seconds after it was queued."""
+    def record(
+        self,
+        kind: str,
+        finished: float,
+        estimate: float | None,
+        *,
+        keep: int,
+        job: str | None = None,
+    ) -> None:
+        """A job of `kind` finished `finished` server seconds after it was queued (`job`,
+        its id, is no longer followed)."""
+        if job is not None:
+            self.forget(kind, job)
         if finished <= 0:
             return
         finish = _Finish(finished, estimate if estimate and estimate > 0 else None, self._clock())
@@ -196,11 +233,22 @@ class CompletionStats:
             self._keep(kind, keep).append(finish)
             self.changes += 1
 
-    def seen_running(self, kind: str, age: float) -> None:
-        """A job of `kind` was still running `age` server seconds after it was queued."""
+    def seen_running(self, kind: str, age: float, *, job: str | None = None) -> None:
+        """A job of `kind` (`job`, its id, when it is followed) was still running `age`
+        server seconds after it was queued."""
         with self._lock:
             if age > self._running.get(kind, 0.0):
                 self._running[kind] = age
+            if job is not None:
+                self._live.setdefault(kind, {})[job] = (age, self._clock())
+
+    def forget(self, kind: str, job: str) -> None:
+        """`job` is no longer followed: it finished, failed, or its wait ended."""
+        with self._lock:
+            self._made.pop((kind, job), None)
+            live = self._live.get(kind)
+            if live is not None and live.pop(job, None) is not None and not live:
+                del self._live[kind]
 
     def running(self, kind: str) -> float:
         """The oldest age a job of `kind` was seen still running at in this client (0 when
@@ -259,6 +307,8 @@ class CompletionStats:
                     self._estimates[str(model)] = (estimate, when)
 
     def _keep(self, kind: str, keep: int) -> deque[_Finish]:
+        """The finishes of `kind`, about to change (under the lock)."""
+        self._versions[kind] = self._versions.get(kind, 0) + 1
         finishes = self._finishes.get(kind)
         if finishes is None or finishes.maxlen != keep:
             finishes = self._finishes[kind] = deque(finishes or (), maxlen=max(1, keep))
@@ -275,11 +325,50 @@ class CompletionStats:
         with self._lock:
             return len(self._finishes.get(kind, ()))
 
-    def forecast(self, kind: str, estimate: float | None, policy: PollPolicy) -> Forecast | None:
-        """The forecast for a new job of `kind` while the server estimates `estimate`
-        seconds; `None` when there is nothing to go on."""
+    def forecast(
+        self, kind: str, estimate: float | None, policy: PollPolicy, *, job: str | None = None
+    ) -> Forecast | None:
+        """The forecast for a job of `kind` (`job`, its id, if it is followed) while the
+        server estimates `estimate` seconds; `None` when there is nothing to go on.
+
+        The first jobs of a batch to finish are its quickest, so finish times alone place
+        the window too early while the rest still run. Each other job of the kind followed
+        now and already older than every finish counts as finishing at the age it was last
+        seen running at, the least it will take: the window reaches past the oldest of them
+        while they run. The job itself is left out, so that one job far slower than its kind
+        is still let go of, its pauses growing past the window.
+        """
         with self._lock:
-            finishes = list(self._finishes.get(kind, ()))
+            version = self._versions.get(kind, 0)
+            # A job not seen for a while is no longer followed by anyone (a wait that ended
+            # without word): its age says nothing more.
+            horizon = self._clock() - 2.0 * policy.max_interval
+            live = self._live.get(kind, {})
+            running = tuple(
+                age for other, (age, when) in live.items() if other != job and when >= horizon
+            )
+            made = self._made.get((kind, job))
+            if (
+                made is not None
+                and made.version == version
+                and made.running == running
+                and made.estimate == estimate
+                and made.policy is policy
+            ):
+                return made.forecast
+            finishes = tuple(self._finishes.get(kind, ()))
+        forecast = self._make(finishes, running, estimate, policy)
+        with self._lock:
+            self._made[(kind, job)] = _Made(version, running, estimate, policy, forecast)
+        return forecast
+
+    @staticmethod
+    def _make(
+        finishes: Sequence[_Finish],
+        running: Sequence[float],
+        estimate: float | None,
+        policy: PollPolicy,
+    ) -> Forecast | None:
         if len(finishes) >= max(2, policy.min_samples):
             points = [f.at for f in finishes]
             if len(finishes) >= _SCALE_SAMPLES and estimate and all(f.estimate for f in finishes):
@@ -288,7 +377,8 @@ class CompletionStats:
                 scaled = [f.at * estimate / (f.estimate or 1.0) for f in finishes]
                 if _relative_range(scaled) < 0.75 * _relative_range(points):
                     points = scaled
-            return Forecast.from_samples(points)
+            latest = max(points)
+            return Forecast.from_samples(points + [age for age in running if age > latest])
         if estimate:
             return Forecast.prior(estimate, policy)
         return None

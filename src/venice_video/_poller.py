@@ -185,7 +185,7 @@ class Poller:
     def forecast(self) -> Forecast | None:
         """When the job is expected to finish, in server seconds since it was queued."""
         estimate = self._estimate or self._stats.estimate(self.model)
-        return self._stats.forecast(self.kind, estimate, self._policy)
+        return self._stats.forecast(self.kind, estimate, self._policy, job=self.queue_id)
 
     # ------------------------------------------------------------------ events
 
@@ -224,7 +224,7 @@ class Poller:
             self._observe(at, execution / 1000.0)
         running = self.age(at)
         if running is not None:
-            self._stats.seen_running(self.kind, running)
+            self._stats.seen_running(self.kind, running, job=self.queue_id)
         if average:
             self._estimate = average / 1000.0
         self._stats.remember(self.model, self._estimate, self.rate)
@@ -249,13 +249,18 @@ class Poller:
     def chance(self, now: float, planned: float) -> float:
         """The chance a poll sent at `now` finds the job ready, the poll having been planned
         with chance `planned`: more than that once it has waited past its time for a slot in
-        the key's budget, since the job kept running meanwhile (the retrieve scheduler asks
-        again at each turn, so a look kept waiting gains on fresh ones as its job does)."""
-        forecast, age = self._planned, self.age(now)
+        the key's budget, since the job kept running meanwhile and other jobs of its kind
+        may have finished, placing the window better (the retrieve scheduler asks again at
+        each turn, so a look kept waiting gains on fresh ones as its job does)."""
+        forecast, age = self.forecast(), self.age(now)
         if forecast is None or age is None:
             return planned
         seen = self._seen if self._seen is not None else 0.0
         return max(planned, forecast.chance(seen, age))
+
+    def leave(self) -> None:
+        """The wait is over, however it ended: the job is no longer followed."""
+        self._stats.forget(self.kind, self.queue_id)
 
     def reconsider(self, now: float) -> Sleep | None:
         """Just before a planned poll: a later one instead, when other jobs of its kind made
@@ -326,7 +331,9 @@ class Poller:
             below = 0.05 * found
             if planned is not None and planned.learned:
                 below = max(planned.points[0] - planned.low, 0.005 * found)
-            self._stats.record(self.kind, found - below, self._estimate, keep=self._policy.keep)
+            self._stats.record(
+                self.kind, found - below, self._estimate, keep=self._policy.keep, job=self.queue_id
+            )
             return
         found = max(found, seen)
         if execution_ms is not None and seen <= execution_ms / 1000.0 <= found + 1.0:
@@ -338,7 +345,9 @@ class Poller:
             forecast = self.forecast()
             likeliest = forecast.median_between(seen, found) if forecast is not None else None
             finished = likeliest if likeliest is not None else (seen + found) / 2.0
-        self._stats.record(self.kind, finished, self._estimate, keep=self._policy.keep)
+        self._stats.record(
+            self.kind, finished, self._estimate, keep=self._policy.keep, job=self.queue_id
+        )
 
     def _plan(self, now: float, forecast: Forecast | None) -> Sleep:
         p = self._policy

@@ -139,6 +139,7 @@ def wait_flow(
                 # is not known here, when its answer came is.
                 decision = poller.answer(payload, sent=received, received=received)
     finally:
+        poller.leave()
         client._limiter.leave(key)
 
 

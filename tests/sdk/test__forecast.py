@@ -53,7 +53,17 @@ def test_chance_is_conditional_on_not_being_ready_before() -> None:
     forecast = Forecast(0.0, 10.0)
     assert forecast.chance(0.0, 5.0) == pytest.approx(0.5)
     assert forecast.chance(5.0, 7.5) == pytest.approx(0.5)
-    assert forecast.chance(10.0, 11.0) == 1.0  # overdue: any poll may find it
+    assert forecast.chance(8.0, 11.0) == 1.0  # the window closes before the look
+
+
+def test_a_job_seen_running_past_the_window_gains_its_chance_over_the_window_width() -> None:
+    # The forecast was wrong about it: a look just after says little, one a window later all.
+    forecast = Forecast(20.0, 30.0)
+    assert forecast.chance(30.0, 31.0) == pytest.approx(0.1)
+    assert forecast.chance(35.0, 40.0) == pytest.approx(0.5)
+    assert forecast.chance(35.0, 50.0) == 1.0
+    # So a look at a job not seen since the window opened ranks above it.
+    assert forecast.chance(21.0, 37.0) > forecast.chance(35.0, 37.0)
 
 
 def test_a_learned_window_covers_the_next_jobs() -> None:
@@ -134,3 +144,56 @@ def test_stats_are_safe_across_threads() -> None:
     for t in threads:
         t.join()
     assert stats.samples("k") == 30
+
+
+class WallClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_other_jobs_still_running_past_every_finish_stretch_the_window_past_them() -> None:
+    clock = WallClock()
+    stats = CompletionStats(clock=clock)
+    for x in (30.0, 31.0, 32.0):
+        stats.record("k", x, None, keep=30)
+    alone = stats.forecast("k", None, POLICY, job="a")
+    assert alone is not None and alone.high < 36.0
+    stats.seen_running("k", 40.0, job="b")  # a slower job of the batch, still running
+    stats.seen_running("k", 31.5, job="c")  # younger than the last finish: says nothing new
+    stretched = stats.forecast("k", None, POLICY, job="a")
+    assert stretched is not None and stretched.high > 40.0
+    assert stretched.points == (30.0, 31.0, 32.0, 40.0)
+    # Not for the slow job itself: alone past the window, it is let go of.
+    itself = stats.forecast("k", None, POLICY, job="b")
+    assert itself == alone
+    # Nor once it finished, nor when it was last seen long ago (its wait ended unannounced).
+    stats.record("k", 41.0, None, keep=30, job="b")
+    assert stats.forecast("k", None, POLICY, job="a").points == (30.0, 31.0, 32.0, 41.0)  # type: ignore[union-attr]
+    stats.seen_running("k", 60.0, job="d")
+    clock.now += 2.0 * POLICY.max_interval + 1.0
+    assert stats.forecast("k", None, POLICY, job="a").points == (30.0, 31.0, 32.0, 41.0)  # type: ignore[union-attr]
+    stats.seen_running("k", 70.0, job="e")
+    stats.forget("k", "e")
+    assert stats.forecast("k", None, POLICY, job="a").high < 60.0  # type: ignore[union-attr]
+
+
+def test_a_forecast_is_made_again_only_when_what_it_is_made_of_changed() -> None:
+    stats = CompletionStats()
+    for x in (30.0, 31.0, 32.0):
+        stats.record("k", x, None, keep=30)
+    first = stats.forecast("k", None, POLICY, job="a")
+    assert stats.forecast("k", None, POLICY, job="a") is first
+    stats.seen_running("k", 20.0, job="b")
+    assert stats.forecast("k", None, POLICY, job="a") is not first  # another job's age
+    again = stats.forecast("k", None, POLICY, job="a")
+    assert again == first and stats.forecast("k", None, POLICY, job="a") is again
+    stats.record("k", 33.0, None, keep=30)
+    assert stats.forecast("k", None, POLICY, job="a").points[-1] == 33.0  # type: ignore[union-attr]
+    stats.absorb({"finishes": {"k": [[34.0, None, 1e12]]}}, keep=30, since=0.0)
+    assert stats.forecast("k", None, POLICY, job="a").points[-1] == 34.0  # type: ignore[union-attr]
+    assert stats.forecast("k", 50.0, POLICY, job="a") is not stats.forecast(
+        "k", None, POLICY, job="a"
+    )

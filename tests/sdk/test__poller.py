@@ -391,3 +391,28 @@ def test_a_look_kept_waiting_for_a_slot_gains_the_chance_its_job_had_meanwhile()
     assert poller.chance(82.0, decision.priority) == pytest.approx(12.0 / 60.0)
     # Never less than the plan said (a retry after an error goes first, as planned).
     assert poller.chance(72.0, 1.0) == 1.0
+
+
+def test_a_look_kept_waiting_takes_the_window_other_jobs_placed_meanwhile() -> None:
+    # Planned under the estimate's wide window; then three jobs of its kind finish at 71 to
+    # 73 s: a job not seen since 70 s is all but sure to be ready by 80 s.
+    stats = CompletionStats()
+    poller = make(stats=stats)
+    decision = poller.answer(processing(100, 70), sent=70.0, received=70.0)
+    assert isinstance(decision, Sleep) and decision.priority == pytest.approx(2.0 / 60.0)
+    assert poller.chance(80.0, decision.priority) == pytest.approx(10.0 / 60.0)
+    for finished in (71.0, 72.0, 73.0):
+        stats.record("k", finished, 100.0, keep=30)
+    assert poller.chance(80.0, decision.priority) == 1.0
+
+
+def test_a_job_whose_wait_ended_no_longer_stretches_the_window_of_its_kind() -> None:
+    stats = CompletionStats()
+    for finished in (60.0, 61.0, 62.0):
+        stats.record("k", finished, 100.0, keep=30)
+    slow = make(stats=stats)
+    slow.answer(processing(100, 90), sent=90.0, received=90.0)
+    other = make(stats=stats, queue_id="q-2")
+    assert other.forecast().high > 90.0  # type: ignore[union-attr]
+    slow.leave()  # timed out, cancelled, or failed: nobody follows it now
+    assert other.forecast().high < 70.0  # type: ignore[union-attr]
