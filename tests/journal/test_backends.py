@@ -473,3 +473,31 @@ def test_missing_postgres_skips_locally_and_fails_where_required(
     monkeypatch.setenv(REQUIRE_ENV, "1")
     with pytest.raises(pytest.fail.Exception, match=REQUIRE_ENV):
         unavailable("PostgreSQL is not installed")
+
+
+def test_a_tag_matches_exactly_whatever_sql_narrowed_the_rows_to(store: Any) -> None:
+    tags = {
+        "plain": {"story": "s1"},
+        "other": {"story": "s2"},
+        "object": {"story": {"id": "s1"}},  # its JSON text is not the string "s1"
+        "lookalike": {"story": '{"id": "s1"}'},
+        "number": {"story": 1},
+        "text-number": {"story": "1"},
+        "quoted": {'st"ory': "s1", "a.b": "s1"},
+        "unicode": {"story": "é 🎬"},
+    }
+    for key, value in tags.items():
+        _intent(store, key, tags=value, quote_usd=0.1)
+        store.record_queued(key, queue_id=f"q-{key}", download_url=None)
+
+    def keys(tag: tuple[str, Any]) -> set[str]:
+        return {e.key for e in store.list(tag=tag)}
+
+    assert keys(("story", "s1")) == {"plain"}
+    assert keys(("story", {"id": "s1"})) == {"object"}
+    assert keys(("story", '{"id": "s1"}')) == {"lookalike"}
+    assert keys(("story", 1)) == {"number"} and keys(("story", "1")) == {"text-number"}
+    assert keys(('st"ory', "s1")) == {"quoted"} and keys(("a.b", "s1")) == {"quoted"}
+    assert keys(("story", "é 🎬")) == {"unicode"} and keys(("missing", "s1")) == set()
+    assert store.total_spent(tag=("story", "s1"), local=None) == pytest.approx(0.1)
+    assert store.total_spent(tag=("story", "1"), local=None) == pytest.approx(0.1)

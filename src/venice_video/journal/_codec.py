@@ -72,6 +72,23 @@ def check_statuses(statuses: Iterable[str]) -> builtins.list[str]:
     return wanted
 
 
+def has_tag(tags: Mapping[str, Any], tag: tuple[str, Any]) -> bool:
+    """Whether `tags[name] == value`, for `tag` given as `(name, value)`: the exact match a
+    store makes last, whatever it narrowed the rows to first."""
+    name, value = tag
+    return name in tags and tags[name] == value
+
+
+def tag_text(tag: tuple[str, Any] | None) -> str | None:
+    """The text a row's tag must have for `tag` to match, when rows can be narrowed in SQL
+    first (JSON's `->>` and `json_extract` give a string's text, and an object's JSON text,
+    which `has_tag` then rejects); `None` when they cannot: a value other than a string, or
+    a name a JSON path cannot quote."""
+    if tag is None or not isinstance(tag[1], str) or any(c in tag[0] for c in '"\\'):
+        return None
+    return tag[1]
+
+
 def redact_text(text: str) -> str:
     text = _BEARER.sub(rf"\1 {_REDACTED}", text)
     for name in ("VENICE_API_KEY", "VENICE_VIDEO_API_KEY"):

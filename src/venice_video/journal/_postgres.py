@@ -37,9 +37,11 @@ from ._codec import (
     check_statuses,
     digest_data_urls,
     dump_json,
+    has_tag,
     load_json,
     scrub,
     set_clause,
+    tag_text,
 )
 from ._entry import JournalEntry
 from ._pgschema import DEFAULT_SCHEMA, migrate_pg, valid_schema
@@ -386,6 +388,7 @@ class PostgresJournal(JournalStore):
         if unfinished:
             clauses.append("NOT (status = ANY(%s))")
             params.append(sorted(TERMINAL_STATUSES))
+        _narrow_to_tag(tag, clauses, params)
         sql = _SELECT
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
@@ -395,8 +398,7 @@ class PostgresJournal(JournalStore):
             params.append(max(0, limit))
         entries = [_entry(row) for row in self._read(sql, params)]
         if tag is not None:
-            name, value = tag
-            entries = [e for e in entries if name in e.tags and e.tags[name] == value]
+            entries = [e for e in entries if has_tag(e.tags, tag)]
             if limit is not None:
                 entries = entries[: max(0, limit)]
         return entries
@@ -433,6 +435,7 @@ class PostgresJournal(JournalStore):
         if model is not None:
             clauses.append("model = %s")
             params.append(model)
+        _narrow_to_tag(tag, clauses, params)
         rows = self._read(
             f"SELECT quote_usd, tags, api_id FROM jobs WHERE {' AND '.join(clauses)}", params
         )
@@ -440,10 +443,8 @@ class PostgresJournal(JournalStore):
         for quote, tags_json, api_id in rows:
             if local is not None and is_local_engine_api(api_id) != local:
                 continue
-            if tag is not None:
-                tags = load_json(tags_json)
-                if tag[0] not in tags or tags[tag[0]] != tag[1]:
-                    continue
+            if tag is not None and not has_tag(load_json(tags_json), tag):
+                continue
             amounts.append(float(quote))
         return round(math.fsum(amounts), 6)
 
@@ -468,6 +469,16 @@ class PostgresJournal(JournalStore):
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> builtins.list[tuple[Any, ...]]:
         return self.run(lambda conn: conn.execute(sql, tuple(params)).fetchall(), tx=False)
+
+
+def _narrow_to_tag(
+    tag: tuple[str, Any] | None, clauses: builtins.list[str], params: builtins.list[Any]
+) -> None:
+    """Leave out in SQL the rows whose tag cannot match, so only the others are decoded."""
+    text = tag_text(tag)
+    if text is not None and tag is not None:
+        clauses.append("(tags::jsonb ->> %s) = %s")
+        params.extend([tag[0], text])
 
 
 def _pool_timeout() -> type[Exception]:

@@ -39,10 +39,12 @@ from ._codec import (
     check_statuses,
     digest_data_urls,
     dump_json,
+    has_tag,
     is_url,
     load_json,
     scrub,
     set_clause,
+    tag_text,
 )
 from ._entry import JournalEntry, spent
 from ._schema import JOB_COLUMNS, migrate
@@ -124,6 +126,7 @@ class Journal(JournalStore):
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._closed = False
+        self._json: bool | None = None  # whether this SQLite has its JSON functions
         try:
             _prepare_file(self.path, own_parent=is_default)
         except OSError as exc:
@@ -307,6 +310,7 @@ class Journal(JournalStore):
         if unfinished:
             clauses.append(f"status NOT IN ({', '.join('?' for _ in TERMINAL_STATUSES)})")
             params.extend(sorted(TERMINAL_STATUSES))
+        self._narrow_to_tag(tag, clauses, params)
         sql = _SELECT
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
@@ -317,8 +321,7 @@ class Journal(JournalStore):
             params.append(max(0, limit))
         entries = [_entry(row) for row in self._read(sql, params)]
         if tag is not None:
-            name, value = tag
-            entries = [e for e in entries if name in e.tags and e.tags[name] == value]
+            entries = [e for e in entries if has_tag(e.tags, tag)]
             if limit is not None:
                 entries = entries[: max(0, limit)]
         return entries
@@ -371,6 +374,7 @@ class Journal(JournalStore):
         if model is not None:
             clauses.append("model = ?")
             params.append(model)
+        self._narrow_to_tag(tag, clauses, params)
         rows = self._read(
             f"SELECT quote_usd, tags, api_id FROM jobs WHERE {' AND '.join(clauses)}", params
         )
@@ -378,10 +382,8 @@ class Journal(JournalStore):
         for quote, tags_json, api_id in rows:
             if local is not None and is_local_engine_api(api_id) != local:
                 continue
-            if tag is not None:
-                tags = load_json(tags_json)
-                if tag[0] not in tags or tags[tag[0]] != tag[1]:
-                    continue
+            if tag is not None and not has_tag(load_json(tags_json), tag):
+                continue
             amounts.append(float(quote))
         # fsum, then round to a millionth of a dollar, so ten 0.1 quotes add up to exactly 1.0.
         return round(math.fsum(amounts), 6)
@@ -411,6 +413,26 @@ class Journal(JournalStore):
         return str(self.path)
 
     # ------------------------------------------------------------------ internals
+
+    def _narrow_to_tag(
+        self, tag: tuple[str, Any] | None, clauses: builtins.list[str], params: builtins.list[Any]
+    ) -> None:
+        """Leave out in SQL the rows whose tag cannot match, so only the others are decoded."""
+        text = tag_text(tag)
+        if text is None or tag is None or not self._has_json():
+            return
+        clauses.append("json_extract(tags, ?) = ?")
+        params.extend([f'$."{tag[0]}"', text])
+
+    def _has_json(self) -> bool:
+        if self._json is None:
+            try:
+                self._read("SELECT json_extract('[1]', '$[0]')")
+            except JournalError:
+                self._json = False  # built without JSON: every row is matched in Python
+            else:
+                self._json = True
+        return self._json
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
