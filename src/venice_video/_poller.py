@@ -266,10 +266,11 @@ class Poller:
         """Just before a planned poll: a later one instead, when other jobs of its kind made
         this one pointless since it was planned; `None` to poll now.
 
-        A poll before the window opens is there only in case the job is far quicker than the
-        server's estimate. Once another job of its kind was seen still running at about this
-        job's age (a batch queued together), the kind is not: the job sleeps on to the
-        window, and one job of the batch, not each, looks on the way.
+        A poll before the window opens, or at the opening of a window guessed from the
+        server's estimate, is there only in case the job is quicker than the estimate says.
+        Once another job of its kind was seen still running at about this job's age (a batch
+        queued together), the kind is not: the job sleeps on to the window, or one step
+        into it, and one job of the batch, not each, looks on the way.
         """
         if not self._approaching:
             return None
@@ -363,7 +364,11 @@ class Poller:
             return Sleep(until=now + max((target - age) / rate, p.min_real_interval))
         target = self.next_poll(forecast, age)
         self._planned = forecast
-        self._approaching = target < forecast.low
+        # A look at the opening of a window guessed from the estimate is, like one before it,
+        # there only in case the job is quicker than the estimate says.
+        self._approaching = target < forecast.low or (
+            target <= forecast.low and not forecast.learned
+        )
         seen = self._seen if self._seen is not None else 0.0
         seconds = max((target - age) / rate, p.min_real_interval)
         return Sleep(until=now + seconds, priority=forecast.chance(seen, target))

@@ -356,11 +356,18 @@ def test_one_job_of_a_batch_looks_before_a_window_guessed_from_the_estimate() ->
     first.answer(processing(100, 45), sent=45.0, received=45.0)
     last = second.reconsider(45.1)
     assert isinstance(last, Sleep) and last.until == pytest.approx(60.0)
-    # A job queued after that plans no look before the window.
+    # A job queued after that plans no look before the window, but one at its opening.
     fourth = make(stats=stats, queued_at=5.0)
     assert fourth.begin(5.0).until == pytest.approx(65.0)
-    # A look at the window's opening is not an approach: it is made.
+    # There too the first to wake looks; the others, told it was running, look one step into
+    # the window instead (a look at the opening has no chance by the forecast).
     assert second.reconsider(60.0) is None
+    second.answer(processing(100, 60), sent=60.0, received=60.0)
+    inside = fourth.reconsider(65.0)
+    forecast = fourth.forecast()
+    assert forecast is not None and isinstance(inside, Sleep)
+    assert inside.until == pytest.approx(65.0 + fourth.step(forecast))
+    assert inside.priority > 0.0
 
 
 def test_a_job_older_than_those_seen_running_still_looks_on_the_way() -> None:
