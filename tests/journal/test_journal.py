@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,6 +26,15 @@ from venice_video.journal._schema import SCHEMA_VERSION
 from venice_video.journal._store import _switch_to_wal
 
 BASE_URL = "https://api.venice.ai/api/v1"
+
+
+def _in_threads(target: Callable[[int], None], count: int) -> None:
+    """Run `target(0)` ... `target(count - 1)` on threads of their own and wait for all."""
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 class FakeClock:
@@ -563,11 +572,7 @@ def test_eight_threads_sharing_one_journal_lose_no_updates(journal: Journal) -> 
         except BaseException as exc:  # surfaced below
             failures.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(worker, 8)
 
     assert failures == []
     entries = journal.list(statuses=["COMPLETED"])
@@ -678,11 +683,7 @@ def test_connections_racing_to_open_new_journals_all_succeed(tmp_path: Path) -> 
             except JournalError as exc:
                 failures.append(exc)
 
-        threads = [threading.Thread(target=open_and_write, args=(i,)) for i in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _in_threads(open_and_write, 4)
     assert failures == []
 
 
