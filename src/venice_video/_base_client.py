@@ -146,6 +146,9 @@ class BaseClient:
         # Parsed API paths, and the headers every request carries.
         self._parsed: dict[tuple[str, str], tuple[httpx.URL, bool]] = {}
         self._user_agent = f"venice-video/{__version__}"
+        self._headers: dict[bool, httpx.Headers] = {}
+        #: Whether `_http` was made here (set by each twin).
+        self._owns_http = True
         # Called on close (the local engine this client started or joined).
         self._closers: list[Callable[[], None]] = []
         self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
@@ -239,6 +242,23 @@ class BaseClient:
         url, real = self._url(path)
         if authenticated and self._api_key is None and real:
             raise MissingAPIKeyError(API_KEY_ENV)
+        if (
+            self._owns_http
+            and headers is None
+            and params is None
+            and files is None
+            and data is None
+            and not self._http.cookies
+        ):
+            # What `build_request` would make, from headers merged once: the client made
+            # here has no defaults of its own to merge in at each request but its timeout.
+            return httpx.Request(
+                method,
+                url,
+                headers=self._merged_headers(authenticated),
+                json=json,
+                extensions={"timeout": self._timeout_extension},
+            )
         merged = {"User-Agent": self._user_agent}
         if authenticated and self._api_key is not None:
             merged["Authorization"] = f"Bearer {self._api_key.get()}"
@@ -250,6 +270,24 @@ class BaseClient:
             # A pre-signed URL must never see the key, even if the http client has defaults.
             request.headers.pop("authorization", None)
         return request
+
+    def _merged_headers(self, authenticated: bool) -> httpx.Headers:
+        """The HTTP client's headers with this client's own (made once; copied by each
+        request)."""
+        found = self._headers.get(authenticated)
+        if found is None:
+            found = httpx.Headers(self._http.headers)
+            found["User-Agent"] = self._user_agent
+            if authenticated and self._api_key is not None:
+                found["Authorization"] = f"Bearer {self._api_key.get()}"
+            else:
+                found.pop("authorization", None)
+            self._headers[authenticated] = found
+        return found
+
+    @functools.cached_property
+    def _timeout_extension(self) -> dict[str, float | None]:
+        return self._http.timeout.as_dict()
 
     def _url(self, path: str) -> tuple[httpx.URL, bool]:
         """The URL of an API path (or of a full URL), parsed once, and whether it is the

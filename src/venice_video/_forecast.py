@@ -31,6 +31,8 @@ __all__ = ["CompletionStats", "Forecast", "Learned", "job_kind"]
 
 # Finish times needed before they are scaled by how the server's estimate moved.
 _SCALE_SAMPLES = 8
+# Forecasts kept per kind between two of its finishes, one per estimate jobs asked with.
+_BASES_KEPT = 16
 # The fields of a queue request that change how long a job takes.
 _KIND_FIELDS = ("duration", "resolution", "aspect_ratio", "audio", "upscale_factor")
 
@@ -153,14 +155,17 @@ class _Finish:
 
 
 @dataclass(frozen=True)
-class _Made:
-    """A forecast and what it was made from."""
+class _Base:
+    """A kind's forecast from its finishes alone, under one estimate: shared by every job of
+    the kind that no other job's age stretches (see `CompletionStats.forecast`)."""
 
-    version: int
-    running: tuple[float, ...]
-    estimate: float | None
-    policy: PollPolicy
     forecast: Forecast | None
+
+    @property
+    def latest(self) -> float:
+        """The latest finish it was learned from (infinite for none: nothing stretches it)."""
+        points = self.forecast.points if self.forecast is not None else ()
+        return points[-1] if points else math.inf
 
 
 #: A saved copy of what a client learned (see `CompletionStats.export`): per kind, its
@@ -205,11 +210,14 @@ class CompletionStats:
         # Per kind, the jobs followed now: the age each was last seen running at, and the
         # wall time it was seen (see `forecast`).
         self._live: dict[str, dict[str, tuple[float, float]]] = {}
-        # Per kind, bumped by each change of its finishes; and per kind and job, the last
-        # forecast with what it was made from (a job asks again and again, others rarely
-        # change in between).
+        # Per kind, bumped by each change of its finishes, and its forecast from them; per
+        # kind and job, the forecast stretched by other jobs' ages, with those ages (a job
+        # asks again and again, and what it is made of rarely changes in between).
         self._versions: dict[str, int] = {}
-        self._made: dict[tuple[str, str | None], _Made] = {}
+        # Per kind: the version and policy its bases were made under, and a base per estimate
+        # (each job asks with the estimate of its own last answer, and these may differ).
+        self._bases: dict[str, tuple[int, PollPolicy, dict[float | None, _Base]]] = {}
+        self._made: dict[tuple[str, str | None], tuple[_Base, tuple[float, ...], Forecast]] = {}
         #: Bumped by every change worth saving (a finish, a new estimate).
         self.changes = 0
 
@@ -340,34 +348,38 @@ class CompletionStats:
         """
         with self._lock:
             version = self._versions.get(kind, 0)
+            known = self._bases.get(kind)
+            if known is None or known[0] != version or known[1] is not policy:
+                known = self._bases[kind] = (version, policy, {})
+            base = known[2].get(estimate)
+            if base is None:
+                if len(known[2]) >= _BASES_KEPT:  # an estimate wandering between finishes
+                    known[2].clear()
+                finishes = tuple(self._finishes.get(kind, ()))
+                base = known[2][estimate] = _Base(self._make(finishes, estimate, policy))
+            latest = base.latest
             # A job not seen for a while is no longer followed by anyone (a wait that ended
             # without word): its age says nothing more.
             horizon = self._clock() - 2.0 * policy.max_interval
-            live = self._live.get(kind, {})
-            running = tuple(
-                age for other, (age, when) in live.items() if other != job and when >= horizon
+            stretch = tuple(
+                sorted(
+                    age
+                    for other, (age, when) in self._live.get(kind, {}).items()
+                    if age > latest and other != job and when >= horizon
+                )
             )
-            made = self._made.get((kind, job))
-            if (
-                made is not None
-                and made.version == version
-                and made.running == running
-                and made.estimate == estimate
-                and made.policy is policy
-            ):
-                return made.forecast
-            finishes = tuple(self._finishes.get(kind, ()))
-        forecast = self._make(finishes, running, estimate, policy)
-        with self._lock:
-            self._made[(kind, job)] = _Made(version, running, estimate, policy, forecast)
-        return forecast
+            if not stretch or base.forecast is None:
+                return base.forecast
+            made_for = self._made.get((kind, job))
+            if made_for is not None and made_for[0] is base and made_for[1] == stretch:
+                return made_for[2]
+            forecast = Forecast.from_samples(base.forecast.points + stretch)
+            self._made[(kind, job)] = (base, stretch, forecast)
+            return forecast
 
     @staticmethod
     def _make(
-        finishes: Sequence[_Finish],
-        running: Sequence[float],
-        estimate: float | None,
-        policy: PollPolicy,
+        finishes: Sequence[_Finish], estimate: float | None, policy: PollPolicy
     ) -> Forecast | None:
         if len(finishes) >= max(2, policy.min_samples):
             points = [f.at for f in finishes]
@@ -377,8 +389,7 @@ class CompletionStats:
                 scaled = [f.at * estimate / (f.estimate or 1.0) for f in finishes]
                 if _relative_range(scaled) < 0.75 * _relative_range(points):
                     points = scaled
-            latest = max(points)
-            return Forecast.from_samples(points + [age for age in running if age > latest])
+            return Forecast.from_samples(points)
         if estimate:
             return Forecast.prior(estimate, policy)
         return None

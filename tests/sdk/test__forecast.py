@@ -186,10 +186,19 @@ def test_a_forecast_is_made_again_only_when_what_it_is_made_of_changed() -> None
         stats.record("k", x, None, keep=30)
     first = stats.forecast("k", None, POLICY, job="a")
     assert stats.forecast("k", None, POLICY, job="a") is first
+    # Unstretched, it is the kind's, shared by its jobs; a job younger than every finish
+    # changes nothing.
+    assert stats.forecast("k", None, POLICY, job="c") is first
     stats.seen_running("k", 20.0, job="b")
-    assert stats.forecast("k", None, POLICY, job="a") is not first  # another job's age
-    again = stats.forecast("k", None, POLICY, job="a")
-    assert again == first and stats.forecast("k", None, POLICY, job="a") is again
+    assert stats.forecast("k", None, POLICY, job="a") is first
+    stats.seen_running("k", 40.0, job="b")  # older than every finish: it stretches
+    stretched = stats.forecast("k", None, POLICY, job="a")
+    assert stretched is not first and stretched == stats.forecast("k", None, POLICY, job="c")
+    assert stats.forecast("k", None, POLICY, job="a") is stretched
+    assert stats.forecast("k", None, POLICY, job="b") is first  # not by its own age
+    stats.seen_running("k", 41.0, job="b")
+    assert stats.forecast("k", None, POLICY, job="a").points[-1] == 41.0  # type: ignore[union-attr]
+    stats.forget("k", "b")
     stats.record("k", 33.0, None, keep=30)
     assert stats.forecast("k", None, POLICY, job="a").points[-1] == 33.0  # type: ignore[union-attr]
     stats.absorb({"finishes": {"k": [[34.0, None, 1e12]]}}, keep=30, since=0.0)
@@ -197,3 +206,7 @@ def test_a_forecast_is_made_again_only_when_what_it_is_made_of_changed() -> None
     assert stats.forecast("k", 50.0, POLICY, job="a") is not stats.forecast(
         "k", None, POLICY, job="a"
     )
+    # Jobs asking with estimates of their own do not remake each other's.
+    by_a = stats.forecast("k", 50.0, POLICY, job="a")
+    stats.forecast("k", 51.0, POLICY, job="b")
+    assert stats.forecast("k", 50.0, POLICY, job="a") is by_a

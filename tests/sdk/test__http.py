@@ -1,6 +1,7 @@
 """The HTTP client a venice-video client makes for itself: it reads cookies only from
 responses that set one, and still keeps and sends back those it is given
-(`_http.own_client`); it keeps an idle connection for a minute (`CLIENT_LIMITS`)."""
+(`_http.own_client`); it keeps an idle connection for a minute (`CLIENT_LIMITS`); its
+requests are built from headers merged once, as `build_request` would build them."""
 
 from __future__ import annotations
 
@@ -69,6 +70,33 @@ def test_a_client_given_by_the_caller_is_left_as_it_is(
             client.quote(**QUOTE)  # type: ignore[arg-type]
         assert type(http.cookies) is httpx.Cookies and http.cookies is before
     assert jar_reads == [f"{BASE_URL}/video/quote"]
+
+
+@pytest.mark.parametrize("twin", [VeniceVideo, AsyncVeniceVideo])
+@pytest.mark.parametrize("authenticated", [True, False])
+def test_requests_built_from_headers_merged_once_are_those_build_request_makes(
+    twin: type[VeniceVideo] | type[AsyncVeniceVideo], authenticated: bool
+) -> None:
+    client = twin(api_key="test-key", base_url=BASE_URL, journal=False, cache_dir=False)
+    body = {"model": "m", "queue_id": "q-1", "prompt": "ünïcode"}
+    fast = client._build("POST", "/video/retrieve", json=body, authenticated=authenticated)
+    # Any header of the caller's own takes the general way, through `build_request`.
+    general = client._build(
+        "POST", "/video/retrieve", json=body, headers={}, authenticated=authenticated
+    )
+    again = client._build("POST", "/video/retrieve", json=body, authenticated=authenticated)
+    for request in (fast, again):
+        assert request.headers.multi_items() == general.headers.multi_items()
+        assert (request.method, request.url, request.content) == (
+            general.method,
+            general.url,
+            general.content,
+        )
+        assert request.extensions == general.extensions
+    assert ("authorization" in fast.headers) is authenticated
+    fast.headers["x-changed"] = "1"  # a request's headers are its own
+    assert "x-changed" not in again.headers
+    assert "x-changed" not in client._build("POST", "/video/retrieve", json=body).headers
 
 
 def _quotes_setting_a_cookie_once() -> FakeAPI:
