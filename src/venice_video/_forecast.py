@@ -154,20 +154,6 @@ class _Finish:
     when: float = 0.0  # the wall time it was learned (what a saved copy is merged by)
 
 
-@dataclass(frozen=True)
-class _Base:
-    """A kind's forecast from its finishes alone, under one estimate: shared by every job of
-    the kind that no other job's age stretches (see `CompletionStats.forecast`)."""
-
-    forecast: Forecast | None
-
-    @property
-    def latest(self) -> float:
-        """The latest finish it was learned from (infinite for none: nothing stretches it)."""
-        points = self.forecast.points if self.forecast is not None else ()
-        return points[-1] if points else math.inf
-
-
 #: A saved copy of what a client learned (see `CompletionStats.export`): per kind, its
 #: finishes as `[at, estimate or None, when]`; per model, the server's estimate as
 #: `[estimate, when]`. Plain JSON.
@@ -210,14 +196,14 @@ class CompletionStats:
         # Per kind, the jobs followed now: the age each was last seen running at, and the
         # wall time it was seen (see `forecast`).
         self._live: dict[str, dict[str, tuple[float, float]]] = {}
-        # Per kind, bumped by each change of its finishes, and its forecast from them; per
-        # kind and job, the forecast stretched by other jobs' ages, with those ages (a job
-        # asks again and again, and what it is made of rarely changes in between).
+        # Jobs ask for their forecast again and again, and what it is made of rarely changes
+        # in between. Per kind: a version bumped by each change of its finishes, and the
+        # forecast from the finishes alone per estimate asked with (each job asks with its
+        # own last answer's), made under that version and policy. Per kind and job: the
+        # forecast stretched by other jobs' ages, with the one it stretched and those ages.
         self._versions: dict[str, int] = {}
-        # Per kind: the version and policy its bases were made under, and a base per estimate
-        # (each job asks with the estimate of its own last answer, and these may differ).
-        self._bases: dict[str, tuple[int, PollPolicy, dict[float | None, _Base]]] = {}
-        self._made: dict[tuple[str, str | None], tuple[_Base, tuple[float, ...], Forecast]] = {}
+        self._bases: dict[str, tuple[int, PollPolicy, dict[float | None, Forecast | None]]] = {}
+        self._made: dict[tuple[str, str | None], tuple[Forecast, tuple[float, ...], Forecast]] = {}
         #: Bumped by every change worth saving (a finish, a new estimate).
         self.changes = 0
 
@@ -351,16 +337,20 @@ class CompletionStats:
             known = self._bases.get(kind)
             if known is None or known[0] != version or known[1] is not policy:
                 known = self._bases[kind] = (version, policy, {})
-            base = known[2].get(estimate)
-            if base is None:
-                if len(known[2]) >= _BASES_KEPT:  # an estimate wandering between finishes
-                    known[2].clear()
+            bases = known[2]
+            if estimate in bases:
+                base = bases[estimate]
+            else:
+                if len(bases) >= _BASES_KEPT:  # an estimate wandering between finishes
+                    bases.clear()
                 finishes = tuple(self._finishes.get(kind, ()))
-                base = known[2][estimate] = _Base(self._make(finishes, estimate, policy))
-            latest = base.latest
+                base = bases[estimate] = self._make(finishes, estimate, policy)
+            if base is None or not base.points:
+                return base  # from the estimate alone: no finish for an age to pass
             # A job not seen for a while is no longer followed by anyone (a wait that ended
             # without word): its age says nothing more.
             horizon = self._clock() - 2.0 * policy.max_interval
+            latest = base.points[-1]
             stretch = tuple(
                 sorted(
                     age
@@ -368,12 +358,12 @@ class CompletionStats:
                     if age > latest and other != job and when >= horizon
                 )
             )
-            if not stretch or base.forecast is None:
-                return base.forecast
+            if not stretch:
+                return base
             made_for = self._made.get((kind, job))
             if made_for is not None and made_for[0] is base and made_for[1] == stretch:
                 return made_for[2]
-            forecast = Forecast.from_samples(base.forecast.points + stretch)
+            forecast = Forecast.from_samples(base.points + stretch)
             self._made[(kind, job)] = (base, stretch, forecast)
             return forecast
 
