@@ -29,11 +29,21 @@ rounds:
 
 `--learned` starts the SDK from the job times an earlier batch saved in its cache folder, as
 for a user's second batch of a kind onwards; by default each round starts from an empty one.
+
+`--together` runs both clients' jobs at the same time instead of one client after the
+other, and counts each client's CPU as the thread CPU of its own jobs (all of a job's work,
+HTTP, journal, file and verification, runs on the thread that called it). A machine whose
+speed drifts by half within minutes then slows both alike, where alternating rounds catch
+each client in another state of it:
+
+    python benchmarks/bench_cpu.py --jobs 20 --concurrency 20 --speed 1 --poll 5 --rounds 5 \
+        --together
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import functools
 import gc
@@ -45,7 +55,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,9 +157,22 @@ class Run:
     kb: float
 
 
-def run_plain(
-    args: argparse.Namespace, base: str, out: Path, split: Breakdown | None, trust: Trust
-) -> Run:
+@dataclass
+class Session:
+    """A client ready to run measured jobs: warmed up, its counts reset."""
+
+    run: Callable[[int], None]
+    count: Counter
+    out: Path
+
+    def result(self, cpu: float, wall: float, jobs: int) -> Run:
+        return Run(cpu, wall, self.count.requests, self.count.retrieves, _mean_kb(self.out, n=jobs))
+
+
+@contextlib.contextmanager
+def plain_session(
+    args: argparse.Namespace, base: str, out: Path, trust: Trust
+) -> Iterator[Session]:
     count = Counter(trust)
     headers = {"Authorization": f"Bearer {KEY}"}
     with httpx.Client(headers=headers, timeout=60, transport=count) as http:
@@ -157,23 +180,13 @@ def run_plain(
         plain_job(http, base, -1, out=out, poll_s=args.poll)  # warm-up
         (out / "plain--1.mp4").unlink()
         count.reset()
-        run = functools.partial(plain_job, http, base, out=out, poll_s=args.poll)
-        if split is not None:
-            split.reset()
-            run = split.job(run)
-        cpu, wall = measure(args.jobs, args.concurrency, run)
-    return Run(cpu, wall, count.requests, count.retrieves, _mean_kb(out, n=args.jobs))
+        yield Session(
+            functools.partial(plain_job, http, base, out=out, poll_s=args.poll), count, out
+        )
 
 
-def run_sdk(
-    args: argparse.Namespace,
-    base: str,
-    root: Path,
-    split: Breakdown | None,
-    profiler: cProfile.Profile | None,
-    trust: Trust,
-    cache: Path,
-) -> Run:
+@contextlib.contextmanager
+def sdk_session(base: str, root: Path, trust: Trust, cache: Path) -> Iterator[Session]:
     count = Counter(trust, CLIENT_LIMITS)  # the pool the SDK's own client has
     out = root / "sdk"
     out.mkdir(parents=True)
@@ -184,12 +197,67 @@ def run_sdk(
         sdk_job(client, -1, out=out)  # warm-up: the catalog, the journal
         (out / "sdk--1.mp4").unlink()
         count.reset()
-        run = functools.partial(sdk_job, client, out=out)
+        yield Session(functools.partial(sdk_job, client, out=out), count, out)
+
+
+def run_alone(
+    args: argparse.Namespace,
+    session: contextlib.AbstractContextManager[Session],
+    split: Breakdown | None,
+    profiler: cProfile.Profile | None = None,
+) -> Run:
+    """One client's jobs, the process's CPU counted."""
+    with session as ready:
+        run = ready.run
         if split is not None:
             split.reset()
             run = split.job(run)
         cpu, wall = measure(args.jobs, args.concurrency, run, profiler)
-    return Run(cpu, wall, count.requests, count.retrieves, _mean_kb(out, n=args.jobs))
+        return ready.result(cpu, wall, args.jobs)
+
+
+def run_together(
+    args: argparse.Namespace,
+    plain: contextlib.AbstractContextManager[Session],
+    sdk: contextlib.AbstractContextManager[Session],
+) -> tuple[Run, Run]:
+    """Both clients' jobs at once, each client's CPU the thread CPU of its own jobs."""
+    with plain as a, sdk as b:
+        gc.collect()
+        clocks = [ThreadClock(), ThreadClock()]
+        runs = [clock.timed(ready.run) for clock, ready in zip(clocks, (a, b), strict=True)]
+        began = time.perf_counter()
+        with ThreadPoolExecutor(2 * args.concurrency) as pool:
+            # Interleaved, so that neither client's jobs all start first.
+            done = [pool.submit(run, n) for n in range(args.jobs) for run in runs]
+            for future in done:
+                future.result()
+        return (
+            a.result(clocks[0].seconds, clocks[0].last - began, args.jobs),
+            b.result(clocks[1].seconds, clocks[1].last - began, args.jobs),
+        )
+
+
+class ThreadClock:
+    """The thread CPU time of the jobs it times, summed, and when the last one ended."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.last = 0.0
+        self._lock = threading.Lock()
+
+    def timed(self, run: Callable[[int], None]) -> Callable[[int], None]:
+        def timed(n: int) -> None:
+            began = time.thread_time()
+            try:
+                run(n)
+            finally:
+                spent = time.thread_time() - began
+                with self._lock:
+                    self.seconds += spent
+                    self.last = max(self.last, time.perf_counter())
+
+        return timed
 
 
 def main() -> None:
@@ -211,12 +279,19 @@ def main() -> None:
         "shares one cache folder, after one unmeasured batch); by default each round's "
         "client starts with an empty cache, as on a new install",
     )
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="both clients' jobs at once, each counted by its jobs' thread CPU (see above)",
+    )
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--sort", default="tottime", help="the profile's order (pstats keys)")
     parser.add_argument(
         "--breakdown", action="store_true", help="each client's thread CPU by category"
     )
     args = parser.parse_args()
+    if args.together and (args.breakdown or args.profile):
+        parser.error("--together measures thread CPU alone: no --breakdown or --profile")
     split = Breakdown() if args.breakdown else None
     if split is not None:
         split.install()
@@ -234,15 +309,20 @@ def main() -> None:
         base = f"{server}/api/v1"
         try:
             if args.learned:  # a user's earlier batch: its job times are saved, not measured
-                run_sdk(args, base, root / "earlier", None, None, trust, root / "cache")
+                run_alone(args, sdk_session(base, root / "earlier", trust, root / "cache"), None)
             for n in range(args.rounds):
                 here = root / f"round-{n}"
                 here.mkdir()
-                plain = run_plain(args, base, here / "plain", split, trust)
+                cache = root / "cache" if args.learned else here / "cache"
+                plain_ready = plain_session(args, base, here / "plain", trust)
+                sdk_ready = sdk_session(base, here, trust, cache)
+                if args.together:
+                    rounds.append(run_together(args, plain_ready, sdk_ready))
+                    continue
+                plain = run_alone(args, plain_ready, split)
                 if split is not None:
                     splits["plain loop"] = split.lines(args.jobs)
-                cache = root / "cache" if args.learned else here / "cache"
-                sdk = run_sdk(args, base, here, split, profiler, trust, cache)
+                sdk = run_alone(args, sdk_ready, split, profiler)
                 if split is not None:
                     splits["SDK"] = split.lines(args.jobs)
                 rounds.append((plain, sdk))
@@ -257,8 +337,9 @@ def main() -> None:
             proc.wait()
     n = args.jobs
     history = "job times saved by earlier batches" if args.learned else "an empty cache"
+    how = "together, thread CPU" if args.together else "alternating"
     print(f"{n} jobs, {args.concurrency} at a time, server speed {args.speed:g}x, "
-          f"{args.rounds} round(s), the clients alternating; the SDK from {history}")  # fmt: skip
+          f"{args.rounds} round(s), the clients {how}; the SDK from {history}")  # fmt: skip
     print(f"{'client':<14}{'CPU ms/job':>12}{'requests/job':>14}{'retrieves/job':>15}"
           f"{'ms/request':>12}{'KB/file':>9}{'wall s':>9}")  # fmt: skip
     ratios = []
@@ -270,6 +351,8 @@ def main() -> None:
         ratios.append(sdk.cpu / plain.cpu)
     each = ", ".join(f"{r:.2f}x" for r in ratios)
     print(f"SDK CPU per job / plain loop's: {statistics.median(ratios):.2f}x (median; {each})")
+    summed = sum(sdk.cpu for _, sdk in rounds) / sum(plain.cpu for plain, _ in rounds)
+    print(f"over all rounds, each client's CPU summed: {summed:.2f}x")
     print(f"of which verifying one saved file: {verify_ms:.1f} ms")
     for name, lines in splits.items():
         print(f"{name}, thread CPU by category, last round (with the timing's own cost):")
