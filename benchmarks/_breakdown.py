@@ -6,7 +6,8 @@ wrapped function called inside another one counts for its own category only), me
 thread is a category of its own, by generation, whichever function it broke into. What none
 of these covers is "other" (the flows, the models, httpx's streaming of a body, ...). Each
 wrapped call costs a microsecond or two, so a run with `--breakdown` is for the split, not
-for the headline.
+for the headline. Not installed, a `Breakdown` only sums its jobs' thread CPU (`job`,
+`total`): `bench_cpu.py --together` counts each client's that way.
 """
 
 from __future__ import annotations

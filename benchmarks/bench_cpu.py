@@ -223,41 +223,25 @@ def run_together(
 ) -> tuple[Run, Run]:
     """Both clients' jobs at once, each client's CPU the thread CPU of its own jobs."""
     with plain as a, sdk as b:
+        readies = (a, b)
+        clocks = (Breakdown(), Breakdown())  # not installed: each job's thread CPU alone
+        ended: tuple[list[float], list[float]] = ([], [])
+
+        def job(i: int, n: int) -> None:
+            clocks[i].job(readies[i].run)(n)
+            ended[i].append(time.perf_counter())
+
         gc.collect()
-        clocks = [ThreadClock(), ThreadClock()]
-        runs = [clock.timed(ready.run) for clock, ready in zip(clocks, (a, b), strict=True)]
         began = time.perf_counter()
         with ThreadPoolExecutor(2 * args.concurrency) as pool:
             # Interleaved, so that neither client's jobs all start first.
-            done = [pool.submit(run, n) for n in range(args.jobs) for run in runs]
-            for future in done:
+            futures = [pool.submit(job, i, n) for n in range(args.jobs) for i in (0, 1)]
+            for future in futures:
                 future.result()
         return (
-            a.result(clocks[0].seconds, clocks[0].last - began, args.jobs),
-            b.result(clocks[1].seconds, clocks[1].last - began, args.jobs),
+            a.result(clocks[0].total, max(ended[0]) - began, args.jobs),
+            b.result(clocks[1].total, max(ended[1]) - began, args.jobs),
         )
-
-
-class ThreadClock:
-    """The thread CPU time of the jobs it times, summed, and when the last one ended."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.last = 0.0
-        self._lock = threading.Lock()
-
-    def timed(self, run: Callable[[int], None]) -> Callable[[int], None]:
-        def timed(n: int) -> None:
-            began = time.thread_time()
-            try:
-                run(n)
-            finally:
-                spent = time.thread_time() - began
-                with self._lock:
-                    self.seconds += spent
-                    self.last = max(self.last, time.perf_counter())
-
-        return timed
 
 
 def main() -> None:

@@ -259,9 +259,7 @@ class BaseClient:
                 json=json,
                 extensions={"timeout": self._timeout_extension},
             )
-        merged = {"User-Agent": self._user_agent}
-        if authenticated and self._api_key is not None:
-            merged["Authorization"] = f"Bearer {self._api_key.get()}"
+        merged = self._own_headers(authenticated)
         merged.update(headers or {})
         request = self._http.build_request(
             method, url, json=json, params=params, headers=merged, files=files, data=data
@@ -271,16 +269,21 @@ class BaseClient:
             request.headers.pop("authorization", None)
         return request
 
+    def _own_headers(self, authenticated: bool) -> dict[str, str]:
+        """The headers this client adds to the HTTP client's own."""
+        own = {"User-Agent": self._user_agent}
+        if authenticated and self._api_key is not None:
+            own["Authorization"] = f"Bearer {self._api_key.get()}"
+        return own
+
     def _merged_headers(self, authenticated: bool) -> httpx.Headers:
         """The HTTP client's headers with this client's own (made once; copied by each
         request)."""
         found = self._headers.get(authenticated)
         if found is None:
             found = httpx.Headers(self._http.headers)
-            found["User-Agent"] = self._user_agent
-            if authenticated and self._api_key is not None:
-                found["Authorization"] = f"Bearer {self._api_key.get()}"
-            else:
+            found.update(self._own_headers(authenticated))
+            if not authenticated:
                 found.pop("authorization", None)
             self._headers[authenticated] = found
         return found

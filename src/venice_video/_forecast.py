@@ -197,12 +197,11 @@ class CompletionStats:
         # wall time it was seen (see `forecast`).
         self._live: dict[str, dict[str, tuple[float, float]]] = {}
         # Jobs ask for their forecast again and again, and what it is made of rarely changes
-        # in between. Per kind: a version bumped by each change of its finishes, and the
-        # forecast from the finishes alone per estimate asked with (each job asks with its
-        # own last answer's), made under that version and policy. Per kind and job: the
-        # forecast stretched by other jobs' ages, with the one it stretched and those ages.
-        self._versions: dict[str, int] = {}
-        self._bases: dict[str, tuple[int, PollPolicy, dict[float | None, Forecast | None]]] = {}
+        # in between. Per kind, dropped by each change of its finishes: the forecast from the
+        # finishes alone per estimate asked with (each job asks with its own last answer's),
+        # and the policy they were made under. Per kind and job: the forecast stretched by
+        # other jobs' ages, with the one it stretched and those ages.
+        self._bases: dict[str, tuple[PollPolicy, dict[float | None, Forecast | None]]] = {}
         self._made: dict[tuple[str, str | None], tuple[Forecast, tuple[float, ...], Forecast]] = {}
         #: Bumped by every change worth saving (a finish, a new estimate).
         self.changes = 0
@@ -302,7 +301,7 @@ class CompletionStats:
 
     def _keep(self, kind: str, keep: int) -> deque[_Finish]:
         """The finishes of `kind`, about to change (under the lock)."""
-        self._versions[kind] = self._versions.get(kind, 0) + 1
+        self._bases.pop(kind, None)
         finishes = self._finishes.get(kind)
         if finishes is None or finishes.maxlen != keep:
             finishes = self._finishes[kind] = deque(finishes or (), maxlen=max(1, keep))
@@ -333,11 +332,10 @@ class CompletionStats:
         is still let go of, its pauses growing past the window.
         """
         with self._lock:
-            version = self._versions.get(kind, 0)
             known = self._bases.get(kind)
-            if known is None or known[0] != version or known[1] is not policy:
-                known = self._bases[kind] = (version, policy, {})
-            bases = known[2]
+            if known is None or known[0] is not policy:
+                known = self._bases[kind] = (policy, {})
+            bases = known[1]
             if estimate in bases:
                 base = bases[estimate]
             else:
